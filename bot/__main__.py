@@ -1,0 +1,157 @@
+"""Command line: `python -m bot run | shell | nlu | assess | train | validate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import ConfigError, load_config
+
+
+def _nlu(args: argparse.Namespace) -> int:
+    """Classify text with the trained model (one message, or JSON lines on stdin)."""
+    from bot.nlu import build_parser, quiet_rasa
+
+    quiet_rasa()
+    cfg = load_config()
+    started = time.monotonic()
+    parser = build_parser(cfg)
+    if hasattr(parser, "load"):
+        parser.load()
+    if args.jsonl:
+        return run_nlu_jsonl(parser.parse_sync, sys.stdin, sys.stdout)
+    if not args.text:
+        print("usage: python -m bot nlu \"text\"  (or --jsonl with JSON lines on stdin)", file=sys.stderr)
+        return 2
+    print(f"(model ready in {time.monotonic() - started:.1f} s)", file=sys.stderr)
+    p = parser.parse_sync(" ".join(args.text))
+    print(f"intent:     {p.intent}  ({p.confidence:.2f})")
+    print("ranking:    " + ", ".join(f"{i} {c:.2f}" for i, c in p.ranking[:3]))
+    if p.entities:
+        print("entities:   " + ", ".join(f"{e.entity}={e.value}" for e in p.entities))
+    for note in p.notes:
+        print(f"note:       {note}")
+    return 0
+
+
+def run_nlu_jsonl(parse: object, stdin: TextIO, stdout: TextIO) -> int:
+    """Answer one JSON line per input line, in order; a bad line gets an "error" field."""
+    assert callable(parse)
+    for line in stdin:
+        out: dict[str, object]
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise ValueError('each line must be a JSON object with a string "text" field')
+            out = parse(obj["text"]).to_dict()
+            if "id" in obj:
+                out = {"id": obj["id"], **out}
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            out = {"error": f"bad input line: {exc}"}
+        except Exception as exc:  # the batch goes on
+            out = {"error": f"could not classify this line: {type(exc).__name__}"}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+def _assess(args: argparse.Namespace) -> int:
+    """Assess a collection SMS (one, or JSON lines on stdin)."""
+    from bot.assess import assess
+    from bot.assess.cli import format_report, run_jsonl
+
+    if args.jsonl:
+        return run_jsonl(sys.stdin, sys.stdout)
+    text = " ".join(args.text) if args.text else sys.stdin.read()
+    print(format_report(assess(text, locale=args.locale), args.locale))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train the model if its inputs changed."""
+    from bot.train import train
+
+    train(config=Path(args.config) if args.config else None, force=args.force)
+    return 0
+
+
+def _validate(_: argparse.Namespace) -> int:
+    """Validate the Rasa training data."""
+    from bot.train import validate
+
+    return validate()
+
+
+def _shell(args: argparse.Namespace) -> int:
+    """Chat in the terminal."""
+    from bot.app import build_dialogue
+    from bot.channels.console import run_console
+
+    cfg = load_config()
+    dialogue = build_dialogue(cfg, wait_for_model=True)
+    script = Path(args.script) if args.script else None
+    return asyncio.run(run_console(dialogue, sys.stdin, sys.stdout, script=script))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
+    cfg = load_config()
+    if not cfg.secrets.telegram_token:
+        print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat (see README to run on Telegram).")
+        return _shell(args)
+    from bot.app import build_dialogue
+    from bot.channels.telegram import run_telegram
+
+    run_telegram(cfg, build_dialogue(cfg, wait_for_model=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    ap = argparse.ArgumentParser(prog="python -m bot", description="催收维权助手 — collection-rights helper bot")
+    sub = ap.add_subparsers(dest="command")
+    p = sub.add_parser("run", help="Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat")
+    p.add_argument("--script", help=argparse.SUPPRESS)
+    p.set_defaults(func=_run)
+    p = sub.add_parser("shell", help="chat in the terminal")
+    p.add_argument("--script", help="replay the user lines of FILE instead of reading the keyboard")
+    p.set_defaults(func=_shell)
+    p = sub.add_parser("nlu", help="classify text with the intent model")
+    p.add_argument("--jsonl", action="store_true", help='read JSON lines {"text": ...} on stdin')
+    p.add_argument("text", nargs="*")
+    p.set_defaults(func=_nlu)
+    p = sub.add_parser("assess", help="assess a collection SMS")
+    p.add_argument("--jsonl", action="store_true", help='read JSON lines {"text": ..., "received_at"?} on stdin')
+    p.add_argument("--locale", default="zh-Hans", choices=("zh-Hans", "zh-Hant", "en"))
+    p.add_argument("text", nargs="*")
+    p.set_defaults(func=_assess)
+    p = sub.add_parser("train", help="train the NLU model if its data changed")
+    p.add_argument("--force", action="store_true", help="retrain even if nothing changed")
+    p.add_argument("--config", help="another pipeline config (for comparisons)")
+    p.set_defaults(func=_train)
+    p = sub.add_parser("validate", help="rasa data validate")
+    p.set_defaults(func=_validate)
+    args = ap.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = ap.parse_args(["run", *(argv or [])])
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Channel-agnostic message types shared by the dialogue core and the channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class Option:
+    """A quick-reply button: a short id (≤ 40 ASCII chars) the channel sends back, and its label."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the channel sends with a reply (e.g. the complaint pack)."""
+
+    filename: str
+    data: bytes
+    mime_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from a user, as any channel hands it to the dialogue core."""
+
+    user_id: str
+    text: str = ""
+    forwarded: bool = False
+    image: bytes | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    locale_hint: str | None = None
+    option_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message the bot sends back: text, optional buttons and optional attachments."""
+
+    text: str
+    options: tuple[Option, ...] = ()
+    attachments: tuple[Attachment, ...] = ()

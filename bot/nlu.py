@@ -1,0 +1,224 @@
+"""Rasa-backed intent parser: the trained model in-process (default) or a Rasa server over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.nlu_types import Entity, Parse
+from bot.safety import detect_crisis
+from bot.textnorm import has_words, normalise
+
+log = logging.getLogger(__name__)
+
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+NOISY_LOGGERS = ("rasa", "tensorflow", "jieba", "absl", "h5py", "matplotlib", "sanic", "apscheduler", "httpx")
+
+
+def quiet_rasa() -> None:
+    """Turn off Rasa telemetry, its per-parse debug logging and TensorFlow's log noise."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def find_model(model_dir: Path) -> Path:
+    """Return the newest trained model archive, or raise with what to run."""
+    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise FileNotFoundError(f"no trained model in {model_dir}; run `make train` (or `make setup`)")
+    return models[-1]
+
+
+def _to_parse(data: dict[str, Any], text: str, notes: list[str], threshold: float) -> Parse:
+    """Turn Rasa's parse dictionary into a Parse, applying the out_of_scope threshold."""
+    intent = data.get("intent") or {}
+    name = str(intent.get("name") or "out_of_scope")
+    confidence = float(intent.get("confidence") or 0.0)
+    ranking = tuple((str(r["name"]), float(r["confidence"])) for r in data.get("intent_ranking") or [])
+    entities = tuple(
+        Entity(str(e["entity"]), str(e["value"]), int(e.get("start", 0)), int(e.get("end", 0)))
+        for e in data.get("entities") or []
+    )
+    if confidence < threshold and name != "out_of_scope":
+        notes = [*notes, f"low confidence {confidence:.2f} for {name}: treated as out_of_scope"]
+        name = "out_of_scope"
+    return Parse(name, confidence, entities, ranking, text, tuple(notes))
+
+
+class _Prepared:
+    """A normalised message, or the answer when no model is needed."""
+
+    def __init__(self, text: str, notes: list[str], answer: Parse | None) -> None:
+        self.text, self.notes, self.answer = text, notes, answer
+
+
+def prepare(raw: str, max_chars: int) -> _Prepared:
+    """Normalise a message and answer at once where the model is not needed (crisis, no words)."""
+    text, notes = normalise(raw, max_chars)
+    hit = detect_crisis(raw) or detect_crisis(text)
+    if hit is not None:
+        note = f"crisis safeguard ({hit.kind}, {hit.pattern_id})"
+        return _Prepared(text, notes, Parse("crisis", 1.0, (), (("crisis", 1.0),), text, (*notes, note)))
+    if not text:
+        return _Prepared(text, notes, Parse("out_of_scope", 1.0, (), (), text, (*notes, "empty message")))
+    if not has_words(text):
+        note = "no words to understand (only symbols, emoji or numbers)"
+        return _Prepared(text, notes, Parse("out_of_scope", 1.0, (), (), text, (*notes, note)))
+    return _Prepared(text, notes, None)
+
+
+class InProcessParser:
+    """The trained Rasa model loaded inside this process; parses run on one worker thread."""
+
+    def __init__(self, model_path: Path, threshold: float = 0.45, max_chars: int = 2000) -> None:
+        self.model_path = model_path
+        self.threshold = threshold
+        self.max_chars = max_chars
+        self._agent: Any = None
+        self._loaded = threading.Event()
+        self._error: BaseException | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa")
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> InProcessParser:
+        """Build the parser from the settings (the model is not loaded yet)."""
+        model = find_model(cfg.path(cfg.nlu.model_dir))
+        return cls(model, cfg.nlu.confidence_threshold, cfg.nlu.max_chars)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the model is loaded and warm."""
+        return self._loaded.is_set() and self._error is None
+
+    def _load(self) -> None:
+        """Load the model and warm it up (runs on the worker thread)."""
+        try:
+            quiet_rasa()
+            from rasa.core.agent import Agent
+            from rasa.utils.log_utils import configure_structlog
+
+            configure_structlog(logging.WARNING)
+            quiet_rasa()
+            self._loop = asyncio.new_event_loop()
+            self._agent = Agent.load(str(self.model_path))
+            for warm in ("你好", "hello", "他们说要起诉我"):  # jieba loads its dictionary on first use
+                self._loop.run_until_complete(self._agent.parse_message(warm))
+        except BaseException as exc:  # reported to callers of parse
+            self._error = exc
+            log.error("loading the Rasa model failed: %s", type(exc).__name__)
+        finally:
+            self._loaded.set()
+
+    def start_loading(self) -> concurrent.futures.Future[None]:
+        """Begin loading the model in the background and return at once."""
+        return self._pool.submit(self._load)
+
+    def load(self) -> InProcessParser:
+        """Load the model and wait until it is ready (for the CLI and tests)."""
+        self.start_loading().result()
+        if self._error is not None:
+            raise RuntimeError(f"could not load the model {self.model_path}: {self._error}") from self._error
+        return self
+
+    def _parse_blocking(self, text: str) -> dict[str, Any]:
+        """Run the model on one normalised text (worker thread only)."""
+        assert self._loop is not None and self._agent is not None
+        result: dict[str, Any] = self._loop.run_until_complete(self._agent.parse_message(text))
+        return result
+
+    def parse_sync(self, raw: str) -> Parse:
+        """Classify one message, blocking the caller (CLI, benchmarks)."""
+        prepared = prepare(raw, self.max_chars)
+        if prepared.answer is not None:
+            return prepared.answer
+        self._raise_if_unusable()
+        data = self._pool.submit(self._parse_blocking, prepared.text).result()
+        return _to_parse(data, prepared.text, prepared.notes, self.threshold)
+
+    async def parse(self, raw: str) -> Parse:
+        """Classify one message without blocking the event loop."""
+        prepared = prepare(raw, self.max_chars)
+        if prepared.answer is not None:
+            return prepared.answer
+        self._raise_if_unusable()
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(self._pool, self._parse_blocking, prepared.text)
+        return _to_parse(data, prepared.text, prepared.notes, self.threshold)
+
+    def _raise_if_unusable(self) -> None:
+        """Raise a clear error when the model is not loaded (yet) or failed to load."""
+        if self._error is not None:
+            raise RuntimeError(f"the Rasa model failed to load: {self._error}")
+        if not self._loaded.is_set():
+            raise ModelLoading("the model is still loading")
+
+
+class ModelLoading(RuntimeError):
+    """The model is not ready yet; deterministic answers still work."""
+
+
+class HttpParser:
+    """A remote `rasa run --enable-api` server, same interface as the in-process parser."""
+
+    def __init__(
+        self, url: str, threshold: float = 0.45, max_chars: int = 2000, timeout: float = 5.0,
+        token: str | None = None,
+    ) -> None:
+        import httpx
+
+        self.url = url.rstrip("/") + "/model/parse"
+        self.threshold = threshold
+        self.max_chars = max_chars
+        self._params = {"token": token} if token else {}
+        self._client = httpx.AsyncClient(timeout=timeout)
+        self._sync = httpx.Client(timeout=timeout)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> HttpParser:
+        """Build the client from the settings (RASA_TOKEN from the environment if the server needs one)."""
+        return cls(cfg.nlu.server_url, cfg.nlu.confidence_threshold, cfg.nlu.max_chars,
+                   cfg.nlu.server_timeout_s, os.environ.get("RASA_TOKEN") or None)
+
+    @property
+    def ready(self) -> bool:
+        """A remote server is assumed ready; a failed request raises."""
+        return True
+
+    async def parse(self, raw: str) -> Parse:
+        """Ask the server to classify one message."""
+        prepared = prepare(raw, self.max_chars)
+        if prepared.answer is not None:
+            return prepared.answer
+        resp = await self._client.post(self.url, json={"text": prepared.text}, params=self._params)
+        resp.raise_for_status()
+        return _to_parse(resp.json(), prepared.text, prepared.notes, self.threshold)
+
+    def parse_sync(self, raw: str) -> Parse:
+        """Ask the server, blocking the caller."""
+        prepared = prepare(raw, self.max_chars)
+        if prepared.answer is not None:
+            return prepared.answer
+        resp = self._sync.post(self.url, json={"text": prepared.text}, params=self._params)
+        resp.raise_for_status()
+        return _to_parse(resp.json(), prepared.text, prepared.notes, self.threshold)
+
+
+def build_parser(cfg: Config) -> InProcessParser | HttpParser:
+    """Build the parser the settings ask for."""
+    if cfg.nlu.backend == "http":
+        return HttpParser.from_config(cfg)
+    return InProcessParser.from_config(cfg)
