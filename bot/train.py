@@ -135,3 +135,4 @@ def validate() -> int:
         str(PROJECT / "config.yml"), "--domain", str(PROJECT / "domain.yml"), "--data", str(PROJECT / "data"),
     ]
     return subprocess.run(cmd, cwd=PROJECT, env=rasa_env(), check=False).returncode
+

@@ -1,0 +1,28 @@
+# 催收维权助手 — one image for every worker (Telegram polling/webhook, or a terminal chat).
+# Build: docker build -t cuishou-bot .    Run: docker run -e TELEGRAM_BOT_TOKEN=... -v bot-data:/app/data cuishou-bot
+FROM python:3.10-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 \
+    PATH=/app/.venv/bin:$PATH
+
+RUN apt-get update && apt-get install -y --no-install-recommends make libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home --uid 10001 bot
+WORKDIR /app
+
+# Dependencies first (cached layer): the same pinned install as `make setup`.
+COPY requirements.txt constraints.txt ./
+COPY scripts/ scripts/
+RUN python -m venv .venv && .venv/bin/python -m pip install --no-cache-dir "pip==26.3" \
+    && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
+
+# Then the code, content and training data; the model is trained at build time.
+COPY . .
+RUN .venv/bin/python -m bot train && mkdir -p data && chown -R bot:bot data rasa_project
+
+USER bot
+VOLUME ["/app/data"]
+# Webhook mode listens on telegram.webhook.port (config.yaml); polling needs no open port.
+EXPOSE 8443
+CMD [".venv/bin/python", "-m", "bot", "run"]

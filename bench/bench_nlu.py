@@ -1,0 +1,66 @@
+"""The production NLU model: start-up to first answer, parse latency, memory, training time.
+
+Run: .venv/bin/python bench/bench_nlu.py        (prints a markdown table; about 2 minutes)
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.train import PROJECT, rasa_env, train  # noqa: E402
+
+
+def startup_seconds() -> float:
+    """Wall time from launching `python -m bot nlu --jsonl` to its first answer."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "nlu", "--jsonl"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env=rasa_env(),
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(json.dumps({"text": "我該怎麼投訴"}, ensure_ascii=False) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    took = time.monotonic() - t0
+    proc.stdin.close()
+    proc.wait()
+    assert json.loads(line)["intent"], line
+    return took
+
+
+def main() -> None:
+    """Measure and print the table."""
+    model = train()
+    starts = [startup_seconds() for _ in range(3)]
+    worker = subprocess.run([sys.executable, str(ROOT / "bench" / "nlu_worker.py"), str(model)],
+                            capture_output=True, text=True, env=rasa_env(), check=True)
+    m = json.loads(worker.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.monotonic()
+        train(config=PROJECT / "config.yml", out=Path(tmp), force=True, model_name="bench")
+        train_s = time.monotonic() - t0
+    print("\n| measure | target | measured |")
+    print("|---|---|---|")
+    print(f"| start-up: `python -m bot nlu` launched → first answer (median of 3) | ≤ 15 s | "
+          f"{statistics.median(starts):.1f} s |")
+    print(f"| parse latency in-process p50 / p99 ({m['n']} dev sentences × 3) | ≤ 10 / 30 ms | "
+          f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms |")
+    print(f"| resident memory with the model loaded | ≤ 800 MB | {m['rss_mb']:.0f} MB |")
+    print(f"| training (`rasa train nlu`, forced) | ≤ 180 s | {train_s:.0f} s |")
+    print(f"| dev-set macro-F1 / crisis recall | ≥ 0.95 / 1.00 | {m['macro_f1']:.3f} / {m['crisis_recall']:.2f} |")
+    s = m["by_script"]
+    print(f"| dev accuracy zh-Hans / zh-Hant / en | Hant within 2 pts | "
+          f"{s.get('zh-Hans', 0):.3f} / {s.get('zh-Hant', 0):.3f} / {s.get('en', 0):.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Composition root: settings → intent parser → store → dialogue core (used by every channel)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+
+from bot.config import Config
+from bot.dialogue import Dialogue
+from bot.nlu import InProcessParser, build_parser, quiet_rasa
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def load_ocr() -> Callable[[bytes], str] | None:
+    """Return the screenshot reader, or None when OCR is not installed."""
+    try:
+        from bot.ocr import read_text
+    except ImportError:
+        log.warning("OCR is not available: screenshots will be refused politely")
+        return None
+    return read_text
+
+
+def build_dialogue(cfg: Config, wait_for_model: bool = False) -> Dialogue:
+    """Wire the dialogue core; the model loads in the background unless wait_for_model is set."""
+    quiet_rasa()
+    parser = build_parser(cfg)
+    if isinstance(parser, InProcessParser):
+        if wait_for_model:
+            started = time.monotonic()
+            print("正在加载模型 / loading the language model…", file=sys.stderr, flush=True)
+            parser.load()
+            print(f"(ready in {time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
+        else:
+            parser.start_loading()
+    return Dialogue(cfg, parser, Store.from_config(cfg), ocr=load_ocr())

@@ -1,0 +1,103 @@
+"""Score the intent model on the held-back dev set: macro-F1, crisis recall, accuracy per script."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.config import ROOT
+from bot.nlu_types import INTENTS, Parse
+from bot.textnorm import to_simplified
+
+DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dev-set sentence with its gold intent and script."""
+
+    text: str
+    intent: str
+    script: str
+
+
+@dataclass
+class Report:
+    """Dev-set scores."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    crisis_recall: float
+    per_intent_f1: dict[str, float]
+    accuracy_by_script: dict[str, float]
+    errors: list[tuple[str, str, str, float]] = field(default_factory=list)
+
+
+def script_of(text: str) -> str:
+    """Tell the script of a sentence: zh-Hant if OpenCC changes it, zh-Hans if it has CJK, else en."""
+    if not _CJK.search(text):
+        return "en"
+    return "zh-Hant" if to_simplified(text) != text else "zh-Hans"
+
+
+def strip_annotations(text: str) -> str:
+    """Remove Rasa entity markup, keeping the entity text."""
+    return _ANNOTATION.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+def load_examples(path: Path = DEV_SET) -> list[Example]:
+    """Read a Rasa NLU yaml file into examples."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for item in data.get("nlu") or []:
+        if "intent" not in item:
+            continue
+        for line in str(item.get("examples", "")).splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                text = strip_annotations(line[2:].strip())
+                out.append(Example(text, item["intent"], script_of(text)))
+    return out
+
+
+def score(examples: list[Example], parse: Callable[[str], Parse]) -> Report:
+    """Parse every example and compute the scores."""
+    tp = dict.fromkeys(INTENTS, 0)
+    fp = dict.fromkeys(INTENTS, 0)
+    fn = dict.fromkeys(INTENTS, 0)
+    by_script: dict[str, list[int]] = {}
+    errors = []
+    correct = 0
+    for ex in examples:
+        p = parse(ex.text)
+        ok = p.intent == ex.intent
+        correct += ok
+        by_script.setdefault(ex.script, []).append(int(ok))
+        if ok:
+            tp[ex.intent] += 1
+        else:
+            fn[ex.intent] += 1
+            fp[p.intent] = fp.get(p.intent, 0) + 1
+            errors.append((ex.text, ex.intent, p.intent, p.confidence))
+    f1 = {}
+    for intent in INTENTS:
+        denom = 2 * tp[intent] + fp[intent] + fn[intent]
+        if denom:
+            f1[intent] = 2 * tp[intent] / denom
+    crisis_total = tp["crisis"] + fn["crisis"]
+    return Report(
+        n=len(examples),
+        accuracy=correct / len(examples),
+        macro_f1=sum(f1.values()) / len(f1),
+        crisis_recall=tp["crisis"] / crisis_total if crisis_total else 1.0,
+        per_intent_f1=f1,
+        accuracy_by_script={k: sum(v) / len(v) for k, v in sorted(by_script.items())},
+        errors=errors,
+    )

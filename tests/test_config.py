@@ -1,0 +1,76 @@
+"""config.yaml is validated with errors that name the bad key; secrets come only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_config_loads_with_documented_defaults() -> None:
+    cfg = load_config(env={})
+    assert cfg.locale.default == "zh-Hans"
+    assert cfg.nlu.backend == "inprocess"
+    assert cfg.telegram.mode == "polling"
+    assert cfg.secrets.telegram_token is None
+
+
+def test_a_missing_file_means_all_defaults(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path / "nope.yaml", env={})
+    assert cfg.nlu.confidence_threshold == 0.45
+
+
+def test_an_unknown_key_is_named_with_the_allowed_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nlu\.backnd: unknown setting; allowed here: .*backend"):
+        load_config(write(tmp_path, "nlu:\n  backnd: http\n"), env={})
+
+
+def test_a_value_outside_the_allowed_set_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"telegram\.mode: 'push' is not allowed; use one of: polling, webhook"):
+        load_config(write(tmp_path, "telegram:\n  mode: push\n"), env={})
+
+
+def test_a_wrong_type_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"telegram\.webhook\.port: expected int"):
+        load_config(write(tmp_path, "telegram:\n  webhook:\n    port: eighty\n"), env={})
+
+
+def test_a_bad_clock_time_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"assess\.off_hours_start: '25:00' is not a time"):
+        load_config(write(tmp_path, 'assess:\n  off_hours_start: "25:00"\n'), env={})
+
+
+def test_a_threshold_outside_zero_and_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nlu\.confidence_threshold"):
+        load_config(write(tmp_path, "nlu:\n  confidence_threshold: 1.5\n"), env={})
+
+
+def test_a_token_written_in_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="secrets must not be written in config.yaml"):
+        load_config(write(tmp_path, "telegram:\n  token: 123:abc\n"), env={})
+
+
+def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "s3cret", "BOT_DATA_KEY": "k"}
+    cfg = load_config(write(tmp_path, "{}\n"), env=env)
+    assert cfg.secrets.telegram_token == "123:abc"
+    assert cfg.secrets.webhook_secret == "s3cret"
+    assert cfg.secrets.data_key == "k"
+
+
+def test_broken_yaml_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "nlu: [unclosed\n"), env={})
+
+
+def test_config_file_can_be_chosen_by_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "logging:\n  level: DEBUG\n")
+    assert load_config(env={"BOT_CONFIG": str(path)}).logging.level == "DEBUG"

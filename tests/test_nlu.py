@@ -1,0 +1,126 @@
+"""The real Rasa model understands frightened borrowers in Simplified, Traditional and English."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ROOT
+from bot.evaluate import load_examples, score
+from bot.nlu import InProcessParser, prepare
+from bot.textnorm import normalise
+
+# Floors on the held-back dev set (never trained on). The README's table has the measured figures.
+MACRO_F1_FLOOR = 0.95
+SCRIPT_GAP_MAX = 0.02
+
+
+@pytest.fixture(scope="module")
+def dev_report(parser: InProcessParser):  # noqa: ANN201
+    return score(load_examples(), parser.parse_sync)
+
+
+def test_dev_set_macro_f1_meets_the_floor(dev_report) -> None:  # noqa: ANN001
+    wrong = "\n".join(f"{t!r}: {g} → {p} ({c:.2f})" for t, g, p, c in dev_report.errors)
+    assert dev_report.macro_f1 >= MACRO_F1_FLOOR, f"macro-F1 {dev_report.macro_f1:.3f}; errors:\n{wrong}"
+
+
+def test_no_crisis_message_in_the_dev_set_is_missed(dev_report) -> None:  # noqa: ANN001
+    missed = [e for e in dev_report.errors if e[1] == "crisis"]
+    assert dev_report.crisis_recall == 1.0, missed
+
+
+def test_traditional_chinese_is_understood_as_well_as_simplified(dev_report) -> None:  # noqa: ANN001
+    acc = dev_report.accuracy_by_script
+    assert acc["zh-Hans"] - acc["zh-Hant"] <= SCRIPT_GAP_MAX, acc
+
+
+def test_the_dev_set_covers_every_intent_in_every_script() -> None:
+    examples = load_examples()
+    assert {e.script for e in examples} == {"zh-Hans", "zh-Hant", "en"}
+    assert len({e.intent for e in examples}) == 14
+
+
+def test_dev_sentences_are_never_in_the_training_data() -> None:
+    train = set()
+    for path in (ROOT / "rasa_project" / "data" / "nlu").glob("*.yml"):
+        train |= {normalise(e.text)[0] for e in load_examples(path)}
+    leaked = [e.text for e in load_examples() if normalise(e.text)[0] in train]
+    assert not leaked
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("我該怎麼投訴", "report_complaint"),
+        ("他们说我不还钱就要坐牢，是真的吗", "false_threat"),
+        ("催收已经打电话给我妈和我领导了", "contacts_harassed"),
+        ("我撑不下去了，不想活了", "crisis"),
+        ("有人在砸我家的门", "crisis"),
+        ("how do I keep evidence of their calls", "gather_evidence"),
+    ],
+)
+def test_typical_messages_reach_their_flow(parser: InProcessParser, text: str, intent: str) -> None:
+    assert parser.parse_sync(text).intent == intent
+
+
+def test_traditional_and_simplified_get_the_same_answer(parser: InProcessParser) -> None:
+    a = parser.parse_sync("錢實在還不上了，能不能跟平台協商分期")
+    b = parser.parse_sync("钱实在还不上了，能不能跟平台协商分期")
+    assert a.intent == b.intent == "repayment_plan"
+    assert a.confidence == pytest.approx(b.confidence)
+
+
+def test_a_lending_platform_is_extracted(parser: InProcessParser) -> None:
+    p = parser.parse_sync("借呗的催收天天打电话骚扰我")
+    assert ("platform", "借呗") in {(e.entity, e.value) for e in p.entities}
+
+
+def test_the_crisis_safeguard_overrides_the_model(parser: InProcessParser) -> None:
+    p = parser.parse_sync("帮我看看这条短信：【某平台】您已逾期。另外我真的想自杀")
+    assert p.intent == "crisis" and p.confidence == 1.0
+    assert any("safeguard" in n for n in p.notes)
+
+
+@pytest.mark.parametrize(
+    ("raw", "note"),
+    [("", "empty message"), ("   \n\t ", "empty message"), ("😭😭😭", "no words"), ("\x00\x01\x02", "empty message"),
+     ("12345 !!!", "no words")],
+)
+def test_input_without_words_is_out_of_scope_and_says_why(raw: str, note: str) -> None:
+    answer = prepare(raw, 2000).answer
+    assert answer is not None and answer.intent == "out_of_scope"
+    assert any(note in n for n in answer.notes)
+
+
+def test_a_100kb_paste_is_cut_and_still_classified(parser: InProcessParser) -> None:
+    p = parser.parse_sync("他们天天打电话威胁我" * 10_000)
+    assert p.intent in {"assess_sms", "stay_calm", "false_threat", "know_rights", "report_complaint",
+                        "contacts_harassed", "out_of_scope"}
+    assert any("cut" in n for n in p.notes)
+
+
+def test_jsonl_batch_keeps_order_and_reports_bad_lines() -> None:
+    lines = [
+        json.dumps({"text": "我該怎麼投訴"}, ensure_ascii=False),
+        "this is not json",
+        json.dumps({"txt": "missing field"}),
+        json.dumps({"text": 42}),
+        json.dumps({"text": ""}),
+        json.dumps({"text": "\udcff\x00binary\x07junk"}),
+        json.dumps({"text": "谢谢你", "id": 7}, ensure_ascii=False),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "nlu", "--jsonl"], input="\n".join(lines) + "\n", capture_output=True,
+        text=True, cwd=ROOT, timeout=300, check=True,
+    )
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == len(lines)
+    assert out[0]["intent"] == "report_complaint"
+    assert "error" in out[1] and "error" in out[2] and "error" in out[3]
+    assert out[4]["intent"] == "out_of_scope" and "empty message" in out[4]["notes"]
+    assert out[5]["intent"] == "out_of_scope"
+    assert out[6] == {**out[6], "id": 7, "intent": "thanks"}
