@@ -14,13 +14,16 @@ _WS = re.compile(r"\s+")
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
-    """Return the OpenCC Traditional→Simplified converter (created once)."""
+    """Return the OpenCC Traditional→Simplified converter (created once).
+
+    tw2s = t2s plus Taiwan variant characters (活著 → 活着, which plain t2s leaves alone).
+    """
     import opencc
 
     try:
-        return opencc.OpenCC("t2s")
+        return opencc.OpenCC("tw2s")
     except Exception:  # the official binding wants the config file name on some versions
-        return opencc.OpenCC("t2s.json")
+        return opencc.OpenCC("tw2s.json")
 
 
 def to_simplified(text: str) -> str:

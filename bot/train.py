@@ -57,6 +57,11 @@ def normalise_nlu_file(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _show(path: Path) -> str:
+    """Show a path relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def inputs(config: Path) -> list[Path]:
     """List every file the model depends on."""
     files = [config, PROJECT / "domain.yml", ROOT / "bot" / "textnorm.py", ROOT / "bot" / "train.py"]
@@ -68,7 +73,7 @@ def fingerprint(config: Path) -> str:
     """Hash the training inputs, so unchanged data means no retraining."""
     h = hashlib.sha256(RASA_VERSION.encode())
     for f in inputs(config):
-        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(_show(f).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
@@ -108,12 +113,12 @@ def train(
     stamp = out / f"{model_name}.{FINGERPRINT_FILE}"
     want = fingerprint(config)
     if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == want:
-        print(f"[train] model up to date ({model.relative_to(ROOT)}), skipping training", flush=True)
+        print(f"[train] model up to date ({_show(model)}), skipping training", flush=True)
         return model
     build = BUILD / model_name
     data = build_data(build)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[train] training {model.relative_to(ROOT)} with {config.relative_to(ROOT)} "
+    print(f"[train] training {_show(model)} with {_show(config)} "
           "(about 1 minute; DIET pipelines take longer)…", flush=True)
     started = time.monotonic()
     cmd = [
@@ -124,7 +129,7 @@ def train(
     if proc.returncode != 0 or not model.exists():
         raise SystemExit(f"[train] rasa train nlu failed (exit {proc.returncode})")
     stamp.write_text(want + "\n")
-    print(f"[train] done in {time.monotonic() - started:.0f} s → {model.relative_to(ROOT)}", flush=True)
+    print(f"[train] done in {time.monotonic() - started:.0f} s → {_show(model)}", flush=True)
     return model
 
 

@@ -1,0 +1,125 @@
+"""SMS assessment speed: throughput over the corpus, latency per ~500-char SMS, pattern compile time.
+
+Run: .venv/bin/python bench/bench_assess.py        (one thread, about 15 seconds; prints a markdown table)
+Targets (issue 3): >= 2,000 SMS/s on one core; p99 <= 5 ms per 500-char SMS.
+
+The work is single-threaded, so it uses one core. Two clocks are shown: CPU time (what one core spends per
+SMS; steady on a shared machine) and wall time (includes time the process waited for other jobs). Targets are
+judged on CPU time; a wall figure far above it means the machine was busy, not that the code got slower.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.assess import assess  # noqa: E402
+from bot.assess.rules import get_rules, load_rules  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "sms_corpus.jsonl"
+TARGET_RATE = 2000.0
+TARGET_P99_MS = 5.0
+CPU: Callable[[], float] = time.thread_time
+WALL: Callable[[], float] = time.perf_counter
+
+
+def corpus_texts() -> list[str]:
+    """Return every SMS text of the labelled corpus."""
+    with CORPUS.open(encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
+def long_messages(texts: list[str], size: int = 500, count: int = 200) -> list[str]:
+    """Build `count` distinct ~`size`-char messages by joining corpus messages (like a forwarded thread)."""
+    out: list[str] = []
+    n = len(texts)
+    for i in range(count):
+        parts: list[str] = []
+        j = i
+        while sum(len(p) for p in parts) < size:
+            parts.append(texts[(j * 7) % n])
+            j += 1
+        out.append("\n".join(parts)[:size])
+    return out
+
+
+def compile_ms(repeat: int = 5) -> tuple[float, float]:
+    """Median (CPU, wall) milliseconds to load and compile all pattern files from YAML (uncached)."""
+    cpu, wall = [], []
+    for _ in range(repeat):
+        c0, w0 = CPU(), WALL()
+        load_rules()
+        cpu.append(CPU() - c0)
+        wall.append(WALL() - w0)
+    return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
+
+
+def throughput(texts: list[str], seconds: float = 4.0) -> tuple[float, float, int]:
+    """SMS per second of CPU time and of wall time over the corpus, looping for about `seconds`."""
+    done = 0
+    c0, w0 = CPU(), WALL()
+    while WALL() - w0 < seconds:
+        for t in texts:
+            assess(t)
+        done += len(texts)
+    return done / (CPU() - c0), done / (WALL() - w0), done
+
+
+def latencies_ms(messages: list[str], rounds: int = 5) -> tuple[list[float], list[float]]:
+    """CPU and wall latency of each assess() call on the given messages, in milliseconds."""
+    cpu: list[float] = []
+    wall: list[float] = []
+    for _ in range(rounds):
+        for m in messages:
+            c0, w0 = CPU(), WALL()
+            assess(m)
+            cpu.append((CPU() - c0) * 1000)
+            wall.append((WALL() - w0) * 1000)
+    return cpu, wall
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+
+def main() -> None:
+    """Measure and print the table."""
+    texts = corpus_texts()
+    cold_cpu, cold_wall = compile_ms()
+    get_rules()  # warm the cache (and OpenCC) before timing
+    for t in texts[:20]:
+        assess(t)
+    gc.collect()
+    rate_cpu, rate_wall, n = throughput(texts)
+    cpu, wall = latencies_ms(long_messages(texts))
+    avg_len = statistics.mean(len(t) for t in texts)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    ok_rate = "ok" if rate_cpu >= TARGET_RATE else "MISSED"
+    ok_p99 = "ok" if pct(cpu, 99) <= TARGET_P99_MS else "MISSED"
+    print(f"SMS assessment benchmark — Python {sys.version.split()[0]}, one thread, load average {load:.2f}, "
+          f"{len(texts)} corpus SMS (mean {avg_len:.0f} chars), {n:,} assessed for throughput\n")
+    print("| measure | CPU time | wall time | target (on CPU time) |")
+    print("|---|---:|---:|---|")
+    print(f"| throughput over the corpus | {rate_cpu:,.0f} SMS/s | {rate_wall:,.0f} SMS/s "
+          f"| ≥ 2,000 SMS/s: {ok_rate} |")
+    print(f"| latency p50, 500-char SMS | {pct(cpu, 50):.2f} ms | {pct(wall, 50):.2f} ms | |")
+    print(f"| latency p99, 500-char SMS | {pct(cpu, 99):.2f} ms | {pct(wall, 99):.2f} ms "
+          f"| ≤ 5 ms: {ok_p99} |")
+    print(f"| latency max, 500-char SMS | {max(cpu):.2f} ms | {max(wall):.2f} ms | |")
+    print(f"| pattern load + compile, cold (median of 5) | {cold_cpu:.0f} ms | {cold_wall:.0f} ms "
+          "| once per process |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Assess a collection SMS: match the pattern data, drop negated and lawful hits, rate risk, pick advice."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.assess.model import CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
+from bot.assess.normalize import Normalised, normalise
+from bot.assess.rules import Rule, RuleSet, get_rules
+
+MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one message
+MAX_HITS_PER_RULE = 3
+MAX_TRIES_PER_RULE = 200  # rejected candidates examined per rule before giving up (bounded time)
+MAX_FINDINGS = 40
+OFF_HOURS_START = 22  # GB/T 45251-2025 and the 2026 banking-association guideline: no collection 22:00–08:00
+OFF_HOURS_END = 8
+
+_CLAUSE_END = re.compile(r"[，,。！？!?；;:：\n]")
+_WORD = re.compile(r"[A-Za-z']+")
+_YOU_EN = frozenset({"you", "you'll", "youll", "u", "your", "you're"})
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+/\S*", re.IGNORECASE)
+_LETTER_OR_CJK = re.compile(r"[A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2}")
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
+_TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant": "zh-Hant"}
+_THREATS = frozenset({"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation",
+                      "privacy_exposure"})
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """A candidate finding on the normalised text."""
+
+    rule: Rule
+    start: int
+    end: int
+
+
+def resolve_locale(locale: str | None, text: str = "", norm: Normalised | None = None) -> str:
+    """Map a locale hint (zh-CN, zh_TW, en-US, auto…) to zh-Hans, zh-Hant or en."""
+    hint = (locale or "auto").strip().replace("_", "-").lower()
+    if hint in ("auto", ""):
+        return detect_locale(text, norm)
+    if hint.startswith("en"):
+        return "en"
+    if hint in _TRAD_HINT_LOCALES:
+        return _TRAD_HINT_LOCALES[hint]
+    for loc in LOCALES:
+        if hint == loc.lower():
+            return loc
+    return "zh-Hans"
+
+
+def detect_locale(text: str, norm: Normalised | None = None) -> str:
+    """Guess the user's script: English when there is no CJK, Traditional when t2s changes a CJK char."""
+    sample = text[:2000]
+    if not _CJK.search(sample):
+        return "en" if _LATIN_WORD.search(sample) else "zh-Hans"
+    if norm is None or norm.starts is not None:
+        norm = normalise(sample)
+    changed = any(a != b and _CJK.match(a) for a, b in zip(sample, norm.text, strict=False))
+    return "zh-Hant" if changed else "zh-Hans"
+
+
+def _is_off_hours(received_at: datetime | None) -> bool:
+    """Tell whether the local time of `received_at` is between 22:00 and 08:00."""
+    if received_at is None:
+        return False
+    return received_at.hour >= OFF_HOURS_START or received_at.hour < OFF_HOURS_END
+
+
+class _Scanner:
+    """Matches one normalised text against the rules, with the negation and lawful-context layers."""
+
+    def __init__(self, rules: RuleSet, text: str) -> None:
+        """Prepare lazy caches for one text."""
+        self.rules = rules
+        self.text = text
+        self._lawful: list[tuple[int, int, str]] | None = None
+        self._contexts: dict[str, bool] = {}
+        has_cjk = _CJK.search(text) is not None
+        has_latin = _LATIN_WORD.search(text) is not None
+        self.scripts = {"any"} | ({"zh"} if has_cjk else set()) | ({"en"} if has_latin else set())
+        self.chars = set(text)
+        self._folded: set[str] | None = None
+
+    def may_match(self, script: str, first: frozenset[str] | None, ignorecase: bool) -> bool:
+        """Tell cheaply whether a rule can match: its script occurs and so does one of its first chars."""
+        if script not in self.scripts:
+            return False
+        if first is None:
+            return True
+        if ignorecase:
+            if self._folded is None:
+                self._folded = set(self.text.casefold()) | set(self.text.lower()) | set(self.text.upper())
+            return not first.isdisjoint(self._folded)
+        return not first.isdisjoint(self.chars)
+
+    def lawful_spans(self) -> list[tuple[int, int, str]]:
+        """Return (start, end, lawful id) of every lawful phrase in the text (computed once)."""
+        if self._lawful is None:
+            spans: list[tuple[int, int, str]] = []
+            for lw in self.rules.lawful:
+                if not self.may_match(lw.script, lw.first, lw.ignorecase):
+                    continue
+                for n, m in enumerate(lw.regex.finditer(self.text)):
+                    if n >= MAX_TRIES_PER_RULE:
+                        break
+                    if m.end() > m.start():
+                        spans.append((m.start(), m.end(), lw.id))
+            self._lawful = spans
+        return self._lawful
+
+    def context(self, name: str) -> bool:
+        """Tell whether the named context (e.g. a repayment demand) occurs anywhere in the text."""
+        if name not in self._contexts:
+            self._contexts[name] = self.rules.contexts[name].search(self.text) is not None
+        return self._contexts[name]
+
+    def _clause_before(self, start: int, width: int) -> str:
+        """Return up to `width` chars before `start`, cut at the last clause boundary."""
+        window = self.text[max(0, start - width):start]
+        parts = _CLAUSE_END.split(window)
+        return parts[-1] if parts else ""
+
+    def negated(self, start: int) -> bool:
+        """Tell whether a negation ("不会", "will not"…) governs the hit starting at `start`."""
+        first = self.text[start] if start < len(self.text) else ""
+        if first.isascii() and first.isalpha():
+            words = _WORD.findall(self._clause_before(start, 60))
+            n = self.rules.window_en_words
+            for i in range(max(0, len(words) - n), len(words)):
+                if self.rules.negators_en.fullmatch(words[i]) or (
+                    i + 1 < len(words) and self.rules.negators_en.fullmatch(f"{words[i]} {words[i + 1]}")
+                ):
+                    # "we will not contact…" negates the act; "you will never buy a ticket" IS the threat
+                    return not any(w.lower() in _YOU_EN for w in words[max(0, i - 2):i])
+            return False
+        return self.rules.negators_zh.search(self._clause_before(start, self.rules.window_zh)) is not None
+
+    def in_lawful(self, start: int, end: int) -> bool:
+        """Tell whether the span overlaps a lawful phrase."""
+        return any(s < end and start < e for s, e, _ in self.lawful_spans())
+
+    def accept(self, rule: Rule, start: int, end: int) -> bool:
+        """Apply the per-rule guard, negation and lawful layers to one candidate."""
+        if rule.not_after is not None and rule.not_after.search(self._clause_before(start, 24)):
+            return False
+        if self.negated(start):
+            return False
+        return not self.in_lawful(start, end)
+
+    def scan(self) -> list[_Hit]:
+        """Return the accepted hits of every category, one per passage."""
+        hits: list[_Hit] = []
+        for cat in self.rules.categories:
+            cat_hits: list[_Hit] = []
+            for rule in cat.rules:
+                if not self.may_match(rule.script, rule.first, rule.ignorecase):
+                    continue
+                if rule.requires and not self.context(rule.requires):
+                    continue
+                kept = 0
+                for n, m in enumerate(rule.regex.finditer(self.text)):
+                    if n >= MAX_TRIES_PER_RULE or kept >= MAX_HITS_PER_RULE:
+                        break
+                    if m.end() > m.start() and self.accept(rule, m.start(), m.end()):
+                        cat_hits.append(_Hit(rule, m.start(), m.end()))
+                        kept += 1
+            hits.extend(_dedupe(cat_hits))
+        return hits
+
+
+def _dedupe(hits: list[_Hit]) -> list[_Hit]:
+    """Keep one hit per overlapping passage of a category (the earliest, then the longest)."""
+    out: list[_Hit] = []
+    for h in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
+        if out and h.start < out[-1].end:
+            continue
+        out.append(h)
+    return out
+
+
+def _input_notes(text: str, norm: Normalised, truncated: bool) -> list[str]:
+    """Return the keys of notes about the input itself (empty, no words, only a link, cut)."""
+    keys: list[str] = []
+    if not text.strip():
+        keys.append("empty")
+        return keys
+    if truncated:
+        keys.append("truncated")
+    if _JUNK.search(text, 0, 4096):
+        keys.append("binary")
+    without_links = _URL.sub(" ", norm.text)
+    if _URL.search(norm.text) and not _LETTER_OR_CJK.search(without_links):
+        keys.append("link_only")
+    elif not _LETTER_OR_CJK.search(norm.text):
+        keys.append("no_words")
+    return keys
+
+
+def _advice_keys(cats: set[str], findings: list[Finding], scanner: _Scanner, off_hours: bool,
+                 collection_like: bool) -> list[str]:
+    """Choose the next steps that fit what was found (most urgent first)."""
+    keys: list[str] = []
+    violent = any(f.violent for f in findings)
+    if violent or "insult_or_intimidation" in cats or "privacy_exposure" in cats:
+        keys.append("call_110_if_danger")
+    if cats & _THREATS:
+        keys.append("dont_reply")
+    if "scam_payment" in cats or "impersonation" in cats:
+        keys.append("never_pay_personal")
+        keys.append("report_96110")
+    if cats:
+        keys.append("keep_evidence")
+        keys.append("verify_official")
+    if scanner.context("court_named") or "impersonation" in cats:
+        keys.append("verify_court_12368")
+    if cats & {"insult_or_intimidation", "privacy_exposure", "third_party_contact", "false_legal_threat"}:
+        keys.append("report_12321")
+    if cats & {"third_party_contact", "insult_or_intimidation", "privacy_exposure", "false_legal_threat"}:
+        keys.append("complain_lender_12378")
+    if "third_party_contact" in cats:
+        keys.append("tell_contacts")
+    if cats & {"false_legal_threat", "impersonation"}:
+        keys.append("legal_aid_12348")
+    if off_hours and (cats or collection_like):
+        keys.append("off_hours")
+    if not cats and collection_like:
+        keys.extend(["low_pay_official", "low_hardship"])
+    if not cats and not collection_like:
+        keys.append("low_nothing_found")
+    return keys
+
+
+def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Hans") -> Assessment:
+    """Assess one SMS: risk, categories, the exact offending spans, why, and what to do next."""
+    if not isinstance(text, str):
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
+    rules = get_rules()
+    truncated = len(text) > MAX_CHARS
+    source = text[:MAX_CHARS]
+    norm = normalise(source)
+    loc = resolve_locale(locale, source, norm)
+    scanner = _Scanner(rules, norm.text)
+    hits = scanner.scan() if _LETTER_OR_CJK.search(norm.text) else []
+    hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
+    note_keys = _input_notes(text, norm, truncated)
+    if len(hits) > MAX_FINDINGS:
+        hits = hits[:MAX_FINDINGS]
+        note_keys.append("many_findings")
+    findings: list[Finding] = []
+    for h in hits:
+        start, end = norm.span(h.start, h.end)
+        r = h.rule
+        findings.append(Finding(
+            category=r.category,
+            start=start,
+            end=end,
+            text=source[start:end],
+            explanation=rules.text("explanations", r.explain, loc),
+            legal_basis=rules.text("legal_basis", r.legal_basis, loc) if r.legal_basis else None,
+            rule=r.id,
+            violent=r.violent,
+        ))
+    cats = {f.category for f in findings}
+    categories = [c for c in CATEGORIES if c in cats]
+    off_hours = _is_off_hours(received_at)
+    collection_like = scanner.context("collection")
+    risk = risk_for(categories, violent=any(f.violent for f in findings))
+    advice = [Advice(k, rules.text("advice", k, loc))
+              for k in _advice_keys(cats, findings, scanner, off_hours, collection_like)]
+    notes = [rules.text("notes", "not_legal_advice", loc)]
+    notes += [rules.text("notes", k, loc) for k in note_keys]
+    seen: set[str] = set()
+    for _, _, lid in sorted(scanner.lawful_spans()) if findings or collection_like else []:
+        if lid not in seen and rules.has_text("lawful", lid):
+            seen.add(lid)
+            notes.append(rules.text("lawful", lid, loc))
+    return Assessment(risk=risk, categories=categories, findings=findings, advice=advice, off_hours=off_hours,
+                      notes=notes, locale=loc)

@@ -1,0 +1,356 @@
+"""Load the pattern and text data under bot/assess/patterns/ and compile it once (cached)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.assess.model import CATEGORIES, LOCALES
+
+try:  # Python 3.11+
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants
+    import sre_parse
+
+PATTERN_DIR = Path(__file__).resolve().parent / "patterns"
+_MACRO = re.compile(r"\{\{([A-Z_]+)\}\}")
+_ESCAPE = re.compile(r"\\[A-Za-z]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD_BOUNDARY = re.compile(r"\\b")
+SCRIPTS = ("zh", "en", "any")
+MAX_FIRST_CHARS = 400  # a longer first-character set is not worth a pre-check
+_lock = threading.Lock()
+_cache: dict[Path, RuleSet] = {}
+
+
+class RuleError(ValueError):
+    """The pattern data is malformed (named file and rule in the message)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled pattern of a category file."""
+
+    id: str
+    category: str
+    regex: re.Pattern[str]
+    source: str  # the regex after macro expansion (for the category pre-filter)
+    explain: str
+    legal_basis: str | None
+    example: str
+    counter_examples: tuple[str, ...] = ()
+    requires: str | None = None
+    not_after: re.Pattern[str] | None = None
+    violent: bool = False
+    script: str = "zh"  # zh: run when the text has Chinese; en: when it has Latin letters; any: always
+    first: frozenset[str] | None = None  # every match starts with one of these (casefolded if ignorecase)
+    ignorecase: bool = False  # a plain bool: testing regex.flags goes through the slow enum machinery
+
+
+@dataclass(frozen=True)
+class Category:
+    """The rules of one category, in file order."""
+
+    name: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class LawfulRule:
+    """A lawful phrase: a hit overlapping it does not count; its note may tell the user why it is fine."""
+
+    id: str
+    regex: re.Pattern[str]
+    example: str
+    script: str = "zh"
+    first: frozenset[str] | None = None
+    ignorecase: bool = False
+
+
+@dataclass
+class RuleSet:
+    """Everything the engine needs, compiled: categories, negation, contexts, lawful phrases and texts."""
+
+    categories: tuple[Category, ...]
+    negators_zh: re.Pattern[str]
+    negators_en: re.Pattern[str]
+    window_zh: int
+    window_en_words: int
+    contexts: dict[str, re.Pattern[str]]
+    lawful: tuple[LawfulRule, ...]
+    texts: dict[str, dict[str, dict[str, str]]]
+    compile_seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    def text(self, section: str, key: str, locale: str) -> str:
+        """Return the text `key` of `section` in `locale` (falls back to zh-Hans, then the key)."""
+        entry = self.texts.get(section, {}).get(key)
+        if not entry:
+            return key
+        return entry.get(locale) or entry.get("zh-Hans") or key
+
+    def has_text(self, section: str, key: str) -> bool:
+        """Tell whether `section` has an entry `key`."""
+        return key in self.texts.get(section, {})
+
+    def rules(self) -> list[Rule]:
+        """Return every rule of every category, in file order."""
+        return [r for c in self.categories for r in c.rules]
+
+
+def _read(path: Path) -> Any:
+    """Read one YAML file."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path.name}: not valid YAML: {exc}") from exc
+
+
+def _expand(rx: str, macros: dict[str, str], where: str) -> str:
+    """Replace {{NAME}} macros (defined in lawful.yml) in a regex."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in macros:
+            raise RuleError(f"{where}: unknown macro {{{{{name}}}}}")
+        return macros[name]
+
+    return _MACRO.sub(sub, rx)
+
+
+def _flags(rx: str) -> int:
+    """Match case-insensitively when the regex spells ASCII letters (English or 'APP', 'QR')."""
+    return re.IGNORECASE if _ASCII_LETTER.search(_ESCAPE.sub("", rx)) else 0
+
+
+def _first_of_seq(items: Any) -> tuple[set[str] | None, bool]:
+    """Return (chars a match of this sequence can start with, or None if unknown; can it match empty)."""
+    chars: set[str] = set()
+    for op, av in items:
+        first, nullable = _first_of_op(op, av)
+        if first is None:
+            return None, False
+        chars |= first
+        if not nullable:
+            return chars, False
+    return chars, True
+
+
+def _first_of_op(op: Any, av: Any) -> tuple[set[str] | None, bool]:
+    """First characters of one regex node (conservative: None when unsure)."""
+    c = sre_constants
+    if op is c.LITERAL:
+        return {chr(av)}, False
+    if op is c.IN:
+        chars: set[str] = set()
+        for iop, iav in av:
+            if iop is c.LITERAL:
+                chars.add(chr(iav))
+            elif iop is c.RANGE and iav[1] - iav[0] <= MAX_FIRST_CHARS:
+                chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
+            else:  # negated sets, \d \w \s, huge ranges
+                return None, False
+        return chars, False
+    if op is c.SUBPATTERN:
+        _, add_flags, del_flags, sub = av
+        if (add_flags | del_flags) & re.IGNORECASE:
+            return None, False
+        return _first_of_seq(sub.data)
+    if op is c.BRANCH:
+        chars, nullable = set(), False
+        for alt in av[1]:
+            first, alt_nullable = _first_of_seq(alt.data)
+            if first is None:
+                return None, False
+            chars |= first
+            nullable = nullable or alt_nullable
+        return chars, nullable
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        low, _, sub = av
+        first, nullable = _first_of_seq(sub.data)
+        return (None, False) if first is None else (first, low == 0 or nullable)
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):  # anchors and lookarounds consume nothing
+        return set(), True
+    return None, False
+
+
+def first_chars(rx: str, flags: int = 0) -> set[str] | None:
+    """The characters every match of `rx` starts with, or None when that cannot be told exactly."""
+    try:
+        first, nullable = _first_of_seq(sre_parse.parse(rx, flags).data)
+    except Exception:  # an unusual construct: no pre-check
+        return None
+    if first is None or nullable or not first or len(first) > MAX_FIRST_CHARS:
+        return None
+    return first
+
+
+def first_key(rx: str, flags: int) -> frozenset[str] | None:
+    """The first-character set used to skip a rule when none of them occurs in the text."""
+    first = first_chars(rx, flags)
+    if first is None:
+        return None
+    if flags & re.IGNORECASE:
+        return frozenset("".join(ch.casefold() + ch.lower() + ch.upper() for ch in first))
+    return frozenset(first)
+
+
+def _compile(rx: str, where: str, flags: int | None = None, precheck: bool = True) -> re.Pattern[str]:
+    """Compile a regex; when possible, add a first-character look-ahead so most positions fail fast.
+
+    Python's `re` tries every alternative at every position when alternatives start with groups; a
+    look-ahead on the set of possible first characters (computed from the parse tree) skips that work
+    without changing what matches (a test checks this on every rule).
+    """
+    flags = _flags(rx) if flags is None else flags
+    try:
+        plain = re.compile(rx, flags)
+    except re.error as exc:
+        raise RuleError(f"{where}: bad regex: {exc}") from exc
+    first = first_chars(rx, flags) if precheck else None
+    if not first:
+        return plain
+    charset = "".join(re.escape(ch) for ch in sorted(first))
+    return re.compile(f"(?=[{charset}])(?:{rx})", flags)
+
+
+def _script(source: str, declared: Any, where: str) -> str:
+    """Decide which texts a regex runs on: declared, else zh when it spells Chinese, else en."""
+    has_cjk = _CJK.search(source) is not None
+    if declared is not None:
+        if declared not in SCRIPTS:
+            raise RuleError(f"{where}: script must be one of {', '.join(SCRIPTS)}")
+        return str(declared)
+    if has_cjk and _WORD_BOUNDARY.search(source) and _ASCII_LETTER.search(_ESCAPE.sub("", source)):
+        raise RuleError(f"{where}: mixes Chinese and English words; put the English part in its own rule")
+    return "zh" if has_cjk else "en"
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    """Accept one string or a list of strings."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _load_category(path: Path, macros: dict[str, str]) -> Category:
+    """Load and compile one category file."""
+    data = _read(path)
+    if not isinstance(data, dict) or data.get("category") not in CATEGORIES:
+        raise RuleError(f"{path.name}: 'category' must be one of {', '.join(CATEGORIES)}")
+    name = str(data["category"])
+    rules: list[Rule] = []
+    for i, item in enumerate(data.get("patterns") or []):
+        where = f"{path.name} pattern #{i + 1} ({item.get('id', '?') if isinstance(item, dict) else '?'})"
+        if not isinstance(item, dict) or not all(item.get(k) for k in ("id", "regex", "example")):
+            raise RuleError(f"{where}: each pattern needs id, regex and example")
+        source = _expand(str(item["regex"]), macros, where)
+        flags = _flags(source)
+        not_after = item.get("not_after")
+        rules.append(
+            Rule(
+                id=str(item["id"]),
+                category=name,
+                regex=_compile(source, where, flags),
+                source=source,
+                explain=str(item.get("explain") or item["id"]),
+                legal_basis=str(item["legal_basis"]) if item.get("legal_basis") else None,
+                example=str(item["example"]),
+                counter_examples=_as_list(item.get("counter_example")),
+                requires=str(item["requires"]) if item.get("requires") else None,
+                not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
+                violent=bool(item.get("violent", False)),
+                script=_script(source, item.get("script"), where),
+                first=first_key(source, flags),
+                ignorecase=bool(flags),
+            )
+        )
+    if not rules:
+        raise RuleError(f"{path.name}: no patterns")
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise RuleError(f"{path.name}: duplicate pattern ids")
+    return Category(name, tuple(rules))
+
+
+def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
+    """Load and compile the pattern data of `directory` (uncached; see `get_rules`)."""
+    t0 = time.perf_counter()
+    common = _read(directory / "lawful.yml")
+    if not isinstance(common, dict):
+        raise RuleError("lawful.yml: expected a mapping")
+    macros = {str(k): str(v) for k, v in (common.get("macros") or {}).items()}
+    neg = common.get("negation") or {}
+    contexts = {
+        str(k): _compile(_expand(str(v), macros, f"lawful.yml context {k}"), f"lawful.yml context {k}")
+        for k, v in (common.get("contexts") or {}).items()
+    }
+    lawful: list[LawfulRule] = []
+    for item in common.get("lawful") or []:
+        where = f"lawful.yml lawful {item.get('id', '?')}"
+        if not item.get("id") or not item.get("regex") or not item.get("example"):
+            raise RuleError(f"{where}: each lawful phrase needs id, regex and example")
+        source = _expand(str(item["regex"]), macros, where)
+        flags = _flags(source)
+        lawful.append(LawfulRule(
+            str(item["id"]), _compile(source, where, flags), str(item["example"]),
+            _script(source, item.get("script"), where), first_key(source, flags), bool(flags),
+        ))
+    categories = tuple(_load_category(directory / f"{name}.yml", macros) for name in CATEGORIES)
+    texts = _read(directory / "texts.yml")
+    if not isinstance(texts, dict):
+        raise RuleError("texts.yml: expected a mapping of sections")
+    rules = RuleSet(
+        categories=categories,
+        negators_zh=_compile(_expand(str(neg.get("zh", "(?!x)x")), macros, "negation zh"), "negation zh"),
+        negators_en=_compile(_expand(str(neg.get("en", "(?!x)x")), macros, "negation en"), "negation en",
+                             re.IGNORECASE),
+        window_zh=int(neg.get("window_zh", 8)),
+        window_en_words=int(neg.get("window_en_words", 3)),
+        contexts=contexts,
+        lawful=tuple(lawful),
+        texts={str(k): v for k, v in texts.items()},
+        files=sorted(p.name for p in directory.glob("*.yml")),
+    )
+    _check_texts(rules)
+    rules.compile_seconds = time.perf_counter() - t0
+    return rules
+
+
+def _check_texts(rules: RuleSet) -> None:
+    """Fail early when a rule names an explanation, legal basis or context that does not exist."""
+    for r in rules.rules():
+        if not rules.has_text("explanations", r.explain):
+            raise RuleError(f"{r.category}.yml {r.id}: no explanation '{r.explain}' in texts.yml")
+        if r.legal_basis and not rules.has_text("legal_basis", r.legal_basis):
+            raise RuleError(f"{r.category}.yml {r.id}: no legal_basis '{r.legal_basis}' in texts.yml")
+        if r.requires and r.requires not in rules.contexts:
+            raise RuleError(f"{r.category}.yml {r.id}: unknown context '{r.requires}'")
+    for section, entries in rules.texts.items():
+        for key, entry in (entries or {}).items():
+            missing = [loc for loc in LOCALES if not isinstance(entry, dict) or not entry.get(loc)]
+            if missing:
+                raise RuleError(f"texts.yml {section}.{key}: missing {', '.join(missing)}")
+
+
+def get_rules(directory: Path = PATTERN_DIR) -> RuleSet:
+    """Return the compiled rules of `directory`, compiling them on first use only."""
+    rules = _cache.get(directory)
+    if rules is None:
+        with _lock:
+            rules = _cache.get(directory)
+            if rules is None:
+                rules = load_rules(directory)
+                _cache[directory] = rules
+    return rules

@@ -1,0 +1,417 @@
+"""The dialogue core: every message from every channel goes through Dialogue.handle, in a fixed order.
+
+1. crisis safeguard (deterministic, on every message, mid-flow too) → the crisis reply comes first;
+2. buttons, screenshots, slash commands;
+3. a step waiting for an answer takes it, unless the user clearly changes topic;
+4. the intent model (or "one moment" while it loads), whose `crisis` intent also counts as crisis;
+5. an SMS (forwarded, or looking like one) → the assessment;
+6. the flow for the intent.
+State is read from the store at the start and written back at the end of every message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
+
+from bot.config import Config
+from bot.dialogue import actions
+from bot.dialogue.actions import ACTIONS, current_node, menu, waiting_node
+from bot.dialogue.answers import Answer, Invalid, parse_answer
+from bot.dialogue.check import local_time, run_assessment
+from bot.dialogue.commands import parse_command
+from bot.dialogue.engine import advance, enter, reask, show
+from bot.dialogue.flows import Node, book
+from bot.dialogue.locale import choose_locale, from_hint
+from bot.dialogue.render import assessment_meta, render_assessment
+from bot.dialogue.sms import Signal, sms_signal, speaks_in_first_person
+from bot.dialogue.state import State
+from bot.dialogue.turn import Turn
+from bot.dialogue.types import Incoming, Reply
+from bot.nlu_types import Parse, Parser
+from bot.safety import CrisisHit, detect_crisis
+from bot.store import MAX_EVIDENCE_CHARS, Store
+
+log = logging.getLogger(__name__)
+
+INTENT_FLOWS = {
+    "stay_calm": "stay_calm",
+    "false_threat": "false_threat",
+    "gather_evidence": "gather_evidence",
+    "report_complaint": "report_complaint",
+    "repayment_plan": "repayment_plan",
+    "contacts_harassed": "contacts_harassed",
+    "know_rights": "know_rights",
+    "crisis": "crisis",
+}
+SMALL_TALK = ("greet", "thanks", "goodbye")
+SMS_FRIENDLY = frozenset({"assess_sms", "out_of_scope", "greet", "thanks", "goodbye", "help"})
+CRISIS_SCAN_HEAD = 20_000
+CRISIS_SCAN_TAIL = 2_000
+MAX_OCR_ECHO = 500
+TOPIC_CHECK_CHARS = 40
+"""A typed name longer than this (or a question) is checked with the model for a change of topic."""
+QUESTION_MARKS = ("?", "？", "吗", "怎么", "怎样", "如何", "什么", "嗎", "怎麼", "什麼", "how", "what", "why")
+
+
+def _crisis_scan(text: str) -> CrisisHit | None:
+    """Run the crisis safeguard on the message (head and tail of a huge paste)."""
+    if len(text) > CRISIS_SCAN_HEAD + CRISIS_SCAN_TAIL:
+        return detect_crisis(text[:CRISIS_SCAN_HEAD]) or detect_crisis(text[-CRISIS_SCAN_TAIL:])
+    return detect_crisis(text)
+
+
+def _model_says_crisis(parse: Parse) -> bool:
+    """Whether the model's intent, or its top-ranked intent below the threshold, is crisis."""
+    if parse.intent == "crisis":
+        return True
+    return bool(parse.ranking) and parse.ranking[0][0] == "crisis"
+
+
+@lru_cache(maxsize=4)
+def _boilerplate_notes(locale: str) -> frozenset[str]:
+    """Return the notes the assessment adds to every result (shown once by our own legal note instead)."""
+    from bot.assess import assess
+
+    return frozenset(assess("", locale=locale).notes[:1])
+
+
+class Dialogue:
+    """The channel-agnostic conversation core."""
+
+    def __init__(
+        self, cfg: Config, parser: Parser, store: Store, ocr: Callable[[bytes], str] | None = None
+    ) -> None:
+        """Wire the core to the settings, the intent parser, the store and (optionally) a screenshot reader."""
+        self.cfg = cfg
+        self.parser = parser
+        self.store = store
+        self.ocr = ocr
+        self._locks: dict[str, asyncio.Lock] = {}
+        book()  # load and check the flows now, not on the first message
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one message; the user's state is read before and written after (one user at a time)."""
+        lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._handle(incoming)
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(incoming.user_id, None)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one message with the user's lock held."""
+        if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
+            incoming = replace(incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone))
+        state = State.from_dict(self.store.get_state(incoming.user_id))
+        turn = Turn(incoming.user_id, incoming, state, self._locale(state, incoming), self.store, self.cfg)
+        state.locale = turn.locale
+        try:
+            await self._route(turn)
+        except Exception as exc:  # one bad message must never take the bot down or lose the state
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("dialogue error %s (message text not logged)\n%s", type(exc).__name__, frames)
+            fresh = State.from_dict(self.store.get_state(incoming.user_id))
+            turn = Turn(incoming.user_id, incoming, fresh, turn.locale, self.store, self.cfg)
+            turn.reply(turn.t("common.error"), ["menu"])
+            return turn.replies
+        if not turn.deleted:
+            self.store.put_state(incoming.user_id, turn.state.to_dict())
+        return turn.replies
+
+    def _locale(self, state: State, incoming: Incoming) -> str:
+        """Pick the reply locale; an SMS, a button label or a command does not change the user's language."""
+        text = incoming.text or ""
+        own_words = (
+            bool(text)
+            and incoming.option_id is None
+            and not text.lstrip().startswith("/")
+            and sms_signal(text, incoming.forwarded) != "strong"
+        )
+        default = from_hint(incoming.locale_hint) or self.cfg.locale.default
+        return choose_locale(state.locale, state.locale_fixed, text if own_words else "", None, default)
+
+    # -- routing ------------------------------------------------------------------------------------------
+
+    async def _route(self, turn: Turn) -> None:
+        """Decide what this message is and answer it (see the module docstring for the order)."""
+        incoming = turn.incoming
+        text = incoming.text or ""
+        hit = _crisis_scan(text) if text else None
+        if hit is not None:
+            self._crisis(turn)
+            if sms_signal(text, incoming.forwarded) == "strong":
+                self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
+            return
+        if incoming.option_id:
+            self._press(turn, incoming.option_id)
+            return
+        if incoming.image is not None:
+            await self._image(turn)
+            return
+        command = parse_command(text)
+        if command is not None:
+            self._command(turn, *command)
+            return
+        if not text.strip():
+            self._empty(turn)
+            return
+        await self._text(turn, text)
+
+    async def _text(self, turn: Turn, text: str) -> None:
+        """Answer a typed or pasted message."""
+        node = waiting_node(turn)
+        signal = sms_signal(text, turn.incoming.forwarded)
+        answer: Answer | Invalid | None = None
+        if node is not None:
+            if node.free:
+                advance(turn, node, text)
+                return
+            if signal == "strong":
+                self._assess(turn, text)
+                return
+            if node.ask != "sms":
+                answer = parse_answer(node, text, turn.locale)
+                if isinstance(answer, Answer) and not self._needs_topic_check(node, text):
+                    advance(turn, node, answer.value)
+                    return
+        elif signal == "strong":
+            self._assess(turn, text)
+            return
+        parse = await self._parse(text)
+        if parse is None:  # the model is still loading: deterministic answers only
+            if node is not None and node.ask == "sms":
+                self._assess(turn, text)
+            elif node is not None and answer is not None:
+                self._answer_or_reask(turn, node, answer)
+            else:
+                turn.reply(turn.t("common.not_ready"), book().menu)
+            return
+        intent = parse.intent if parse.confidence >= self.cfg.nlu.confidence_threshold else "out_of_scope"
+        if _model_says_crisis(parse):
+            self._crisis(turn)
+            return
+        if node is not None and not self._changes_topic(node, intent):
+            if node.ask == "sms":
+                self._assess(turn, text)
+            elif answer is not None and isinstance(answer, Invalid) and intent in SMALL_TALK:
+                reask(turn, node, f"answers.smalltalk.{intent}")
+            elif answer is not None:
+                self._answer_or_reask(turn, node, answer)
+            return
+        if self._is_sms(text, signal, intent):
+            self._assess(turn, text)
+            return
+        self._intent(turn, intent, text)
+
+    def _needs_topic_check(self, node: Node, text: str) -> bool:
+        """Whether a free-text answer might be a new question instead (long, or phrased as a question)."""
+        if node.ask != "text":
+            return False
+        lowered = text.lower()
+        return len(text) > TOPIC_CHECK_CHARS or any(mark in lowered for mark in QUESTION_MARKS)
+
+    @staticmethod
+    def _changes_topic(node: Node, intent: str) -> bool:
+        """Whether the model is confident the user asks about another flow (or for help)."""
+        if intent == "help":
+            return True
+        return intent in INTENT_FLOWS and INTENT_FLOWS[intent] != node.flow
+
+    @staticmethod
+    def _is_sms(text: str, signal: Signal | None, intent: str) -> bool:
+        """Whether to assess the text as an SMS: a weak signal counts unless the user tells their own story."""
+        if signal == "strong":
+            return True
+        if signal == "weak":
+            return intent in SMS_FRIENDLY or not speaks_in_first_person(text)
+        return False
+
+    def _answer_or_reask(self, turn: Turn, node: Node, answer: Answer | Invalid) -> None:
+        """Take a valid answer, or correct kindly and ask the same question again."""
+        if isinstance(answer, Answer):
+            advance(turn, node, answer.value)
+        else:
+            reask(turn, node, answer.key)
+
+    async def _parse(self, text: str) -> Parse | None:
+        """Ask the intent model; None while it is still loading."""
+        if not self.parser.ready:
+            return None
+        try:
+            return await self.parser.parse(text)
+        except Exception as exc:  # a loading or unreachable model: fall back to deterministic answers
+            log.warning("intent model unavailable: %s", type(exc).__name__)
+            return None
+
+    def _intent(self, turn: Turn, intent: str, text: str) -> None:
+        """Start the flow for an intent, or answer small talk."""
+        if intent in INTENT_FLOWS:
+            if intent == "crisis":
+                self._crisis(turn)
+            else:
+                enter(turn, INTENT_FLOWS[intent], text)
+        elif intent == "assess_sms":
+            enter(turn, "check")
+        elif intent == "help":
+            actions.help_text(turn)
+        elif intent == "greet":
+            menu(turn, key="common.greet")
+            turn.state.topic = "greet"
+        elif intent in ("thanks", "goodbye"):
+            turn.state.leave_flow()
+            turn.state.topic = intent
+            turn.reply(turn.t(f"common.{intent}"), ["menu"])
+        else:
+            menu(turn, key="common.out_of_scope")
+            turn.state.topic = "out_of_scope"
+
+    # -- crisis and SMS -----------------------------------------------------------------------------------
+
+    def _crisis(self, turn: Turn) -> None:
+        """Answer a crisis first and warmly; keep what we were doing so the user can come back to it."""
+        s = turn.state
+        if s.flow and s.step and s.flow != "crisis":
+            s.paused = {"flow": s.flow, "step": s.step}
+        turn.prefix.clear()
+        show(turn, book().node("crisis"))
+
+    def _assess(self, turn: Turn, text: str) -> None:
+        """Assess an SMS: risk, the exact offending phrases and why, what to do; offer to log it."""
+        s = turn.state
+        node = current_node(turn)
+        if node is not None and node.flow != "check" and node.ask:
+            s.paused = {"flow": node.flow, "step": node.name}
+        received_at = turn.incoming.received_at
+        assessment, truncated = run_assessment(text, received_at, self.cfg.assess.timezone, turn.locale)
+        s.pending_sms = {
+            "text": text[:MAX_EVIDENCE_CHARS],
+            "meta": assessment_meta(assessment),
+            "at": received_at.isoformat(),
+        }
+        parts = [*turn.prefix, render_assessment(turn.locale, assessment, truncated)]
+        turn.prefix.clear()
+        boiler = _boilerplate_notes(turn.locale)
+        notes = [n for n in getattr(assessment, "notes", []) if n not in boiler]
+        if notes:
+            parts.append(turn.t("sms.notes") + "\n" + "\n".join(f"• {n}" for n in notes))
+        if not s.lawyer_note:
+            parts.append(turn.t("common.lawyer_note"))
+            s.lawyer_note = True
+        options = ["sms:save"]
+        if "false_legal_threat" in assessment.categories or "impersonation" in assessment.categories:
+            options.append("ft:list")
+        if "third_party_contact" in assessment.categories:
+            options.append("flow:contacts")
+        options += ["flow:complain", "sms:again"]
+        if s.paused:
+            options.append("resume")
+        options.append("menu")
+        s.leave_flow()
+        s.topic = "check"
+        turn.reply("\n\n".join(parts), options)
+
+    async def _image(self, turn: Turn) -> None:
+        """Read a screenshot's text, say what was read, then assess it."""
+        image = turn.incoming.image or b""
+        if self.ocr is None:
+            turn.state.topic = "check"
+            turn.reply(turn.t("image.no_ocr"), ["flow:check", "menu"])
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            read = await loop.run_in_executor(None, self.ocr, image)
+        except Exception as exc:  # a broken image must not break the chat
+            log.warning("OCR failed: %s", type(exc).__name__)
+            read = ""
+        read = (read or "").strip()
+        if not read:
+            turn.state.topic = "check"
+            turn.reply(turn.t("image.unreadable"), ["flow:check", "menu"])
+            return
+        shown = read if len(read) <= MAX_OCR_ECHO else read[:MAX_OCR_ECHO] + "…"
+        turn.prefix.append(turn.t("image.read", text=shown))
+        if _crisis_scan(read) is not None:
+            echo = turn.prefix.pop()
+            self._crisis(turn)
+            turn.prefix.append(echo)
+        self._assess(turn, read)
+
+    # -- buttons, commands, empty messages ----------------------------------------------------------------
+
+    def _press(self, turn: Turn, option_id: str) -> None:
+        """Do what a pressed button means: answer the current question, go to a step, or run an action."""
+        node = waiting_node(turn)
+        b = book()
+        if node is not None and option_id in node.choices:
+            advance(turn, node, node.choices[option_id])
+        elif option_id in b.choices and b.choices[option_id][0].revisit:
+            owner, value = b.choices[option_id]
+            advance(turn, owner, value)
+        elif option_id in b.options:
+            action = b.options[option_id]
+            if action.goto:
+                if "." in action.goto:
+                    show(turn, b.target(action.goto))
+                else:
+                    enter(turn, action.goto)
+            elif action.do:
+                ACTIONS[action.do](turn, action.arg)
+        else:
+            self._stale(turn)
+
+    def _stale(self, turn: Turn) -> None:
+        """A button from an older question: say so and ask the current question again (or show the menu)."""
+        turn.prefix.append(turn.t("common.stale"))
+        node = waiting_node(turn)
+        if node is not None:
+            show(turn, node)
+        else:
+            menu(turn, key="common.menu_short")
+
+    def _command(self, turn: Turn, name: str, payload: str) -> None:
+        """Run a slash command."""
+        if name == "start":
+            turn.state.lawyer_note = False
+            turn.state.paused = None
+            flow = actions.START_PAYLOADS.get(payload.lower())
+            if flow:
+                enter(turn, flow)
+            else:
+                menu(turn, key="common.welcome")
+                turn.state.topic = "greet"
+        elif name == "help":
+            actions.help_text(turn)
+        elif name == "check":
+            enter(turn, "check")
+        elif name == "evidence":
+            show(turn, book().node("gather_evidence", "view"))
+        elif name == "complain":
+            enter(turn, "report_complaint")
+        elif name == "plan":
+            enter(turn, "repayment_plan")
+        elif name == "language":
+            actions.language_ask(turn)
+        elif name == "privacy":
+            actions.privacy(turn)
+        elif name == "delete":
+            actions.delete_ask(turn)
+        elif name == "cancel":
+            actions.cancel(turn)
+        else:
+            turn.prefix.append(turn.t("common.unknown_command"))
+            actions.help_text(turn)
+
+    def _empty(self, turn: Turn) -> None:
+        """An empty message: say so kindly and repeat the question (or the menu)."""
+        node = waiting_node(turn)
+        if node is not None:
+            reask(turn, node, "answers.empty")
+        else:
+            menu(turn, key="common.empty")
+

@@ -1,0 +1,327 @@
+"""SMS assessment: held-out accuracy floors, and what a user forwarding a collection SMS would notice."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.assess import CATEGORIES, RISKS, Assessment, assess, risk_for
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name: str) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+CORPUS = load("sms_corpus.jsonl")
+PROBES = load("sms_probes.jsonl")
+
+
+@dataclass
+class Scores:
+    n: int
+    binary_accuracy: float  # malicious (medium/high) vs lawful (low)
+    micro_p: float
+    micro_r: float
+    micro_f1: float
+    lawful_rated_high: list[str]
+    high_rated_low: list[str]
+    wrong: list[tuple[str, list[str], list[str]]]
+
+    def summary(self) -> str:
+        return (f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
+                f"F1={self.micro_f1:.3f} lawful->high={self.lawful_rated_high} "
+                f"high->low={self.high_rated_low} wrong={self.wrong}")
+
+
+def evaluate(rows: list[dict]) -> Scores:
+    tp = fp = fn = correct = 0
+    lawful_high: list[str] = []
+    high_low: list[str] = []
+    wrong: list[tuple[str, list[str], list[str]]] = []
+    for r in rows:
+        a = assess(r["text"], locale=r["lang"])
+        gold, pred = set(r["categories"]), set(a.categories)
+        tp, fp, fn = tp + len(gold & pred), fp + len(pred - gold), fn + len(gold - pred)
+        correct += (r["risk"] == "low") == (a.risk == "low")
+        if r["risk"] == "low" and a.risk == "high":
+            lawful_high.append(r["id"])
+        if r["risk"] == "high" and a.risk == "low":
+            high_low.append(r["id"])
+        if gold != pred:
+            wrong.append((r["id"], sorted(gold - pred), sorted(pred - gold)))
+    p = tp / (tp + fp) if tp + fp else 1.0
+    rc = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+    return Scores(len(rows), correct / len(rows), p, rc, f1, lawful_high, high_low, wrong)
+
+
+# ---------------------------------------------------------------------------------------------- the corpus
+
+
+def test_corpus_is_big_varied_and_consistently_labelled():
+    assert len(CORPUS) >= 200
+    assert len({r["id"] for r in CORPUS}) == len(CORPUS)
+    lawful = sum(r["risk"] == "low" for r in CORPUS) / len(CORPUS)
+    assert 0.30 <= lawful <= 0.45, lawful
+    heldout = sum(r["split"] == "heldout" for r in CORPUS) / len(CORPUS)
+    assert 0.35 <= heldout <= 0.40, heldout
+    assert {r["lang"] for r in CORPUS} == {"zh-Hans", "zh-Hant", "en"}
+    for r in CORPUS + PROBES:
+        assert set(r["categories"]) <= set(CATEGORIES), r["id"]
+        assert r["risk"] in RISKS and r["split"] in ("tune", "heldout")
+        assert r["risk"] == risk_for(r["categories"]), f"{r['id']}: risk does not follow the risk rule"
+    assert all(r["split"] == "tune" for r in PROBES)
+    noise = "".join(r["text"] for r in CORPUS)
+    for marker in ("【", "退订", "http", "*", "尾号", "案号"):
+        assert marker in noise, marker
+
+
+# ------------------------------------------------------------------------------------- held-out floors
+
+
+@pytest.fixture(scope="module")
+def heldout() -> Scores:
+    return evaluate([r for r in CORPUS if r["split"] == "heldout"])
+
+
+def test_heldout_malicious_vs_lawful_accuracy_is_at_least_95_percent(heldout):
+    assert heldout.binary_accuracy >= 0.95, heldout.summary()
+
+
+def test_heldout_category_micro_f1_is_at_least_90_percent(heldout):
+    assert heldout.micro_f1 >= 0.90, heldout.summary()
+
+
+def test_heldout_no_lawful_reminder_is_rated_high(heldout):
+    assert heldout.lawful_rated_high == [], heldout.summary()
+
+
+def test_heldout_no_high_risk_message_is_rated_low(heldout):
+    assert heldout.high_rated_low == [], heldout.summary()
+
+
+def test_tuning_data_and_probes_stay_at_the_same_floors():
+    s = evaluate([r for r in CORPUS if r["split"] == "tune"] + PROBES)
+    assert s.binary_accuracy >= 0.95 and s.micro_f1 >= 0.90, s.summary()
+    assert not s.lawful_rated_high and not s.high_rated_low, s.summary()
+
+
+# ------------------------------------------------------------------------- what a user would notice
+
+FAKE_SUMMONS = ("【XX市中级人民法院】传票通知：你因拖欠网贷被起诉，案号（2025）X01民初5521号，请于今日17点前"
+                "联系承办法官138****2046处理还款，逾期将强制执行并冻结名下所有账户。")
+
+
+def finding(a: Assessment, category: str) -> list[str]:
+    return [f.text for f in a.findings if f.category == category]
+
+
+def test_forwarding_a_fake_court_summons_shows_high_risk_and_names_the_impersonation():
+    a = assess(FAKE_SUMMONS)
+    assert a.risk == "high"
+    assert "impersonation" in a.categories and "false_legal_threat" in a.categories
+    assert any("法院" in t for t in finding(a, "impersonation"))
+    imp = next(f for f in a.findings if f.category == "impersonation")
+    assert "12368" in imp.explanation and imp.legal_basis
+    assert {"verify_court_12368", "report_96110", "never_pay_personal"} <= {x.key for x in a.advice}
+
+
+def test_a_polite_lawful_reminder_is_low_and_says_why_it_is_fine():
+    a = assess("【青禾分期】尊敬的王*明，您的借款应还1,286.40元已逾期3天，"
+               "请通过官方APP还款。逾期将依法上报征信。如已还款请忽略。退订回T")
+    assert a.risk == "low" and a.categories == [] and a.findings == []
+    assert "low_pay_official" in {x.key for x in a.advice}
+    assert any("征信" in n for n in a.notes[1:]), a.notes
+
+
+@pytest.mark.parametrize("text", [
+    "逾期将依法上报征信，请尽快还款。",
+    "您的借款已逾期，我司可能依法提起民事诉讼。",
+    "如有异议可向法院起诉，或联系官方客服核对。",
+    "【华信律师事务所】受某某小额贷款有限公司委托，请您于15日内与委托方协商还款，本函不代表任何国家机关。",
+    "了解到您还款困难，我们可为您申请12期分期还款方案，协商不收取任何费用。",
+    "我们不会上门，也不会联系您的家人，请放心。",
+    "如您已还款请忽略本短信。",
+    "【某银行】提醒您：本行不会要求您转账至个人账户或安全账户，请勿向他人透露验证码。",
+    "We will not contact your family or employer. Please repay in the app.",
+])
+def test_lawful_context_negations_and_hedges_do_not_trigger(text):
+    a = assess(text)
+    assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize("text, category", [
+    ("我们不会上门？明天就去你家。", "insult_or_intimidation"),  # a negation in another clause does not help
+    ("你再不还钱，我们就通知你单位领导。", "third_party_contact"),
+    ("You will never buy a train ticket again.", "false_legal_threat"),  # "you will never" is the threat
+])
+def test_negation_only_covers_its_own_clause_and_subject(text, category):
+    assert category in assess(text).categories
+
+
+def test_explicit_violence_is_high_and_puts_110_first():
+    a = assess("再不还钱，我找人打断你的腿。")
+    assert a.risk == "high" and a.advice[0].key == "call_110_if_danger"
+    assert any(f.violent for f in a.findings)
+
+
+def test_a_fake_collector_asking_for_a_personal_account_is_high_with_fraud_advice():
+    a = assess("因官方通道维护，请把欠款3,200元转到财务个人账户6217****1029，户名张红，转账后截图。")
+    assert a.risk == "high" and a.categories == ["scam_payment"]
+    keys = [x.key for x in a.advice]
+    assert "never_pay_personal" in keys and "report_96110" in keys
+
+
+def test_threats_to_call_family_are_medium_with_the_contacts_advice():
+    a = assess("今天不还，我们就打电话给你的父母和同事。")
+    assert a.risk == "medium" and a.categories == ["third_party_contact"]
+    assert "tell_contacts" in {x.key for x in a.advice}
+    assert "12378" in next(x.text for x in a.advice if x.key == "complain_lender_12378")
+
+
+def test_harassment_basis_names_the_2025_revision_of_article_50():
+    a = assess("你个老赖，出门小心点。")
+    basis = " ".join(f.legal_basis or "" for f in a.findings)
+    assert "治安管理处罚法" in basis and "2025年修订版" in basis and "第50条" in basis
+
+
+def test_every_corpus_span_is_the_exact_slice_of_the_original_text():
+    for r in CORPUS + PROBES:
+        for f in assess(r["text"]).findings:
+            assert 0 <= f.start < f.end <= len(r["text"])
+            assert r["text"][f.start:f.end] == f.text, r["id"]
+
+
+def test_traditional_input_spans_map_back_to_the_traditional_text():
+    text = ("【臺北地方法院】台端積欠款項已進入強制執行程序，"
+            "請立即撥打0912***456與書記官聯繫還款，否則凍結台端所有帳戶。")
+    a = assess(text, locale="zh-Hant")
+    assert a.risk == "high" and "impersonation" in a.categories
+    for f in a.findings:
+        assert text[f.start:f.end] == f.text
+    assert "【臺北地方法院】" in [f.text for f in a.findings]
+    assert any("凍結" in f.text for f in a.findings)
+    imp = next(f for f in a.findings if f.category == "impersonation")
+    assert "冒用" in imp.explanation and "這條短信" in imp.explanation  # explained in Traditional
+
+
+def test_full_width_input_is_matched_and_spans_stay_in_the_original():
+    text = "你的欠款已移交公安，ＡＰＰ已关闭，请转账至个人账户！"
+    a = assess(text)
+    assert {"false_legal_threat", "scam_payment"} <= set(a.categories)
+    assert all(text[f.start:f.end] == f.text for f in a.findings)
+
+
+def test_explanations_follow_the_locale():
+    text = "You have been reported to the police and will be arrested."
+    en = assess(text, locale="en").findings[0].explanation
+    hans = assess(text, locale="zh-Hans").findings[0].explanation
+    assert en.isascii() and not hans.isascii()
+    assert assess("你已經被法院立案，等著坐牢吧", locale="auto").locale == "zh-Hant"
+    assert assess("Pay now or go to jail", locale="auto").locale == "en"
+
+
+@pytest.mark.parametrize("hour, minute, expected", [
+    (23, 30, True), (10, 0, False), (22, 0, True), (7, 59, True),
+    (8, 0, False), (21, 59, False), (2, 15, True),
+])
+def test_off_hours_is_flagged_between_22_and_08_local_time(hour, minute, expected):
+    a = assess("今天不还，我们就联系你的家人。", received_at=datetime(2026, 3, 5, hour, minute))
+    assert a.off_hours is expected
+    assert ("off_hours" in {x.key for x in a.advice}) is expected
+
+
+def test_off_hours_uses_the_local_time_of_the_datetime_given():
+    beijing = timezone(timedelta(hours=8))
+    assert assess("请尽快还款", received_at=datetime(2026, 3, 5, 23, 30, tzinfo=beijing)).off_hours
+    assert not assess("请尽快还款", received_at=datetime(2026, 3, 5, 10, 0, tzinfo=beijing)).off_hours
+    assert not assess("请尽快还款").off_hours
+
+
+JUNK = [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("😀😡🙏💸" * 5, "no_words"),
+    ("https://t.cn/A6xYz9Qp", "link_only"),
+    (os.urandom(4096).decode("latin-1"), None),
+    ("\x00\x01\x02 逾期 \ud800\udfff \ufffd", "binary"),
+    ("还款" + "\u200b" * 1000 + "提醒", None),
+]
+
+
+JUNK_IDS = ["empty", "blank", "emoji", "link", "bytes", "binary", "zwsp"]
+
+
+@pytest.mark.parametrize("text, note", JUNK, ids=JUNK_IDS)
+def test_junk_input_gets_a_valid_answer_never_a_crash(text, note):
+    a = assess(text)
+    assert a.risk in RISKS
+    json.dumps(a.to_dict(), ensure_ascii=False)
+    assert any("法律意见" in n for n in a.notes)
+    if note == "empty":
+        assert a.risk == "low" and any("空" in n for n in a.notes)
+    if note in ("no_words", "link_only"):
+        assert a.risk == "low" and len(a.notes) >= 2
+
+
+def test_a_100_kb_paste_is_answered_quickly_with_a_note():
+    text = ("【青禾分期】您的借款已逾期，请通过官方APP还款。" * 5000)[:100_000]
+    t0 = time.perf_counter()
+    a = assess(text)
+    assert time.perf_counter() - t0 < 2
+    assert a.risk == "low" and any("20000" in n for n in a.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "你" * 50000 + "!",
+    "上门" * 25000,
+    "不会上门" * 12500,
+    "你的" * 25000 + "身份证",
+    "【" * 30000,
+    "a" * 50000,
+    "你 " * 30000,
+])
+def test_pathological_inputs_finish_well_under_a_second(text):
+    t0 = time.perf_counter()
+    a = assess(text)
+    assert time.perf_counter() - t0 < 2  # generous: CI machines are noisy
+    assert len(a.findings) <= 40
+
+
+def test_findings_are_capped_per_rule():
+    a = assess("上门" * 200)
+    assert 1 <= len([f for f in a.findings if f.rule == "ins_visit"]) <= 3
+
+
+def test_to_dict_is_the_jsonl_contract():
+    d = assess(FAKE_SUMMONS, received_at=datetime(2026, 1, 1, 23, 0)).to_dict()
+    assert {"risk", "categories", "findings", "advice", "off_hours", "notes"} <= set(d)
+    f = d["findings"][0]
+    assert {"category", "span", "explanation", "legal_basis"} <= set(f)
+    assert set(f["span"]) == {"start", "end", "text"}
+    assert d["off_hours"] is True
+    json.dumps(d, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("cats, violent, expected", [
+    ([], False, "low"),
+    (["false_legal_threat"], False, "medium"),
+    (["third_party_contact"], False, "medium"),
+    (["false_legal_threat", "third_party_contact"], False, "medium"),
+    (["impersonation"], False, "high"),
+    (["insult_or_intimidation"], False, "high"),
+    (["privacy_exposure"], False, "high"),
+    (["scam_payment"], False, "high"),
+    (["false_legal_threat"], True, "high"),
+])
+def test_risk_rule(cats, violent, expected):
+    assert risk_for(cats, violent=violent) == expected

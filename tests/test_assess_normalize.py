@@ -1,0 +1,46 @@
+"""Normalisation for matching: width, script and controls change, offsets still point into the original."""
+
+from __future__ import annotations
+
+from bot.assess.normalize import Normalised, _convert_chunked, clean, normalise
+
+
+def test_traditional_becomes_simplified_char_for_char():
+    n = normalise("你已經被法院立案，再不還錢就等著坐牢吧。")
+    assert n.text == "你已经被法院立案,再不还钱就等著坐牢吧。"  # 著 is also Simplified; ， → ,
+    assert n.starts is None  # identity map: same length
+    assert n.span(3, 5) == (3, 5)
+
+
+def test_full_width_and_controls_are_mapped_one_to_one():
+    assert clean("ＡＰＰ　１２\x00\u200b") == "APP 12  "
+    n = normalise("ＡＰＰ已关闭")
+    assert n.text == "APP已关闭"
+
+
+def test_lone_surrogates_do_not_crash_the_converter():
+    n = normalise("逾期\ud800提醒")
+    assert len(n.text) == 5 and "\ud800" not in n.text
+
+
+def test_a_conversion_that_changes_length_keeps_spans_exact():
+    def fake(s: str) -> str:  # pretends 臺 becomes two characters and 乾坤 collapses to one
+        return s.replace("臺", "台台").replace("乾坤", "乾")
+
+    src = "【臺北法院】乾坤，請還款"
+    n = _convert_chunked(src, fake, fake)  # "臺" +1 and "乾坤" -1 cancel out: same length, not aligned
+    # the changed chunk is redone char by char, so nothing collapses and every char keeps its source index
+    assert n.text == "【台台北法院】乾坤，請還款"
+    k = n.text.index("乾坤")
+    assert src[slice(*n.span(k, k + 2))] == "乾坤"
+    i = n.text.index("北法院")
+    start, end = n.span(i, i + 3)
+    assert src[start:end] == "北法院"
+    start, end = n.span(1, 3)  # both halves of the expanded char map to the one source char
+    assert src[start:end] == "臺"
+    j = n.text.index("請還款")
+    assert src[slice(*n.span(j, j + 3))] == "請還款"
+
+
+def test_empty_text():
+    assert normalise("") == Normalised("")

@@ -1,0 +1,170 @@
+"""The pattern data a legal volunteer edits: every rule proves itself, every text exists in every locale."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.assess import CATEGORIES, LOCALES, assess
+from bot.assess.engine import _Scanner
+from bot.assess.normalize import normalise
+from bot.assess.rules import PATTERN_DIR, RuleError, get_rules, load_rules
+
+RULES = get_rules()
+ALL_RULES = RULES.rules()
+# Every number a user can dial must come from the fact sheet (/work/shared/facts/legal-facts-zh.md §4).
+HOTLINES = {"110", "120", "96110", "12368", "12321", "010-12321", "12378", "12348", "12345", "12363"}
+
+
+def rule_hits(rule_id: str, text: str) -> bool:
+    """Tell whether the rule `rule_id` gives an accepted finding on `text`."""
+    return any(f.rule == rule_id for f in assess(text).findings)
+
+
+def test_there_is_one_yaml_file_per_category_and_it_is_loaded():
+    names = {p.stem for p in PATTERN_DIR.glob("*.yml")}
+    assert set(CATEGORIES) <= names
+    assert {r.category for r in ALL_RULES} == set(CATEGORIES)
+    assert len({r.id for r in ALL_RULES}) == len(ALL_RULES), "pattern ids must be unique across files"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_every_rule_catches_its_own_example(rule):
+    assert rule_hits(rule.id, rule.example), f"{rule.category}.yml {rule.id}: example does not trigger"
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.counter_examples], ids=lambda r: r.id)
+def test_no_rule_catches_its_counter_examples(rule):
+    for text in rule.counter_examples:
+        assert not rule_hits(rule.id, text), f"{rule.id} wrongly triggers on {text!r}"
+
+
+@pytest.mark.parametrize("lawful", RULES.lawful, ids=lambda r: r.id)
+def test_every_lawful_phrase_recognises_its_example(lawful):
+    scanner = _Scanner(RULES, normalise(lawful.example).text)
+    assert any(lid == lawful.id for _, _, lid in scanner.lawful_spans())
+
+
+def test_every_text_exists_in_all_three_locales():
+    for section, entries in RULES.texts.items():
+        for key, entry in entries.items():
+            for loc in LOCALES:
+                assert entry.get(loc), f"texts.yml {section}.{key} lacks {loc}"
+    for r in ALL_RULES:
+        assert RULES.has_text("explanations", r.explain)
+        assert r.legal_basis is None or RULES.has_text("legal_basis", r.legal_basis)
+    for cat in CATEGORIES:
+        assert RULES.has_text("categories", cat)
+
+
+def test_traditional_texts_are_really_traditional():
+    for section in ("explanations", "advice"):
+        for key, entry in RULES.texts[section].items():
+            if re.search(r"[\u4e00-\u9fff]", entry["zh-Hans"]):
+                assert entry["zh-Hant"] != entry["zh-Hans"], f"{section}.{key}: zh-Hant equals zh-Hans"
+
+
+def test_no_phone_number_is_invented():
+    number = re.compile(r"(?<![\d.-])(?:010-)?(?:1\d{2}|1\d{4}|9\d{4})(?![\d])")
+    for section in ("advice", "explanations", "notes", "lawful"):
+        for key, entry in RULES.texts[section].items():
+            for loc, text in entry.items():
+                for n in number.findall(text):
+                    assert n in HOTLINES, f"texts.yml {section}.{key} ({loc}): {n} is not in the fact sheet"
+
+
+def test_the_renumbered_public_security_article_is_always_cited_with_its_version():
+    for key, entry in RULES.texts["legal_basis"].items():
+        for text in entry.values():
+            if "治安管理处罚法" in text or "治安管理處罰法" in text:
+                assert "2025年修订版" in text or "2025年修訂版" in text, key
+                assert "第50条" in text or "第50條" in text, key
+            if "Public Security Administration" in text:
+                assert "2025 revision" in text and "art. 50" in text, key
+
+
+def test_hedged_items_stay_hedged():
+    basis = RULES.texts["legal_basis"]["impersonation_ban"]
+    assert "待核实" in basis["zh-Hans"] and "to be confirmed" in basis["en"]
+    assert "可能" in RULES.texts["legal_basis"]["fake_collector"]["zh-Hans"]
+
+
+def test_patterns_are_compiled_once_and_cached():
+    assert get_rules() is get_rules()
+    assert RULES.compile_seconds < 5
+
+
+def test_a_broken_pattern_file_is_reported_by_name(tmp_path):
+    for p in PATTERN_DIR.glob("*.yml"):
+        (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    bad = tmp_path / "scam_payment.yml"
+    broken = bad.read_text(encoding="utf-8").replace("regex: '安全", "regex: '(安全", 1)
+    bad.write_text(broken, encoding="utf-8")
+    with pytest.raises(RuleError, match="scam_payment.yml"):
+        load_rules(tmp_path)
+
+
+def test_a_rule_mixing_chinese_and_english_words_is_refused(tmp_path):
+    for p in PATTERN_DIR.glob("*.yml"):
+        (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    f = tmp_path / "false_legal_threat.yml"
+    mixed = f.read_text(encoding="utf-8").replace("regex: '传票'", "regex: '传票|\\bsummons\\b'")
+    f.write_text(mixed, encoding="utf-8")
+    with pytest.raises(RuleError, match="mixes Chinese and English"):
+        load_rules(tmp_path)
+
+
+def test_the_first_character_precheck_never_changes_what_a_rule_matches():
+    import json
+    import random
+    import re as stdre
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    texts = [json.loads(line)["text"]
+             for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
+             for line in (data / name).read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    texts += [r.example for r in ALL_RULES] + [c for r in ALL_RULES for c in r.counter_examples]
+    rng = random.Random(7)
+    pool = "".join(texts)
+    texts += ["".join(rng.choice(pool) for _ in range(300)) for _ in range(50)]  # shuffled characters
+    norm = [normalise(t).text for t in texts]
+    compared = 0
+    for rule in ALL_RULES:
+        plain = stdre.compile(rule.source, rule.regex.flags)
+        if plain.pattern == rule.regex.pattern:
+            continue
+        compared += 1
+        for t in norm:
+            expected = [m.span() for m in plain.finditer(t)]
+            assert [m.span() for m in rule.regex.finditer(t)] == expected, rule.id
+    assert compared >= len(ALL_RULES) // 2
+
+
+def test_first_chars_is_exact_or_gives_up():
+    from bot.assess.rules import first_chars
+
+    assert first_chars("坐牢|(?:你|您)的?照片") == {"坐", "你", "您"}
+    assert first_chars("(?:不要)?上门") == {"不", "上"}
+    assert first_chars(r"\d+元") is None  # \d: unknown set
+    assert first_chars("a?") is None  # can match empty
+
+
+def test_skipping_a_rule_whose_first_characters_are_absent_never_loses_a_match():
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    texts = [json.loads(line)["text"]
+             for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
+             for line in (data / name).read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    texts += [r.example for r in ALL_RULES] + ["ＰＡＹ ＹＯＵＲ ＤＥＢＴ", "ſcam ſafe account", "KILL YOU"]
+    for t in texts:
+        scanner = _Scanner(RULES, normalise(t).text)
+        for rule in ALL_RULES:
+            if rule.regex.search(scanner.text) and rule.script in scanner.scripts:
+                assert rule.ignorecase == bool(rule.regex.flags & re.IGNORECASE)
+                assert scanner.may_match(rule.script, rule.first, rule.ignorecase), rule.id

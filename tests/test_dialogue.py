@@ -1,0 +1,535 @@
+"""The dialogue core, as a user meets it: conversations replayed from tests/conversations/*.yml with the real
+Rasa model, plus behaviour tests (crisis first, restarts, bad input, every button leads somewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from bot.config import LOCALES, Config
+from bot.dialogue import Dialogue, content
+from bot.dialogue.answers import normalise, read_amount
+from bot.dialogue.commands import COMMANDS, MAX_DESCRIPTION_CHARS, command_menu, parse_command
+from bot.dialogue.flows import book
+from bot.dialogue.locale import choose_locale, detect_script, from_hint
+from bot.dialogue.sms import sms_signal, speaks_in_first_person
+from bot.dialogue.state import State
+from bot.dialogue.turn import MAX_TEXT_CHARS
+from bot.dialogue.types import Incoming, Reply
+from bot.nlu_types import Parse
+from bot.store import Store
+from tests._fake_parser import FakeParser
+
+CONVERSATIONS = Path(__file__).parent / "conversations"
+TEXT_OCR_PREFIX = b""
+
+
+def text_ocr(image: bytes) -> str:
+    """A screenshot reader for tests: the "image" is the UTF-8 text it shows."""
+    return image.decode("utf-8")
+
+
+def build_dialogue(cfg: Config, parser: Any, store: Store, ocr: bool = True) -> Dialogue:
+    """Wire the dialogue core the way bot/app.py does, with the test screenshot reader."""
+    return Dialogue(cfg, parser, store, ocr=text_ocr if ocr else None)
+
+
+@dataclass
+class Chat:
+    """One user talking to the bot through a store file that can be closed and reopened (a restart)."""
+
+    cfg: Config
+    parser: Any
+    path: Path
+    key: bytes
+    ocr: bool = True
+    user: str = "u1"
+    store: Store = field(init=False)
+    dialogue: Dialogue = field(init=False)
+    keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.open()
+
+    def open(self) -> None:
+        self.store = Store(self.path, self.key)
+        self.dialogue = build_dialogue(self.cfg, self.parser, self.store, self.ocr)
+
+    def restart(self) -> None:
+        self.store.close()
+        self.open()
+
+    async def send(self, **kwargs: Any) -> list[Reply]:
+        with content.trace() as keys:
+            replies = await self.dialogue.handle(Incoming(self.user, **kwargs))
+        self.keys = keys
+        return replies
+
+    def say(self, text: str, **kwargs: Any) -> list[Reply]:
+        return asyncio.run(self.send(text=text, **kwargs))
+
+    def press(self, option_id: str) -> list[Reply]:
+        return asyncio.run(self.send(option_id=option_id))
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.store.get_state(self.user)
+
+
+@pytest.fixture
+def key() -> bytes:
+    return Fernet.generate_key()
+
+
+@pytest.fixture
+def chat(cfg: Config, parser: Any, tmp_path: Path, key: bytes) -> Chat:
+    """A chat with the real Rasa model."""
+    return Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+
+
+@pytest.fixture
+def fake_chat(cfg: Config, tmp_path: Path, key: bytes) -> Chat:
+    """A chat with the keyword stand-in parser (mechanics only, no model needed)."""
+    return Chat(cfg, FakeParser(), tmp_path / "bot.sqlite3", key)
+
+
+# -- conversations as data -----------------------------------------------------------------------------
+
+
+def _load_conversations() -> list[Any]:
+    cases = []
+    for path in sorted(CONVERSATIONS.glob("*.yml")):
+        for conv in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]:
+            cases.append(pytest.param(conv, id=f"{path.stem}: {conv['name']}"))
+    return cases
+
+
+def _path(state: dict[str, Any], dotted: str) -> Any:
+    value: Any = state
+    for part in dotted.split("."):
+        if isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str) -> None:
+    state = chat.state
+    texts = "\n".join(r.text for r in replies)
+    options = [o.id for r in replies for o in r.options]
+    locale = state.get("locale") or "zh-Hans"
+    assert replies and all(r.text.strip() for r in replies), f"{where}: empty reply"
+    for name, want in expect.items():
+        if name == "flow":
+            assert state.get("topic") == want, f"{where}: topic {state.get('topic')!r}, keys {chat.keys}"
+        elif name == "step":
+            assert state.get("step") == want, f"{where}: step {state.get('step')!r}, keys {chat.keys}"
+        elif name == "locale":
+            assert locale == want, f"{where}: locale {locale!r}"
+        elif name == "keys_include":
+            missing = [k for k in want if k not in chat.keys]
+            assert not missing, f"{where}: keys {missing} not used; used {chat.keys}"
+        elif name == "keys_exclude":
+            present = [k for k in want if k in chat.keys]
+            assert not present, f"{where}: keys {present} used"
+        elif name == "first_key":
+            first_line = content.t(locale, want).splitlines()[0]
+            assert replies[0].text.startswith(first_line), f"{where}: first reply is {replies[0].text[:80]!r}"
+        elif name == "options_include":
+            missing = [o for o in want if o not in options]
+            assert not missing, f"{where}: buttons {missing} missing from {options}"
+        elif name == "options_exclude":
+            present = [o for o in want if o in options]
+            assert not present, f"{where}: buttons {present} offered"
+        elif name == "text_includes":
+            missing = [s for s in want if s not in texts]
+            assert not missing, f"{where}: {missing} not in {texts[:400]!r}"
+        elif name == "replies":
+            assert len(replies) == want, f"{where}: {len(replies)} replies"
+        elif name == "attachments":
+            names = [a.filename for r in replies for a in r.attachments]
+            assert len(names) == len(want) and all(n.startswith(p) for n, p in zip(names, want)), names
+        elif name == "evidence":
+            assert len(chat.store.list_evidence(chat.user)) == want, where
+        elif name == "state":
+            for dotted, value in want.items():
+                assert _path(state, dotted) == value, f"{where}: state {dotted} = {_path(state, dotted)!r}"
+        elif name == "state_empty":
+            assert (state == {}) is want, f"{where}: state {state}"
+        else:
+            raise AssertionError(f"{where}: unknown expectation {name!r}")
+
+
+@pytest.mark.parametrize("conversation", _load_conversations())
+def test_conversation(conversation: dict[str, Any], cfg: Config, parser: Any, tmp_path: Path, key: bytes) -> None:
+    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key, ocr=conversation.get("ocr", True))
+    for no, turn in enumerate(conversation["turns"], start=1):
+        where = f"turn {no} {({k: v for k, v in turn.items() if k != 'expect'})}"
+        if turn.get("restart"):
+            chat.restart()
+            continue
+        kwargs: dict[str, Any] = {}
+        if "at" in turn:
+            kwargs["received_at"] = datetime.fromisoformat(turn["at"])
+        if "hint" in turn:
+            kwargs["locale_hint"] = turn["hint"]
+        if "press" in turn:
+            kwargs["option_id"] = turn["press"]
+        elif "forward" in turn:
+            kwargs.update(text=turn["forward"], forwarded=True)
+        elif "image" in turn:
+            kwargs["image"] = turn["image"].encode("utf-8")
+        else:
+            kwargs["text"] = turn["user"]
+        replies = asyncio.run(chat.send(**kwargs))
+        assert replies, f"{where}: no reply"
+        assert replies[-1].options, f"{where}: the reply ends without buttons (a dead end)"
+        _check(chat, replies, turn.get("expect") or {}, where)
+    chat.store.close()
+
+
+def test_conversations_cover_every_flow_in_every_locale() -> None:
+    seen: dict[str, set[str]] = {}
+    for path in CONVERSATIONS.glob("*.yml"):
+        for conv in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]:
+            for turn in conv["turns"]:
+                exp = turn.get("expect") or {}
+                if "flow" in exp and "locale" in exp:
+                    seen.setdefault(exp["flow"], set()).add(exp["locale"])
+    flows = [f for f in book().flows if f != "check"] + ["check", "greet", "out_of_scope"]
+    missing = {f: sorted(set(LOCALES) - seen.get(f, set())) for f in flows if set(LOCALES) - seen.get(f, set())}
+    assert not missing, f"flows without a conversation test in some locale: {missing}"
+
+
+# -- crisis, restarts, bad input -------------------------------------------------------------------------
+
+
+def test_crisis_mid_flow_is_the_first_reply_and_nothing_is_lost(fake_chat: Chat) -> None:
+    fake_chat.press("flow:plan")
+    fake_chat.press("rp:begin")
+    fake_chat.say("工商银行")
+    fake_chat.press("rp:kind:bank")
+    replies = fake_chat.say("我不想活了")
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+    assert "12356" in replies[0].text
+    assert fake_chat.state["paused"] == {"flow": "repayment_plan", "step": "amount"}
+    replies = fake_chat.press("resume")
+    assert fake_chat.state["step"] == "amount"
+    assert "工商银行" in replies[-1].text
+
+
+def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, tmp_path: Path, key: bytes) -> None:
+    chat = Chat(cfg, FakeParser(ready=False), tmp_path / "bot.sqlite3", key)
+    replies = chat.say("我不想活了")
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+
+
+def test_while_the_model_loads_buttons_commands_and_sms_still_work(cfg: Config, tmp_path: Path, key: bytes) -> None:
+    parser = FakeParser(ready=False)
+    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+    replies = chat.say("我想做个还款计划")
+    assert chat.keys == ["common.not_ready", *[f"buttons.{o}" for o in book().menu]]
+    assert [o.id for o in replies[-1].options] == list(book().menu)
+    chat.press("flow:plan")
+    assert chat.state["topic"] == "repayment_plan"
+    chat.say("/help")
+    assert chat.state["topic"] == "help"
+    chat.say("【XX】您已逾期，我们将联系您的家人，退订回T")
+    assert chat.state["topic"] == "check"
+    chat.press("flow:plan")
+    chat.press("rp:begin")
+    chat.say("某银行")
+    chat.press("rp:kind:bank")
+    chat.say("5000")
+    assert chat.state["step"] == "rate"
+    assert parser.calls == 0
+
+
+def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, tmp_path: Path, key: bytes) -> None:
+    class Broken(FakeParser):
+        async def parse(self, text: str) -> Parse:
+            raise ConnectionError("rasa server down")
+
+    chat = Chat(cfg, Broken(), tmp_path / "bot.sqlite3", key)
+    replies = chat.say("我想投诉")
+    assert "common.not_ready" in chat.keys and replies[-1].options
+
+
+def test_restart_mid_flow_resumes_from_the_store(fake_chat: Chat) -> None:
+    fake_chat.press("flow:plan")
+    fake_chat.press("rp:begin")
+    fake_chat.say("某App")
+    fake_chat.press("rp:kind:platform")
+    fake_chat.restart()
+    fake_chat.say("3000")
+    assert fake_chat.state["step"] == "rate"
+    assert fake_chat.state["data"]["repayment_plan"]["amount"] == "3000.00"
+
+
+def test_a_100_kb_paste_is_answered_quickly_within_message_limits(fake_chat: Chat) -> None:
+    paste = ("您的借款已逾期，欠款12000元，我们将联系您的家人。" * 4000)[:100_000]
+    replies = fake_chat.say(paste)
+    assert replies and all(0 < len(r.text) <= MAX_TEXT_CHARS for r in replies)
+    assert fake_chat.state["topic"] == "check"
+    assert "sms.truncated" in fake_chat.keys
+    fake_chat.press("sms:save")
+    assert len(fake_chat.store.list_evidence("u1")) == 1
+
+
+def test_a_100_kb_paste_mid_question_is_a_kind_correction(fake_chat: Chat) -> None:
+    fake_chat.press("flow:plan")
+    fake_chat.press("rp:begin")
+    fake_chat.say("某银行")
+    fake_chat.press("rp:kind:bank")
+    replies = fake_chat.say("1" * 100_000)
+    assert fake_chat.state["step"] == "amount"
+    assert "answers.amount.not_a_number" in fake_chat.keys
+    assert all(len(r.text) <= MAX_TEXT_CHARS for r in replies)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_messages_get_a_kind_nudge(fake_chat: Chat, text: str) -> None:
+    replies = fake_chat.say(text)
+    assert "common.empty" in fake_chat.keys and replies[-1].options
+
+
+def test_garbage_state_in_the_store_starts_fresh(fake_chat: Chat) -> None:
+    fake_chat.store.put_state("u1", {"v": 1, "flow": 3, "step": ["x"], "data": "nope", "paused": {"flow": 1}})
+    replies = fake_chat.say("你好")
+    assert replies[-1].options
+    fake_chat.store.put_state("u1", {"v": 1, "flow": "repayment_plan", "step": "no_such_step"})
+    assert fake_chat.say("你好")[-1].options
+    fake_chat.store.put_state("u1", {"v": 99})
+    assert fake_chat.say("你好")[-1].options
+
+
+def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
+    async def burst() -> None:
+        await fake_chat.send(option_id="flow:plan")
+        await fake_chat.send(option_id="rp:begin")
+        await fake_chat.send(text="某银行")
+        await fake_chat.send(option_id="rp:kind:bank")
+        await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1")))
+
+    asyncio.run(burst())
+    state = fake_chat.state
+    assert state["step"] == "creditor" and len(state["data"]["repayment_plan"]["debts"]) == 1
+
+
+def test_message_text_is_never_logged(fake_chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "张三欠招商银行12345元的秘密短信"
+    with caplog.at_level(logging.DEBUG):
+        fake_chat.say(secret)
+        fake_chat.say(f"【XX】{secret}，退订回T")
+        fake_chat.press("sms:save")
+        fake_chat.press("flow:plan")
+        fake_chat.press("rp:begin")
+        fake_chat.say(secret)
+    assert secret not in caplog.text and "张三" not in caplog.text
+
+
+def test_an_internal_error_keeps_the_state_and_says_sorry(fake_chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_chat.press("flow:plan")
+    fake_chat.press("rp:begin")
+    before = fake_chat.state
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("bot.dialogue.core.advance", boom)
+    replies = fake_chat.say("某银行")
+    assert "common.error" in fake_chat.keys and replies[-1].options
+    assert fake_chat.state == before
+
+
+# -- every button leads somewhere ------------------------------------------------------------------------
+
+
+def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Config, tmp_path: Path) -> None:
+    """Walk every button reachable from the menu (breadth first), each pressed from the state that offered it.
+
+    Typed questions on the way are answered with a valid answer; a few starting points reach the buttons the
+    menu does not lead to (crisis, privacy, a non-empty evidence log).
+    """
+    store = Store(tmp_path / "walk.sqlite3", Fernet.generate_key())
+    dialogue = build_dialogue(cfg, FakeParser(), store)
+    answers = {"text": "某某银行", "amount": "12000", "amount_or_zero": "3000", "rate": "18%", "sms": "【XX】您已逾期"}
+    seeds: list[tuple[tuple[str, ...], str]] = [((), o) for o in book().menu]
+    seeds += [
+        (("say:我不想活了",), "crisis:talk"),
+        (("say:我不想活了",), "crisis:safe"),
+        (("flow:plan", "rp:begin", "say:我不想活了"), "resume"),
+        (("say:/privacy",), "delete"),
+        (("flow:plan", "rp:begin", "rp:kind:bank", "rp:rate:unknown", "flow:plan"), "rp:continue"),
+        (("say:【XX】您已逾期，将通知您的家人，退订回T", "sms:save", "ev:view"), "ev:export"),
+    ]
+    seen: set[str] = set()
+    queue = list(seeds)
+    users = 0
+
+    async def act(user: str, step: str) -> list[Reply]:
+        if step.startswith("say:"):
+            replies = await dialogue.handle(Incoming(user, text=step[4:]))
+        else:
+            replies = await dialogue.handle(Incoming(user, option_id=step))
+        for _ in range(6):  # answer typed questions until the flow offers its buttons
+            state = store.get_state(user)
+            flow = book().flows.get(state.get("flow") or "")
+            node = flow.nodes.get(state.get("step") or "") if flow else None
+            if node is None or not node.ask or node.choices:
+                break
+            replies = await dialogue.handle(Incoming(user, text=answers[node.ask]))
+        return replies
+
+    async def walk() -> None:
+        nonlocal users
+        while queue:
+            path, option = queue.pop(0)
+            if option in seen or option == "del:yes":
+                continue
+            seen.add(option)
+            users += 1
+            user = f"walker{users}"
+            for step in path:
+                await act(user, step)
+            replies = await act(user, option)
+            assert replies and all(r.text.strip() for r in replies), f"{path} → {option}: empty reply"
+            assert replies[-1].options, f"{path} → {option}: no buttons (dead end)"
+            queue.extend(((*path, option), o.id) for o in replies[-1].options if o.id not in seen)
+
+    asyncio.run(walk())
+    unreached = book().option_ids() - seen - {"del:yes", "del:no", "lang:zh-Hans", "lang:zh-Hant", "lang:en", "lang:auto"}
+    assert not unreached, f"buttons never reached: {sorted(unreached)}"
+    store.close()
+
+
+def test_language_and_delete_buttons_answer(fake_chat: Chat) -> None:
+    for option in ("lang:zh-Hant", "lang:en", "lang:auto", "lang:zh-Hans"):
+        assert fake_chat.press(option)[-1].options
+    assert fake_chat.say("/delete")[-1].options
+    assert fake_chat.press("del:no")[-1].options
+
+
+# -- commands --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_command_menu_fits_telegram(locale: str) -> None:
+    menu = command_menu(locale)
+    assert [name for name, _ in menu] == [c.name for c in COMMANDS]
+    for name, description in menu:
+        assert name.isascii() and name.islower() and len(name) <= 32
+        assert 0 < len(description) <= MAX_DESCRIPTION_CHARS
+
+
+def test_help_lists_every_command(fake_chat: Chat) -> None:
+    text = fake_chat.say("/help")[0].text
+    assert all(f"/{c.name}" in text for c in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("/start", ("start", "")), ("/start plan", ("start", "plan")), ("/help@CuishouBot", ("help", "")),
+     ("/Check  ", ("check", "")), ("hello /start", None), ("/", None), ("//x", None)],
+)
+def test_parse_command(text: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_command(text) == parsed
+
+
+# -- small parts -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [("还款计划", "zh-Hans"), ("我好害怕，睡不著覺", "zh-Hant"), ("還款計畫", "zh-Hant"), ("我好害怕", "zh"),
+     ("I am scared", "en"), ("ok", None), ("12000", None), ("https://t.cn/abc 我", "zh")],
+)
+def test_detect_script(text: str, script: str | None) -> None:
+    assert detect_script(text) == script
+
+
+def test_choose_locale_rules() -> None:
+    assert choose_locale(None, False, "", None, "zh-Hans") == "zh-Hans"
+    assert choose_locale(None, False, "", "zh-TW", "zh-Hans") == "zh-Hant"
+    assert choose_locale(None, False, "我好害怕", None, "zh-Hans") == "zh-Hans"
+    assert from_hint("zh-TW") == "zh-Hant" and from_hint("en-US") == "en" and from_hint("zh-hans") == "zh-Hans"
+    assert choose_locale("zh-Hant", False, "不清楚", None, "zh-Hans") == "zh-Hant"
+    assert choose_locale("zh-Hans", False, "abc", None, "zh-Hans") == "zh-Hans"
+    assert choose_locale("zh-Hans", False, "hello", None, "zh-Hans") == "en"
+    assert choose_locale("en", True, "我好害怕", None, "zh-Hans") == "en"
+
+
+def test_telegram_language_hint_is_used_for_a_new_user(fake_chat: Chat) -> None:
+    fake_chat.say("/start", locale_hint="zh-TW")
+    assert fake_chat.state["locale"] == "zh-Hant"
+
+
+@pytest.mark.parametrize(
+    ("text", "forwarded", "signal"),
+    [("【XX金融】您已逾期", False, "strong"), ("您已逾期，退订回T", False, "strong"),
+     ("详情点击 t.cn/Ab12", False, "strong"), ("你好", True, "strong"),
+     ("您在我司的借款已经逾期九十天，如果今天仍不处理，我们将按照合同约定采取进一步措施，由此产生的一切后果由您自行承担，请知悉。",
+      False, "weak"),
+     ("我该怎么投诉", False, None)],
+)
+def test_sms_signal(text: str, forwarded: bool, signal: str | None) -> None:
+    assert sms_signal(text, forwarded) == signal
+
+
+def test_first_person_story_is_not_an_sms() -> None:
+    assert speaks_in_first_person("我逾期三个月了，催收天天打电话给我")
+    assert not speaks_in_first_person("我司已将您的欠款移交法务部")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("12000", "12000"), ("1.2万", "12000"), ("大概3万左右", "30000"), ("about 20,000", "20000"),
+     ("5萬", "50000"), ("¥3000元", "3000")],
+)
+def test_amounts_are_read_from_short_phrases(text: str, amount: str) -> None:
+    from decimal import Decimal
+
+    from bot.textnorm import to_simplified
+
+    assert read_amount(to_simplified(text)) == Decimal(amount)
+
+
+def test_normalise_for_matching() -> None:
+    assert normalise("  ＹＥＳ  ") == "yes"
+    assert normalise("沒有了") == "没有了"
+
+
+def test_state_round_trips() -> None:
+    s = State(locale="en", flow="repayment_plan", step="amount", data={"repayment_plan": {"creditor": "x"}})
+    assert State.from_dict(s.to_dict()) == s
+
+
+def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:
+    replies = fake_chat.say("【XX】您已逾期，请还款", received_at=datetime(2026, 11, 27, 23, 30))
+    assert replies and fake_chat.state["topic"] == "check"
+    fake_chat.press("sms:save")
+    item = fake_chat.store.list_evidence("u1")[0]
+    assert item.at.tzinfo is not None and item.at.astimezone(timezone.utc).year == 2026
+
+
+def test_a_forwarded_sms_that_trips_the_crisis_safeguard_gets_crisis_first_then_the_assessment(
+    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.safety import CrisisHit
+
+    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit("danger", (0, 2), "test"))
+    replies = fake_chat.say("【XX】今晚就去你家，退订回T", forwarded=True)
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+    assert len(replies) == 2 and "sms:save" in [o.id for o in replies[1].options]

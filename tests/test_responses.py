@@ -1,0 +1,180 @@
+"""What users read: every locale has every text with the same placeholders, in the right script, and every
+hotline, site and law citation is one from the fact sheet.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import opencc
+import pytest
+import yaml
+
+from bot.assess.model import CATEGORIES
+from bot.config import LOCALES
+from bot.dialogue import content
+from bot.dialogue.commands import COMMANDS
+from bot.dialogue.flows import book
+from bot.dialogue.hooks import CHECKLIST, complaint_channels
+from bot.store import EVIDENCE_KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+RESPONSES = ROOT / "responses"
+CODE = [*sorted((ROOT / "bot" / "dialogue").glob("*.py")), ROOT / "bot" / "channels" / "console.py"]
+
+# Every phone number and site the bot may show, from ../shared/facts/legal-facts-zh.md §4.
+HOTLINES = {"110", "120", "12356", "400-161-9995", "12368", "12378", "12363", "12321", "010-12321", "12348",
+            "12345", "96110"}
+SITES = {"jubao.nifa.org.cn", "www.12321.cn", "12348.gov.cn"}
+MAX_LABEL_CHARS = 40
+MAX_TEXT_CHARS = 4096
+# Native names of the languages stay in their own script in every locale.
+SCRIPT_EXEMPT = {"buttons.lang:zh-Hans", "buttons.lang:zh-Hant"}
+
+_PHONE = re.compile(r"(?<![\d./-])(?:\d{3}-\d{3}-\d{4}|0\d{2,3}-\d{4,8}|123\d\d|96\d\d\d|11\d|12\d)(?![\d./%-])")
+_SITE = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+(?:cn|com|org|net)(?:\.cn)?)\b")
+_KEY_CALL = re.compile(r"""\bt\(\s*(?:self\.locale|turn\.locale|locale)?\s*,?\s*"([a-z_]+\.[a-z_.:-]+)\"""")
+
+
+def _files(locale: str) -> dict[str, Path]:
+    return {p.name: p for p in sorted((RESPONSES / locale).glob("*.yml"))}
+
+
+def _texts(locale: str) -> dict[str, str]:
+    return content.load_locale_dir(RESPONSES / locale)
+
+
+def test_every_locale_has_the_same_files() -> None:
+    names = {locale: set(_files(locale)) for locale in LOCALES}
+    assert names["zh-Hans"] == names["zh-Hant"] == names["en"], names
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "en"])
+def test_every_locale_has_the_same_keys_and_placeholders_in_every_file(locale: str) -> None:
+    base, other = _texts("zh-Hans"), _texts(locale)
+    assert sorted(set(base) - set(other)) == [], f"missing in {locale}"
+    assert sorted(set(other) - set(base)) == [], f"only in {locale}"
+    wrong = {k: (content.placeholders(base[k]), content.placeholders(other[k])) for k in base
+             if content.placeholders(base[k]) != content.placeholders(other[k])}
+    assert not wrong, f"placeholders differ in {locale}: {wrong}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_files_are_plain_mappings_of_text(locale: str) -> None:
+    for path in _files(locale).values():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert isinstance(data, dict) and data, path
+
+
+def _needed_keys() -> set[str]:
+    b = book()
+    keys = {f"buttons.{o}" for o in b.option_ids()}
+    for f in b.flows.values():
+        for n in f.nodes.values():
+            keys |= set(n.say)
+    routes = content.flows()["complaint_routes"]
+    for lender in routes["lender"]:
+        for what in routes["what"]:
+            keys |= {f"complaint.channel.{c}" for c in complaint_channels(lender, what)}
+    keys |= {f"evidence.items.{i}" for i in CHECKLIST} | {f"evidence.kinds.{k}" for k in EVIDENCE_KINDS}
+    keys |= {f"sms.category.{c}" for c in CATEGORIES} | {f"sms.risk.{r}" for r in ("low", "medium", "high")}
+    keys |= {f"answers.amount.{r}" for r in ("not_a_number", "negative", "zero", "too_large")}
+    keys |= {f"answers.rate.{r}" for r in ("not_a_number", "out_of_range")}
+    keys |= {f"answers.smalltalk.{i}" for i in ("greet", "thanks", "goodbye")}
+    keys |= {c.key for c in COMMANDS}
+    keys |= {f"plan.flag.{f}" for f in ("rate_unknown", "rate_above_24", "rate_above_4x_lpr",
+                                        "payment_below_interest", "no_payment")}
+    keys |= {f"evidence.describe.{v}" for v in b.node("gather_evidence", "add").choices.values()}
+    for path in CODE:
+        keys |= set(_KEY_CALL.findall(path.read_text(encoding="utf-8")))
+    return keys
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_text_the_code_and_flows_use_exists(locale: str) -> None:
+    texts = _texts(locale)
+    missing = sorted(k for k in _needed_keys() if k not in texts)
+    assert not missing, f"{locale} lacks {missing}"
+
+
+def test_the_code_looks_up_texts_by_key() -> None:
+    assert len({k for path in CODE for k in _KEY_CALL.findall(path.read_text(encoding="utf-8"))}) > 20
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_texts_fit_a_message_and_labels_fit_a_button(locale: str) -> None:
+    for key, text in _texts(locale).items():
+        assert text.strip(), key
+        assert len(text) <= MAX_TEXT_CHARS, key
+        if key.startswith("buttons."):
+            assert len(text) <= MAX_LABEL_CHARS, key
+
+
+def _dialogue_texts(locale: str) -> dict[str, str]:
+    """The texts of this issue's files (pack.yml and telegram.yml have their own tests)."""
+    out: dict[str, str] = {}
+    for name, path in _files(locale).items():
+        if name not in ("pack.yml", "telegram.yml"):
+            out.update(content.load_locale_dir_file(path) if hasattr(content, "load_locale_dir_file") else {})
+    if not out:
+        skip = ("pack.", "telegram.")
+        out = {k: v for k, v in _texts(locale).items() if not k.startswith(skip)}
+    return out
+
+
+def test_traditional_texts_are_in_traditional_script() -> None:
+    s2t = opencc.OpenCC("s2t")
+    wrong = {k: v for k, v in _dialogue_texts("zh-Hant").items() if k not in SCRIPT_EXEMPT and s2t.convert(v) != v}
+    diffs = {k: "".join(a for a, b in zip(v, s2t.convert(v)) if a != b) for k, v in wrong.items()}
+    assert not diffs, f"Simplified characters in zh-Hant: {diffs}"
+
+
+def test_simplified_texts_are_in_simplified_script() -> None:
+    t2s = opencc.OpenCC("t2s")
+    wrong = {k: v for k, v in _dialogue_texts("zh-Hans").items() if k not in SCRIPT_EXEMPT and t2s.convert(v) != v}
+    diffs = {k: "".join(a for a, b in zip(v, t2s.convert(v)) if a != b) for k, v in wrong.items()}
+    assert not diffs, f"Traditional characters in zh-Hans: {diffs}"
+
+
+def test_english_texts_are_english() -> None:
+    for key, text in _dialogue_texts("en").items():
+        letters = re.findall(r"[A-Za-z]", text)
+        cjk = re.findall(r"[\u4e00-\u9fff]", text)
+        assert len(letters) >= 2 * len(cjk), f"{key} is not mostly English: {text[:80]!r}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_hotline_and_site_is_from_the_fact_sheet(locale: str) -> None:
+    for key, text in _dialogue_texts(locale).items():
+        phones = set(_PHONE.findall(text)) - HOTLINES
+        assert not phones, f"{locale} {key}: numbers not in the fact sheet: {phones}"
+        sites = {s for s in _SITE.findall(text.lower())} - SITES
+        assert not sites, f"{locale} {key}: sites not in the fact sheet: {sites}"
+
+
+def test_the_crisis_reply_names_the_national_line_the_hope_line_and_emergency_numbers() -> None:
+    for locale in LOCALES:
+        text = content.t(locale, "crisis.start")
+        assert all(n in text for n in ("12356", "400-161-9995", "110", "120")), locale
+
+
+def test_the_public_security_law_is_cited_with_its_2025_numbering() -> None:
+    for locale, name, cite in (("zh-Hans", "治安管理处罚法", "2025年修订版第50条（2026-01-01起施行）"),
+                               ("zh-Hant", "治安管理處罰法", "2025年修訂版第50條（2026-01-01起施行）"),
+                               ("en", "Public Security Administration Punishments Law",
+                                "2025 revision, art. 50, in force from 2026-01-01")):
+        for key, text in _dialogue_texts(locale).items():
+            if name in text:
+                assert cite in text or cite.replace(", in force", " (in force").rstrip(")") in text, (locale, key)
+
+
+def test_hedged_facts_stay_hedged() -> None:
+    """Items the fact sheet marks likely/unverified are never stated flatly."""
+    zh = _dialogue_texts("zh-Hans")
+    assert "通常" in zh["plan.flag.rate_above_24"] and "通常" in zh["plan.caps"]  # 24 % for licensed lenders
+    assert "没有找到" in zh["false_threat.children"]  # 政审: absence of evidence only
+    assert "没有找到原文" in zh["rights.time"]  # the 2018 NIFA window is unverified
+    assert "8:00至21:00" not in zh["rights.start"]
+    en = _dialogue_texts("en")
+    assert "commonly" in en["plan.flag.rate_above_24"] and "found no rule" in en["false_threat.children"]
