@@ -6,7 +6,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: setup train validate test lint bench clean help
+.PHONY: setup run train validate test lint bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,6 +17,9 @@ $(STAMP): requirements.txt constraints.txt scripts/setup-venv.sh
 
 setup: $(STAMP)  ## create .venv (Python 3.10), install pinned deps, train the model if its data changed
 	@$(PY) -m bot train
+
+run: setup  ## set up on first use, then chat in the terminal (Telegram when TELEGRAM_BOT_TOKEN is set)
+	@$(PY) -m bot run
 
 train: $(STAMP)  ## train the Rasa NLU model (skipped when the data is unchanged; FORCE=1 retrains)
 	@$(PY) -m bot train $(if $(FORCE),--force,)

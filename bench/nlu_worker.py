@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import load_examples, score  # noqa: E402
-from bot.nlu import InProcessParser, quiet_rasa  # noqa: E402
+from bot.evaluate import load_examples, score
+from bot.nlu import InProcessParser, quiet_rasa
 
 
 def rss_mb() -> float:

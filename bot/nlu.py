@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def quiet_rasa() -> None:
         sys.modules["jax"] = None  # type: ignore[assignment]
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)  # third-party import-time noise
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -88,6 +91,9 @@ class RasaNluGraph:
 
         configure_structlog(logging.WARNING)
         quiet_rasa()
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # else its dictionary-loading lines go to stderr
 
         class _PredictOnlyStorage(LocalModelStorage):
             """Local model storage that skips the training schema when reading the metadata."""

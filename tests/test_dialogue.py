@@ -160,7 +160,8 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
             assert len(replies) == want, f"{where}: {len(replies)} replies"
         elif name == "attachments":
             names = [a.filename for r in replies for a in r.attachments]
-            assert len(names) == len(want) and all(n.startswith(p) for n, p in zip(names, want)), names
+            assert len(names) == len(want), names
+            assert all(n.startswith(p) for n, p in zip(names, want, strict=True)), names
         elif name == "evidence":
             assert len(chat.store.list_evidence(chat.user)) == want, where
         elif name == "state":
@@ -173,7 +174,9 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
 
 
 @pytest.mark.parametrize("conversation", _load_conversations())
-def test_conversation(conversation: dict[str, Any], cfg: Config, parser: Any, tmp_path: Path, key: bytes) -> None:
+def test_conversation(
+    conversation: dict[str, Any], cfg: Config, parser: Any, tmp_path: Path, key: bytes
+) -> None:
     chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key, ocr=conversation.get("ocr", True))
     for no, turn in enumerate(conversation["turns"], start=1):
         where = f"turn {no} {({k: v for k, v in turn.items() if k != 'expect'})}"
@@ -209,7 +212,9 @@ def test_conversations_cover_every_flow_in_every_locale() -> None:
                 if "flow" in exp and "locale" in exp:
                     seen.setdefault(exp["flow"], set()).add(exp["locale"])
     flows = [f for f in book().flows if f != "check"] + ["check", "greet", "out_of_scope"]
-    missing = {f: sorted(set(LOCALES) - seen.get(f, set())) for f in flows if set(LOCALES) - seen.get(f, set())}
+    missing = {
+        f: sorted(set(LOCALES) - seen.get(f, set())) for f in flows if set(LOCALES) - seen.get(f, set())
+    }
     assert not missing, f"flows without a conversation test in some locale: {missing}"
 
 
@@ -236,7 +241,9 @@ def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, tmp_path:
     assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
 
 
-def test_while_the_model_loads_buttons_commands_and_sms_still_work(cfg: Config, tmp_path: Path, key: bytes) -> None:
+def test_while_the_model_loads_buttons_commands_and_sms_still_work(
+    cfg: Config, tmp_path: Path, key: bytes
+) -> None:
     parser = FakeParser(ready=False)
     chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
     replies = chat.say("我想做个还款计划")
@@ -340,7 +347,9 @@ def test_message_text_is_never_logged(fake_chat: Chat, caplog: pytest.LogCapture
     assert secret not in caplog.text and "张三" not in caplog.text
 
 
-def test_an_internal_error_keeps_the_state_and_says_sorry(fake_chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_keeps_the_state_and_says_sorry(
+    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_chat.press("flow:plan")
     fake_chat.press("rp:begin")
     before = fake_chat.state
@@ -365,7 +374,13 @@ def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Con
     """
     store = Store(tmp_path / "walk.sqlite3", Fernet.generate_key())
     dialogue = build_dialogue(cfg, FakeParser(), store)
-    answers = {"text": "某某银行", "amount": "12000", "amount_or_zero": "3000", "rate": "18%", "sms": "【XX】您已逾期"}
+    answers = {
+        "text": "某某银行",
+        "amount": "12000",
+        "amount_or_zero": "3000",
+        "rate": "18%",
+        "sms": "【XX】您已逾期",
+    }
     seeds: list[tuple[tuple[str, ...], str]] = [((), o) for o in book().menu]
     seeds += [
         (("say:我不想活了",), "crisis:talk"),
@@ -410,7 +425,11 @@ def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Con
             queue.extend(((*path, option), o.id) for o in replies[-1].options if o.id not in seen)
 
     asyncio.run(walk())
-    unreached = book().option_ids() - seen - {"del:yes", "del:no", "lang:zh-Hans", "lang:zh-Hant", "lang:en", "lang:auto"}
+    unreached = (
+        book().option_ids()
+        - seen
+        - {"del:yes", "del:no", "lang:zh-Hans", "lang:zh-Hant", "lang:en", "lang:auto"}
+    )
     assert not unreached, f"buttons never reached: {sorted(unreached)}"
     store.close()
 
@@ -441,8 +460,15 @@ def test_help_lists_every_command(fake_chat: Chat) -> None:
 
 @pytest.mark.parametrize(
     ("text", "parsed"),
-    [("/start", ("start", "")), ("/start plan", ("start", "plan")), ("/help@CuishouBot", ("help", "")),
-     ("/Check  ", ("check", "")), ("hello /start", None), ("/", None), ("//x", None)],
+    [
+        ("/start", ("start", "")),
+        ("/start plan", ("start", "plan")),
+        ("/help@CuishouBot", ("help", "")),
+        ("/Check  ", ("check", "")),
+        ("hello /start", None),
+        ("/", None),
+        ("//x", None),
+    ],
 )
 def test_parse_command(text: str, parsed: tuple[str, str] | None) -> None:
     assert parse_command(text) == parsed
@@ -453,8 +479,16 @@ def test_parse_command(text: str, parsed: tuple[str, str] | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "script"),
-    [("还款计划", "zh-Hans"), ("我好害怕，睡不著覺", "zh-Hant"), ("還款計畫", "zh-Hant"), ("我好害怕", "zh"),
-     ("I am scared", "en"), ("ok", None), ("12000", None), ("https://t.cn/abc 我", "zh")],
+    [
+        ("还款计划", "zh-Hans"),
+        ("我好害怕，睡不著覺", "zh-Hant"),
+        ("還款計畫", "zh-Hant"),
+        ("我好害怕", "zh"),
+        ("I am scared", "en"),
+        ("ok", None),
+        ("12000", None),
+        ("https://t.cn/abc 我", "zh"),
+    ],
 )
 def test_detect_script(text: str, script: str | None) -> None:
     assert detect_script(text) == script
@@ -464,7 +498,9 @@ def test_choose_locale_rules() -> None:
     assert choose_locale(None, False, "", None, "zh-Hans") == "zh-Hans"
     assert choose_locale(None, False, "", "zh-TW", "zh-Hans") == "zh-Hant"
     assert choose_locale(None, False, "我好害怕", None, "zh-Hans") == "zh-Hans"
-    assert from_hint("zh-TW") == "zh-Hant" and from_hint("en-US") == "en" and from_hint("zh-hans") == "zh-Hans"
+    assert (
+        from_hint("zh-TW") == "zh-Hant" and from_hint("en-US") == "en" and from_hint("zh-hans") == "zh-Hans"
+    )
     assert choose_locale("zh-Hant", False, "不清楚", None, "zh-Hans") == "zh-Hant"
     assert choose_locale("zh-Hans", False, "abc", None, "zh-Hans") == "zh-Hans"
     assert choose_locale("zh-Hans", False, "hello", None, "zh-Hans") == "en"
@@ -478,11 +514,18 @@ def test_telegram_language_hint_is_used_for_a_new_user(fake_chat: Chat) -> None:
 
 @pytest.mark.parametrize(
     ("text", "forwarded", "signal"),
-    [("【XX金融】您已逾期", False, "strong"), ("您已逾期，退订回T", False, "strong"),
-     ("详情点击 t.cn/Ab12", False, "strong"), ("你好", True, "strong"),
-     ("您在我司的借款已经逾期九十天，如果今天仍不处理，我们将按照合同约定采取进一步措施，由此产生的一切后果由您自行承担，请知悉。",
-      False, "weak"),
-     ("我该怎么投诉", False, None)],
+    [
+        ("【XX金融】您已逾期", False, "strong"),
+        ("您已逾期，退订回T", False, "strong"),
+        ("详情点击 t.cn/Ab12", False, "strong"),
+        ("你好", True, "strong"),
+        (
+            "您在我司的借款已经逾期九十天，如果今天仍不处理，我们将按照合同约定采取进一步措施，由此产生的一切后果由您自行承担，请知悉。",
+            False,
+            "weak",
+        ),
+        ("我该怎么投诉", False, None),
+    ],
 )
 def test_sms_signal(text: str, forwarded: bool, signal: str | None) -> None:
     assert sms_signal(text, forwarded) == signal
@@ -495,8 +538,14 @@ def test_first_person_story_is_not_an_sms() -> None:
 
 @pytest.mark.parametrize(
     ("text", "amount"),
-    [("12000", "12000"), ("1.2万", "12000"), ("大概3万左右", "30000"), ("about 20,000", "20000"),
-     ("5萬", "50000"), ("¥3000元", "3000")],
+    [
+        ("12000", "12000"),
+        ("1.2万", "12000"),
+        ("大概3万左右", "30000"),
+        ("about 20,000", "20000"),
+        ("5萬", "50000"),
+        ("¥3000元", "3000"),
+    ],
 )
 def test_amounts_are_read_from_short_phrases(text: str, amount: str) -> None:
     from decimal import Decimal

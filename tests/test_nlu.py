@@ -19,21 +19,21 @@ SCRIPT_GAP_MAX = 0.02
 
 
 @pytest.fixture(scope="module")
-def dev_report(parser: InProcessParser):  # noqa: ANN201
+def dev_report(parser: InProcessParser):
     return score(load_examples(), parser.parse_sync)
 
 
-def test_dev_set_macro_f1_meets_the_floor(dev_report) -> None:  # noqa: ANN001
+def test_dev_set_macro_f1_meets_the_floor(dev_report) -> None:
     wrong = "\n".join(f"{t!r}: {g} → {p} ({c:.2f})" for t, g, p, c in dev_report.errors)
     assert dev_report.macro_f1 >= MACRO_F1_FLOOR, f"macro-F1 {dev_report.macro_f1:.3f}; errors:\n{wrong}"
 
 
-def test_no_crisis_message_in_the_dev_set_is_missed(dev_report) -> None:  # noqa: ANN001
+def test_no_crisis_message_in_the_dev_set_is_missed(dev_report) -> None:
     missed = [e for e in dev_report.errors if e[1] == "crisis"]
     assert dev_report.crisis_recall == 1.0, missed
 
 
-def test_traditional_chinese_is_understood_as_well_as_simplified(dev_report) -> None:  # noqa: ANN001
+def test_traditional_chinese_is_understood_as_well_as_simplified(dev_report) -> None:
     acc = dev_report.accuracy_by_script
     assert acc["zh-Hans"] - acc["zh-Hant"] <= SCRIPT_GAP_MAX, acc
 

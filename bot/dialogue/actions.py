@@ -1,4 +1,4 @@
-"""What buttons and slash commands do when they are more than "show this step": menu, files, language, delete."""
+"""What buttons and commands do beyond "show this step": menu, files, language, delete, resume."""
 
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ MAX_NAME_CHARS = 40
 MAX_ANSWER_SCAN = 200
 """Answers longer than this are not numbers or choices."""
 
-_AMOUNT_TOKEN = re.compile(r"[¥￥]?\s*[-−负]?\s*\d[\d,，]*(?:\.\d+)?\s*(?:万|千|百|k|w|元|块|rmb|yuan)*", re.IGNORECASE)
+_AMOUNT_TOKEN = re.compile(
+    r"[¥￥]?\s*[-−负]?\s*\d[\d,，]*(?:\.\d+)?\s*(?:万|千|百|k|w|元|块|rmb|yuan)*", re.IGNORECASE
+)
 _ASCII_WORD = re.compile(r"^[a-z][a-z '’-]*$")
 
 
@@ -53,7 +55,7 @@ def _word_hits(word: str, text: str) -> bool:
 
 def match_words(node: Node, text: str) -> str | None:
     """Return the value whose vocabulary matches the text best (the longest word wins), or None."""
-    norm = normalise(text[:MAX_ANSWER_SCAN * 5])
+    norm = normalise(text[: MAX_ANSWER_SCAN * 5])
     best: tuple[int, str] | None = None
     for value, words in node.words.items():
         for word in words:

@@ -24,7 +24,7 @@ from bot.dialogue.actions import ACTIONS, current_node, menu, waiting_node
 from bot.dialogue.answers import Answer, Invalid, parse_answer
 from bot.dialogue.check import local_time, run_assessment
 from bot.dialogue.commands import parse_command
-from bot.dialogue.engine import advance, enter, reask, show
+from bot.dialogue.engine import STUCK_AFTER, advance, enter, reask, show
 from bot.dialogue.flows import Node, book
 from bot.dialogue.locale import choose_locale, from_hint
 from bot.dialogue.render import assessment_meta, render_assessment
@@ -86,28 +86,34 @@ class Dialogue:
     def __init__(
         self, cfg: Config, parser: Parser, store: Store, ocr: Callable[[bytes], str] | None = None
     ) -> None:
-        """Wire the core to the settings, the intent parser, the store and (optionally) a screenshot reader."""
+        """Wire the core to the settings, the intent parser, the store and optionally a screenshot reader."""
         self.cfg = cfg
         self.parser = parser
         self.store = store
         self.ocr = ocr
         self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         book()  # load and check the flows now, not on the first message
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one message; the user's state is read before and written after (one user at a time)."""
-        lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
+        user = incoming.user_id
+        lock = self._locks.setdefault(user, asyncio.Lock())
+        self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
             async with lock:
                 return await self._handle(incoming)
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                self._locks.pop(incoming.user_id, None)
+            self._waiting[user] -= 1
+            if not self._waiting[user]:  # nobody else queued for this user: forget the lock
+                del self._waiting[user], self._locks[user]
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one message with the user's lock held."""
         if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
-            incoming = replace(incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone))
+            incoming = replace(
+                incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone)
+            )
         state = State.from_dict(self.store.get_state(incoming.user_id))
         turn = Turn(incoming.user_id, incoming, state, self._locale(state, incoming), self.store, self.cfg)
         state.locale = turn.locale
@@ -199,8 +205,11 @@ class Dialogue:
         if node is not None and not self._changes_topic(node, intent):
             if node.ask == "sms":
                 self._assess(turn, text)
-            elif answer is not None and isinstance(answer, Invalid) and intent in SMALL_TALK:
+            elif isinstance(answer, Invalid) and intent in SMALL_TALK:
                 reask(turn, node, f"answers.smalltalk.{intent}")
+            elif isinstance(answer, Invalid) and intent == "help":
+                turn.state.retries = max(turn.state.retries, STUCK_AFTER - 1)
+                reask(turn, node, answer.key)
             elif answer is not None:
                 self._answer_or_reask(turn, node, answer)
             return
@@ -218,14 +227,16 @@ class Dialogue:
 
     @staticmethod
     def _changes_topic(node: Node, intent: str) -> bool:
-        """Whether the model is confident the user asks about another flow (or for help)."""
-        if intent == "help":
-            return True
+        """Whether the model is confident the user asks about another flow.
+
+        "help" is not a change of topic mid-question ("I don't understand"): the question is asked again with
+        the way out (/cancel, the menu) shown at once.
+        """
         return intent in INTENT_FLOWS and INTENT_FLOWS[intent] != node.flow
 
     @staticmethod
     def _is_sms(text: str, signal: Signal | None, intent: str) -> bool:
-        """Whether to assess the text as an SMS: a weak signal counts unless the user tells their own story."""
+        """Whether to assess the text as an SMS (a weak signal counts unless the user tells their story)."""
         if signal == "strong":
             return True
         if signal == "weak":
@@ -414,4 +425,3 @@ class Dialogue:
             reask(turn, node, "answers.empty")
         else:
             menu(turn, key="common.empty")
-

@@ -54,7 +54,7 @@ class Flow:
 
 @dataclass(frozen=True)
 class Action:
-    """What a button does when it is not the answer to the current question: go to a step, or run an action."""
+    """What a button does when it does not answer the current question: go to a step, or run an action."""
 
     goto: str | None = None
     do: str | None = None

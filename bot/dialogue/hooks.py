@@ -25,7 +25,7 @@ DRAFT_FIELDS = ("creditor", "kind", "amount", "rate")
 
 @dataclass
 class HookOut:
-    """What a hook adds to a step: text after the step's own, placeholder values, buttons, files, a redirect."""
+    """What a hook adds to a step: text after the step's own, placeholder values, buttons, files, redirect."""
 
     texts: list[str] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)
@@ -75,10 +75,14 @@ def evidence_add(turn: Turn, node: Node, value: str) -> str:
     kind = data.pop("kind", "note")
     meta: dict[str, Any] = {}
     if kind == "sms":
-        assessment, _ = run_assessment(value, turn.incoming.received_at, turn.cfg.assess.timezone, turn.locale)
+        assessment, _ = run_assessment(
+            value, turn.incoming.received_at, turn.cfg.assess.timezone, turn.locale
+        )
         meta = assessment_meta(assessment)
     turn.store.add_evidence(turn.user_id, kind, value, meta=meta, at=turn.incoming.received_at)
-    turn.values.update(count=len(turn.store.list_evidence(turn.user_id)), kind=turn.t(f"evidence.kinds.{kind}"))
+    turn.values.update(
+        count=len(turn.store.list_evidence(turn.user_id)), kind=turn.t(f"evidence.kinds.{kind}")
+    )
     return "saved"
 
 
@@ -155,7 +159,9 @@ def plan_start(turn: Turn, node: Node) -> HookOut:
     """Open the plan: continue with saved debts or start fresh."""
     debts = _debts(turn)
     if debts:
-        return HookOut(texts=[turn.t("plan.resume", count=len(debts))], options=["rp:continue", "rp:restart", "menu"])
+        return HookOut(
+            texts=[turn.t("plan.resume", count=len(debts))], options=["rp:continue", "rp:restart", "menu"]
+        )
     return HookOut(texts=[turn.t("plan.start")], options=["rp:begin", "rp:agents", "menu"])
 
 

@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 from bot.config import LOCALES
-from bot.textnorm import to_simplified
 
 DETECT_CHARS = 400
 """Only the start of a message is looked at: enough to tell the script, cheap for a 100 KB paste."""
@@ -37,15 +36,19 @@ _HINTS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _s2t() -> Any:
-    """Return the OpenCC Simplified→Traditional converter (created once)."""
+@lru_cache(maxsize=2)
+def _opencc(config: str) -> Any:
+    """Return a plain character-level OpenCC converter ("t2s" or "s2t"), created once.
+
+    Plain t2s on purpose: Taiwan-variant configs also rewrite characters that are fine in Simplified
+    (tw2s turns 怎么 into 怎幺), which would make Simplified text look Traditional.
+    """
     import opencc
 
     try:
-        return opencc.OpenCC("s2t")
+        return opencc.OpenCC(config)
     except Exception:  # some bindings want the config file name
-        return opencc.OpenCC("s2t.json")
+        return opencc.OpenCC(f"{config}.json")
 
 
 def detect_script(text: str) -> str | None:
@@ -53,9 +56,9 @@ def detect_script(text: str) -> str | None:
     sample = _URL.sub(" ", text[:DETECT_CHARS])
     chinese = "".join(_CJK.findall(sample))
     if chinese:
-        if to_simplified(chinese) != chinese or _TRAD_ZHE.search(chinese):
+        if str(_opencc("t2s").convert(chinese)) != chinese or _TRAD_ZHE.search(chinese):
             return "zh-Hant"
-        if str(_s2t().convert(chinese)) != chinese:
+        if str(_opencc("s2t").convert(chinese)) != chinese:
             return "zh-Hans"
         return "zh"
     if len(_LATIN.findall(sample)) >= MIN_LATIN_LETTERS:

@@ -22,7 +22,7 @@ KINDS = ("sms", "call", "visit", "contact", "note", "screenshot")
 
 
 def money(locale: str, amount: Decimal) -> str:
-    """Format yuan with thousands separators and cents, in the locale's pattern ("1,234.50元", "¥1,234.50")."""
+    """Format yuan with thousands separators and cents in the locale's pattern ("1,234.50元", "¥1,234.50")."""
     return t(locale, "common.money", amount=f"{amount:,.2f}")
 
 
@@ -147,7 +147,9 @@ def render_plan(locale: str, plan: Plan, kinds: dict[str, str]) -> str:
     for item in plan.items:
         d = item.debt
         months = (
-            t(locale, "plan.months", months=item.months) if item.months is not None else t(locale, "plan.months_none")
+            t(locale, "plan.months", months=item.months)
+            if item.months is not None
+            else t(locale, "plan.months_none")
         )
         lines.append(
             t(

@@ -17,7 +17,8 @@ MIN_WEAK_CHARS = 60
 _TAG = re.compile(r"【[^】\n]{1,20}】|\[[^\]\n]{1,20}\]\s*\S")
 _UNSUBSCRIBE = re.compile(r"退订|回T|回td|拒收请回复|reply\s*stop", re.IGNORECASE)
 _SHORT_LINK = re.compile(
-    r"https?://|\b(?:t\.cn|url\.cn|dwz\.cn|suo\.im|tb\.cn|c\.tb\.cn|bit\.ly|s\.[a-z0-9-]+\.cn)/", re.IGNORECASE
+    r"https?://|\b(?:t\.cn|url\.cn|dwz\.cn|suo\.im|tb\.cn|c\.tb\.cn|bit\.ly|s\.[a-z0-9-]+\.cn)/",
+    re.IGNORECASE,
 )
 _AMOUNT = re.compile(r"\d[\d,.]*\s*(?:元|块|万)|[¥￥]\s*\d|rmb\s*\d|\d\s*yuan", re.IGNORECASE)
 _DEBT_WORDS = re.compile(
@@ -30,7 +31,7 @@ _FIRST_PERSON = re.compile(r"我(?!司|方|行|公司|们)|\bI\b|\bI'm\b|\bmy\b|
 
 
 def sms_signal(text: str, forwarded: bool = False) -> Signal | None:
-    """Return "strong" (forwarded, 【tag】, 退订, a link), "weak" (long, with an amount or debt words) or None."""
+    """Return "strong" (forwarded, 【tag】, 退订, a link), "weak" (long, amount or debt words) or None."""
     if forwarded:
         return "strong"
     sample = to_simplified(to_halfwidth(text[:SCAN_CHARS]))
