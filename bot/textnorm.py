@@ -12,23 +12,30 @@ _FULLWIDTH[0x3000] = 0x20
 _WS = re.compile(r"\s+")
 
 
+# OpenCC t2s keeps Taiwan's 著 (睡不著, 活著); outside 著名/著作/显著/土著 … it is the Traditional form of 着.
+TRAD_ZHE = re.compile(r"(?<![显顯土卓])著(?![名作称稱录錄述])")
+
+
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
     """Return the OpenCC Traditional→Simplified converter (created once).
 
-    tw2s = t2s plus Taiwan variant characters (活著 → 活着, which plain t2s leaves alone).
+    Plain t2s on purpose: the Taiwan-variant config (tw2s) also rewrites characters that are correct
+    Simplified (怎么 → 怎幺), so the one Taiwan variant that matters here, 著 for 着, is handled by TRAD_ZHE.
     """
     import opencc
 
     try:
-        return opencc.OpenCC("tw2s")
+        return opencc.OpenCC("t2s")
     except Exception:  # the official binding wants the config file name on some versions
-        return opencc.OpenCC("tw2s.json")
+        return opencc.OpenCC("t2s.json")
 
 
 def to_simplified(text: str) -> str:
-    """Convert Traditional Chinese characters to Simplified (other text is unchanged)."""
-    return str(_t2s().convert(text)) if text else text
+    """Convert Traditional Chinese characters (and Taiwan's 著 for 着) to Simplified; other text is unchanged."""
+    if not text:
+        return text
+    return TRAD_ZHE.sub("着", str(_t2s().convert(text)))
 
 
 def to_halfwidth(text: str) -> str:

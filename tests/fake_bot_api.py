@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 TOKEN = "123456789:TEST-fake-token-for-the-local-bot-api"
@@ -731,8 +732,11 @@ def find_cjk_font() -> str | None:
             ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
+        out = ""
     paths = sorted(line.split(":")[0].strip() for line in out.splitlines() if line.strip())
+    if not paths:  # no fontconfig: look where Debian's font packages put them
+        fonts = Path("/usr/share/fonts").glob("**/*.tt[cf]")
+        paths = sorted(str(f) for f in fonts if "microhei" in f.name.lower() or "notosanscjk" in f.name.lower())
     preferred = [p for p in paths if "microhei" in p.lower() or "notosanscjk" in p.lower().replace("-", "")]
     return (preferred or paths or [None])[0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hmac
 import html
 import json
 import logging
@@ -18,9 +19,11 @@ import signal
 import traceback
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timezone
+from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import tornado.web
 from telegram import (
     Bot,
     BotCommand,
@@ -57,6 +60,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.ext._utils import webhookhandler as ptb_webhook
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.config import Config, ConfigError
@@ -695,6 +699,23 @@ def webhook_options(cfg: Config) -> dict[str, Any]:
     }
 
 
+class ConstantTimeSecretHandler(ptb_webhook.TelegramHandler):
+    """PTB's webhook request handler, but the secret token is compared in constant time (PTB uses !=)."""
+
+    def _validate_post(self) -> None:
+        """Reject (403) a request whose secret token header is missing or wrong, then PTB's own checks."""
+        if self.secret_token is not None:
+            token = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+            if not hmac.compare_digest(token.encode(), self.secret_token.encode()):
+                raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN, reason="wrong or missing secret token")
+        super()._validate_post()
+
+
+def use_constant_time_secret_check() -> None:
+    """Make PTB's webhook server build its request handler from ConstantTimeSecretHandler (pinned PTB 22.8)."""
+    ptb_webhook.TelegramHandler = ConstantTimeSecretHandler  # type: ignore[misc]
+
+
 def quiet_logs() -> None:
     """Keep tokens and texts out of the logs: httpx logs URLs (with the token), PTB's debug level updates."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -721,4 +742,5 @@ def run_telegram(
         app.run_polling(**polling_options(), **extra)
     else:
         log.info("Telegram: webhook on %s:%s/%s", webhook["listen"], webhook["port"], webhook["url_path"])
+        use_constant_time_secret_check()
         app.run_webhook(**webhook, **extra)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.config import LOCALES
+from bot.textnorm import TRAD_ZHE
 
 DETECT_CHARS = 400
 """Only the start of a message is looked at: enough to tell the script, cheap for a 100 KB paste."""
@@ -20,8 +21,6 @@ SWITCH_LONG_WORD = 5
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:cn|com|net|cc|me)/\S*", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
-# OpenCC t2s keeps Taiwan's 著 (睡不著, 活著); outside 著名/著作/显著/土著 … it is the Traditional form of 着.
-_TRAD_ZHE = re.compile(r"(?<![显顯土卓])著(?![名作称稱录錄述])")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _HINTS = {
     "zh-hant": "zh-Hant",
@@ -56,7 +55,7 @@ def detect_script(text: str) -> str | None:
     sample = _URL.sub(" ", text[:DETECT_CHARS])
     chinese = "".join(_CJK.findall(sample))
     if chinese:
-        if str(_opencc("t2s").convert(chinese)) != chinese or _TRAD_ZHE.search(chinese):
+        if str(_opencc("t2s").convert(chinese)) != chinese or TRAD_ZHE.search(chinese):
             return "zh-Hant"
         if str(_opencc("s2t").convert(chinese)) != chinese:
             return "zh-Hans"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install a CJK font (WenQuanYi Micro Hei) when none is present. Only the tests need it: they render SMS
+# screenshots to check the OCR path. Uses apt-get as root or through sudo; otherwise says what to run.
+set -uo pipefail
+if fc-list 2>/dev/null | grep -qiE 'wqy|noto (sans|serif) cjk|droid sans fallback'; then
+  echo "[setup] a Chinese font is installed"; exit 0
+fi
+for f in /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do
+  [ -f "$f" ] && { echo "[setup] a Chinese font is installed ($f)"; exit 0; }
+done
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+fi
+if [ "$SUDO" = "none" ] || ! command -v apt-get >/dev/null; then
+  echo "[setup] no Chinese font and no way to install one; the screenshot OCR tests for Chinese will be skipped."
+  echo "[setup] To run them: sudo apt-get install fonts-wqy-microhei"
+  exit 0
+fi
+echo "[setup] installing fonts-wqy-microhei with apt-get (about 10 s)"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y -q --no-install-recommends fonts-wqy-microhei >/dev/null 2>&1 \
+  || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q --no-install-recommends fonts-wqy-microhei >/dev/null 2>&1; } \
+  || { echo "[setup] apt-get could not install fonts-wqy-microhei; the Chinese OCR tests will be skipped"; exit 0; }
+echo "[setup] installed fonts-wqy-microhei"
