@@ -595,35 +595,6 @@ def test_locale_hints_from_telegram_language_codes() -> None:
     assert from_hint("en-US") == "en"
 
 
-# ── the screenshot reader (bot/ocr.py) ───────────────────────────────────────────────────────────────────
-@needs_cjk_font
-def test_ocr_reads_a_chinese_sms_screenshot_as_one_paragraph() -> None:
-    from bot.ocr import read_text
-
-    sms = "【某贷】您已逾期，我司将通知您的家人和单位。"
-    text = read_text(render_screenshot(sms, font_path=CJK_FONT))
-    assert sms in text.replace(" ", "")
-
-
-def test_ocr_returns_empty_text_for_corrupt_huge_or_blank_images() -> None:
-    import io
-
-    from PIL import Image
-
-    from bot.ocr import MAX_IMAGE_BYTES as OCR_MAX
-    from bot.ocr import read_text
-
-    assert read_text(b"") == ""
-    assert read_text(b"\x89PNG\r\n\x1a\n garbage") == ""
-    assert read_text(b"\0" * (OCR_MAX + 1)) == ""
-    buf = io.BytesIO()
-    Image.new("RGB", (30_000, 30_000), "white").save(buf, "PNG")  # 900 Mpx: refused before decoding
-    assert read_text(buf.getvalue()) == ""
-    buf = io.BytesIO()
-    Image.new("RGBA", (400, 200), (0, 0, 0, 0)).save(buf, "PNG")
-    assert read_text(buf.getvalue()) == ""
-
-
 def test_channel_texts_exist_in_every_locale_with_the_same_placeholders() -> None:
     from bot.dialogue.content import placeholders, texts
 
