@@ -6,6 +6,7 @@ Run: .venv/bin/python bench/bench_nlu.py        (prints a markdown table; about 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def main() -> None:
                             capture_output=True, text=True, env=rasa_env(), check=True)
     m = json.loads(worker.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")  # an empty cache: a cold, full training
         t0 = time.monotonic()
         train(config=PROJECT / "config.yml", out=Path(tmp), force=True, model_name="bench")
         train_s = time.monotonic() - t0
@@ -55,7 +57,7 @@ def main() -> None:
     print(f"| parse latency in-process p50 / p99 ({m['n']} dev sentences × 3) | ≤ 10 / 30 ms | "
           f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms |")
     print(f"| resident memory with the model loaded | ≤ 800 MB | {m['rss_mb']:.0f} MB |")
-    print(f"| training (`rasa train nlu`, forced) | ≤ 180 s | {train_s:.0f} s |")
+    print(f"| training (`rasa train nlu`, forced, empty Rasa cache) | ≤ 180 s | {train_s:.0f} s |")
     print(f"| dev-set macro-F1 / crisis recall | ≥ 0.95 / 1.00 | {m['macro_f1']:.3f} / {m['crisis_recall']:.2f} |")
     s = m["by_script"]
     print(f"| dev accuracy zh-Hans / zh-Hant / en | Hant within 2 pts | "
