@@ -2,12 +2,12 @@
 # Install a CJK font (WenQuanYi Micro Hei) when none is present. Only the tests need it: they render SMS
 # screenshots to check the OCR path. Uses apt-get as root or through sudo; otherwise says what to run.
 set -uo pipefail
-if fc-list 2>/dev/null | grep -qiE 'wqy|noto (sans|serif) cjk|droid sans fallback'; then
+# The same test as tests/fake_bot_api.py:find_cjk_font (any font fontconfig lists for Chinese), then the
+# paths Debian's font packages use when fontconfig itself is missing.
+if fc-list :lang=zh file 2>/dev/null | grep -q . \
+  || compgen -G '/usr/share/fonts/*/*/*microhei*' >/dev/null || compgen -G '/usr/share/fonts/*/*/NotoSansCJK*' >/dev/null; then
   echo "[setup] a Chinese font is installed"; exit 0
 fi
-for f in /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do
-  [ -f "$f" ] && { echo "[setup] a Chinese font is installed ($f)"; exit 0; }
-done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
