@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import os
 import sys
@@ -126,6 +127,16 @@ class RasaNluGraph:
         return data
 
 
+def freeze_loaded_objects() -> None:
+    """Exempt everything loaded so far (Rasa, scikit-learn, the model) from garbage collection.
+
+    Loading Rasa leaves ~400,000 long-lived objects; a full collection walks them all and stops every
+    thread for ~0.6 s (measured), a pause that lands on whichever user is waiting at the time.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class _Prepared:
     """A normalised message, or the answer when no model is needed."""
 
@@ -178,6 +189,7 @@ class InProcessParser:
             self._agent = RasaNluGraph(self.model_path)
             for warm in ("你好", "hello", "他们说要起诉我"):  # jieba loads its dictionary on first use
                 self._agent.parse(warm)
+            freeze_loaded_objects()
         except BaseException as exc:  # reported to callers of parse
             self._error = exc
             log.error("loading the Rasa model failed: %s", type(exc).__name__)

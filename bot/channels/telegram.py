@@ -61,8 +61,9 @@ from telegram.ext import (
     filters,
 )
 from telegram.ext._utils import webhookhandler as ptb_webhook
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import RequestData
 
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Config, ConfigError
 from bot.dialogue import content
 from bot.dialogue.commands import command_menu
@@ -220,7 +221,7 @@ def drop_unreadable_updates(payload: bytes) -> bytes:
     return json.dumps({**data, "result": clean}).encode("utf-8")
 
 
-class TolerantUpdatesRequest(HTTPXRequest):
+class TolerantUpdatesRequest(AiohttpRequest):
     """The getUpdates transport, which blanks any update that python-telegram-bot cannot parse.
 
     PTB parses a getUpdates batch as a whole: one unreadable update (malformed, or a Bot API change)
@@ -230,17 +231,17 @@ class TolerantUpdatesRequest(HTTPXRequest):
 
     def __init__(self) -> None:
         """One connection, as PTB uses for getUpdates."""
-        super().__init__(connection_pool_size=1)
+        super().__init__(connections=1)
 
     async def do_request(
         self,
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        read_timeout: Any = AiohttpRequest.DEFAULT_NONE,
+        write_timeout: Any = AiohttpRequest.DEFAULT_NONE,
+        connect_timeout: Any = AiohttpRequest.DEFAULT_NONE,
+        pool_timeout: Any = AiohttpRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Fetch as usual, then check each update of a successful getUpdates answer."""
         status, payload = await super().do_request(
@@ -634,6 +635,7 @@ def build_application(
             Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
         .concurrent_updates(PerUserOrderedProcessor(MAX_CONCURRENT_UPDATES))
+        .request(AiohttpRequest())  # ~2.5× less CPU per Bot API call than PTB's httpx (telegram_http.py)
         .get_updates_request(TolerantUpdatesRequest())
         .post_init(channel.post_init)
         .job_queue(None)  # no scheduled jobs: the dialogue state lives in the store, not in PTB
