@@ -205,6 +205,18 @@ class FakeBotApi:
             self._cond.notify_all()
         return int(update["update_id"])
 
+    def offer_paced(self, updates: list[dict[str, Any]], rate: float | None) -> list[int]:
+        """Queue updates `rate` per second (all at once when None), as users would send them; their ids."""
+        start = time.monotonic()
+        ids = []
+        for i, update in enumerate(updates):
+            if rate is not None:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            ids.append(self.push_update(update))
+        return ids
+
     def add_file(self, data: bytes, file_id: str | None = None) -> str:
         """Store a file the bot can getFile and download; return its file_id."""
         file_id = file_id or f"file-{next(self._file_ids)}"
@@ -615,6 +627,95 @@ class FakeBotApi:
                 "data": data,
             }
         }
+
+
+class FakeBotApiProcess:
+    """A FakeBotApi in a child process, driven through a pipe: any FakeBotApi method or attribute works.
+
+    For benchmarks: the real Telegram does not share the bot's CPU (or its GIL), so neither should the fake.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Any = None
+        self.port = 0
+
+    def start(self) -> FakeBotApiProcess:
+        """Start the child (a fresh interpreter that imports only this module) and wait until it listens."""
+        import os
+        import sys
+        from multiprocessing.connection import Listener
+
+        authkey = os.urandom(16)
+        with Listener(("127.0.0.1", 0), authkey=authkey) as listener:
+            code = (
+                "import sys; from tests.fake_bot_api import _serve_in_child; "
+                "_serve_in_child(sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3]))"
+            )
+            host, port = listener.address
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code, host, str(port), authkey.hex()], cwd=Path(__file__).parent.parent
+            )
+            self._conn = listener.accept()
+        self._conn.send(self._kwargs)
+        self.port = int(self._call("port"))
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and the child."""
+        if self._process is None:
+            return
+        try:
+            self._conn.send(None)
+            self._process.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            self._process.kill()
+            self._process.wait()
+        self._conn.close()
+        self._process = None
+
+    def __enter__(self) -> FakeBotApiProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run fake.<name>(*args, **kwargs) in the child (or read the attribute) and return the result."""
+        self._conn.send((name, args, kwargs))
+        ok, value = self._conn.recv()
+        if not ok:
+            raise value
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if callable(getattr(FakeBotApi, name, None)):
+            return lambda *args, **kwargs: self._call(name, *args, **kwargs)
+        return self._call(name)
+
+
+def _serve_in_child(host: str, port: int, authkey: bytes) -> None:
+    """The child process of FakeBotApiProcess: serve, and answer the parent's calls until told to stop."""
+    from multiprocessing.connection import Client
+
+    conn = Client((host, port), authkey=authkey)
+    fake = FakeBotApi(**conn.recv()).start()
+    try:
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            name, args, kw = message
+            try:
+                attr = getattr(fake, name)
+                conn.send((True, attr(*args, **kw) if callable(attr) else attr))
+            except Exception as exc:
+                conn.send((False, exc))
+    finally:
+        fake.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
