@@ -16,6 +16,10 @@ MAX_PIXELS = 40_000_000
 """Images with more pixels are refused before decoding (a decompression bomb guard)."""
 MAX_SIDE = 2000
 """Longer sides are scaled down to this before OCR (RapidOCR's own working limit)."""
+SHORT_SIDE = 720
+"""Images whose shorter side is longer are scaled down to it first: detection costs go with the pixel count,
+while recognition scales each line to 48 px high anyway. A 1080 px wide SMS screenshot: p50 0.54 s instead of
+1.94 s on one core, character accuracy 98.7 % instead of 98.6 % (95 held-out SMS, bench_telegram.py)."""
 MIN_SIDE = 8
 """Images smaller than this in either direction hold no readable text."""
 OCR_THREADS = 1
@@ -33,7 +37,13 @@ def _load_engine() -> Any:
         if _engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
-            _engine = RapidOCR(intra_op_num_threads=OCR_THREADS, inter_op_num_threads=OCR_THREADS)
+            _engine = RapidOCR(
+                intra_op_num_threads=OCR_THREADS,
+                inter_op_num_threads=OCR_THREADS,
+                use_cls=False,  # screenshots are upright: the 180° line classifier only costs time
+                rec_batch_num=1,  # one line per run: ~3× faster on one core than padded batches of 6
+                det_limit_type="max",  # never enlarge an image for detection (the default "min" does)
+            )
     return _engine
 
 
@@ -67,6 +77,10 @@ def _decode(image: bytes) -> Any:
         pic = pic.convert("RGB")
     if max(pic.size) > MAX_SIDE:
         pic.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    if min(pic.size) > SHORT_SIDE:
+        scale = SHORT_SIDE / min(pic.size)
+        size = (max(1, round(pic.width * scale)), max(1, round(pic.height * scale)))
+        pic = pic.resize(size, Image.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(pic)[:, :, ::-1])
 
 
