@@ -12,7 +12,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, describe
 from tests.fake_bot_api import TOKEN, FakeBotApi
 
 
@@ -147,3 +147,15 @@ def test_the_transport_can_be_shut_down_and_started_again(fake: FakeBotApi) -> N
 
     assert asyncio.run(once()) == 200
     assert asyncio.run(once()) == 200  # a new event loop, a new session
+
+
+def test_an_error_that_quotes_the_url_never_carries_the_bot_token() -> None:
+    from aiohttp import RequestInfo, TooManyRedirects
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    url = URL(f"https://api.telegram.org/bot{TOKEN}/sendMessage")
+    info = RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
+    text = describe(TooManyRedirects(info, (), status=302, message="Found"))
+    assert "TooManyRedirects" in text and "api.telegram.org/bot<token>/sendMessage" in text
+    assert TOKEN.split(":")[1] not in text

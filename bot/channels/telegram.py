@@ -719,8 +719,9 @@ def use_constant_time_secret_check() -> None:
 
 
 def quiet_logs() -> None:
-    """Keep tokens and texts out of the logs: httpx logs URLs (with the token), PTB's debug level updates."""
+    """Keep tokens and texts out of the logs: HTTP clients log URLs (with the token), PTB's debug level updates."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     ptb = logging.getLogger("telegram")
     if ptb.getEffectiveLevel() < logging.INFO:

@@ -10,6 +10,7 @@ PTB documents BaseRequest as the place for such a replacement; PTB itself is unc
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,14 @@ MEDIA_WRITE_TIMEOUT_S = 20.0
 """Uploads (a complaint pack) may take this long to send (PTB's default media write timeout)."""
 CONNECTIONS = 64
 """Open connections to the Bot API at most: the bot never has more requests in flight than this."""
+
+
+_TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+
+
+def describe(err: BaseException) -> str:
+    """An aiohttp error as text for NetworkError (and so the logs), with any bot token in a URL blanked."""
+    return _TOKEN_IN_URL.sub("bot<token>", f"aiohttp.{type(err).__name__}: {err}")
 
 
 def _seconds(value: Any, default: float | None) -> float | None:
@@ -109,4 +118,4 @@ class AiohttpRequest(BaseRequest):
         except asyncio.TimeoutError as err:  # aiohttp's ServerTimeoutError is one too
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            raise NetworkError(describe(err)) from err
