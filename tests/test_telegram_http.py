@@ -159,3 +159,45 @@ def test_an_error_that_quotes_the_url_never_carries_the_bot_token() -> None:
     text = describe(TooManyRedirects(info, (), status=302, message="Found"))
     assert "TooManyRedirects" in text and "api.telegram.org/bot<token>/sendMessage" in text
     assert TOKEN.split(":")[1] not in text
+
+
+def test_the_bot_api_is_reached_through_the_proxy_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)  # a proxy gets the absolute URL
+            body = json.dumps({"ok": True, "result": True}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Stay quiet."""
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    target = f"http://api.telegram.invalid/bot{TOKEN}/deleteWebhook"
+
+    async def go() -> int:
+        request = AiohttpRequest()
+        await request.initialize()
+        try:
+            status, _ = await request.do_request(target, "POST")
+        finally:
+            await request.shutdown()
+        return status
+
+    try:
+        assert asyncio.run(go()) == 200
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert seen == [target]

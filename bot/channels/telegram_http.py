@@ -26,7 +26,7 @@ POOL_TIMEOUT_S = 1.0
 MEDIA_WRITE_TIMEOUT_S = 20.0
 """Uploads (a complaint pack) may take this long to send (PTB's default media write timeout)."""
 CONNECTIONS = 64
-"""Open connections to the Bot API at most: the bot never has more requests in flight than this."""
+"""Open connections to the Bot API at most; further requests wait up to the pool timeout for a free one."""
 
 
 _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
@@ -62,8 +62,10 @@ class AiohttpRequest(BaseRequest):
         """Open the session (inside the running event loop, as aiohttp requires)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, enable_cleanup_closed=True)
+            # trust_env: HTTPS_PROXY / NO_PROXY work as they did with PTB's httpx (where Telegram is blocked,
+            # the bot reaches it through a proxy).
             self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, raise_for_status=False
+                connector=connector, headers={"User-Agent": self.USER_AGENT}, trust_env=True
             )
 
     async def shutdown(self) -> None:
