@@ -13,6 +13,7 @@ import html
 import io
 import itertools
 import json
+import pickle
 import re
 import subprocess
 import threading
@@ -630,7 +631,7 @@ class FakeBotApi:
 
 
 class FakeBotApiProcess:
-    """A FakeBotApi in a child process, driven through a pipe: any FakeBotApi method or attribute works.
+    """A FakeBotApi in a child process, driven over a local connection: any FakeBotApi method or attribute works.
 
     For benchmarks: the real Telegram does not share the bot's CPU (or its GIL), so neither should the fake.
     """
@@ -657,7 +658,12 @@ class FakeBotApiProcess:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", code, host, str(port), authkey.hex()], cwd=Path(__file__).parent.parent
             )
-            self._conn = listener.accept()
+            listener._listener._socket.settimeout(60)  # type: ignore[attr-defined]  # a child that died
+            try:
+                self._conn = listener.accept()
+            except OSError as err:
+                self._process.kill()
+                raise RuntimeError("the fake Bot API process did not start (see its output above)") from err
         self._conn.send(self._kwargs)
         self.port = int(self._call("port"))
         return self
@@ -713,6 +719,10 @@ def _serve_in_child(host: str, port: int, authkey: bytes) -> None:
                 attr = getattr(fake, name)
                 conn.send((True, attr(*args, **kw) if callable(attr) else attr))
             except Exception as exc:
+                try:
+                    pickle.loads(pickle.dumps(exc))
+                except Exception:  # e.g. ApiError: its arguments do not survive pickling
+                    exc = RuntimeError(f"{type(exc).__name__}: {exc}")
                 conn.send((False, exc))
     finally:
         fake.stop()
