@@ -101,3 +101,49 @@ def score(examples: list[Example], parse: Callable[[str], Parse]) -> Report:
         accuracy_by_script={k: sum(v) / len(v) for k, v in sorted(by_script.items())},
         errors=errors,
     )
+
+
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+NEAR_DUPLICATE_JACCARD = 0.8
+"""Two messages whose character-trigram sets overlap this much are the same message for a leak check."""
+
+
+def leak_key(text: str) -> str:
+    """Normalise a message for leak checks: Simplified, lower case, no punctuation, spaces or emoji."""
+    simplified = to_simplified(text).lower().replace("'", "").replace("’", "")
+    return _PUNCT.sub("", simplified)
+
+
+def _trigrams(key: str) -> set[str]:
+    """Character trigrams of a leak key."""
+    return {key[i: i + 3] for i in range(len(key) - 2)} if len(key) >= 3 else {key}
+
+
+def near_duplicates(texts: list[str], references: list[str]) -> list[tuple[str, str]]:
+    """Return (text, reference) pairs that are the same message up to case, script, punctuation or small edits."""
+    ref_keys = {leak_key(r): r for r in references}
+    index: dict[str, set[str]] = {}
+    grams = {k: _trigrams(k) for k in ref_keys if k}
+    for key, gs in grams.items():
+        for g in gs:
+            index.setdefault(g, set()).add(key)
+    pairs = []
+    for text in texts:
+        key = leak_key(text)
+        if not key:
+            continue
+        if key in ref_keys:
+            pairs.append((text, ref_keys[key]))
+            continue
+        mine = _trigrams(key)
+        if len(mine) < 4:
+            continue
+        candidates: dict[str, int] = {}
+        for g in mine:
+            for other in index.get(g, ()):
+                candidates[other] = candidates.get(other, 0) + 1
+        for other, shared in candidates.items():
+            if shared / len(mine | grams[other]) >= NEAR_DUPLICATE_JACCARD:
+                pairs.append((text, ref_keys[other]))
+                break
+    return pairs

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from bot.dialogue import content
 from bot.dialogue.flows import Node
-from bot.plan import AmountError, RateError, parse_amount, parse_rate
+from bot.dialogue.slots import amounts, normalise_amounts
+from bot.plan import AmountError, RateError, cents, parse_amount, parse_rate
+from bot.platforms import find_platform
 from bot.textnorm import to_halfwidth, to_simplified
 
 MAX_NAME_CHARS = 40
@@ -32,9 +34,10 @@ class Answer:
 
 @dataclass(frozen=True)
 class Invalid:
-    """Why an answer could not be used: the key of the kind correction to show."""
+    """Why an answer could not be used: the key of the kind correction to show, and its placeholders."""
 
     key: str
+    values: tuple[tuple[str, str], ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -65,7 +68,7 @@ def match_words(node: Node, text: str) -> str | None:
 
 
 def match_choice(node: Node, text: str, locale: str) -> str | None:
-    """Return the choice a typed answer picks: its number, its button label, or one of its words."""
+    """Return the choice a typed answer picks: its number, its button label, one of its words, a lender's name."""
     norm = normalise(text)
     values = list(node.choices.values())
     if norm.isdigit() and 1 <= int(norm) <= len(values):
@@ -73,11 +76,25 @@ def match_choice(node: Node, text: str, locale: str) -> str | None:
     for option_id, value in node.choices.items():
         if norm == normalise(content.label(locale, option_id)):
             return value
-    return match_words(node, text)
+    said = match_words(node, text)
+    if said is None and node.lookup:
+        named = find_platform(text[:MAX_ANSWER_SCAN])
+        if named is not None:
+            said = node.lookup.get(named[1])
+    return said
+
+
+def out_of_range(node: Node, text: str) -> Invalid | None:
+    """A typed number that is not one of the options: say which numbers there are."""
+    norm = normalise(text)
+    if node.choices and norm.isdigit() and not 1 <= int(norm) <= len(node.choices):
+        return Invalid("understand.choice_range", (("count", str(len(node.choices))),))
+    return None
 
 
 def read_amount(text: str, zero_ok: bool = False) -> Decimal:
-    """Read a yuan amount, also inside a short phrase ("大概3万左右"); raises AmountError."""
+    """Read a yuan amount, also inside a short phrase ("大概3万左右", "五千", "3万5"); raises AmountError."""
+    text = normalise_amounts(text)
     try:
         return parse_amount(text)
     except AmountError as exc:
@@ -87,6 +104,9 @@ def read_amount(text: str, zero_ok: bool = False) -> Decimal:
             raise
     tokens = [m.group(0) for m in _AMOUNT_TOKEN.finditer(text[:MAX_ANSWER_SCAN])]
     if len(tokens) != 1:
+        found = amounts(text)
+        if len(found) == 1:
+            return cents(found[0][1])
         raise AmountError("not_a_number")
     try:
         return parse_amount(tokens[0].replace("，", ","))
@@ -106,7 +126,7 @@ def parse_answer(node: Node, text: str, locale: str) -> Answer | Invalid:
         if picked is not None:
             return Answer(picked)
         if node.ask == "choice":
-            return Invalid("answers.choice")
+            return out_of_range(node, text) or Invalid("answers.choice")
     if node.words and node.ask != "choice":
         said = match_words(node, text)
         if said is not None:

@@ -16,18 +16,20 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from functools import lru_cache
 
 from bot.config import Config
 from bot.dialogue import actions
 from bot.dialogue.actions import ACTIONS, current_node, menu, waiting_node
-from bot.dialogue.answers import Answer, Invalid, parse_answer
+from bot.dialogue.answers import Answer, Invalid, normalise, parse_answer
 from bot.dialogue.check import local_time, run_assessment
 from bot.dialogue.commands import parse_command
-from bot.dialogue.engine import STUCK_AFTER, advance, enter, reask, show
+from bot.dialogue.engine import PREFILL, STUCK_AFTER, advance, enter, reask, show
 from bot.dialogue.flows import Node, book
 from bot.dialogue.locale import choose_locale, from_hint
-from bot.dialogue.render import assessment_meta, render_assessment
+from bot.dialogue.render import assessment_meta, money, render_assessment
+from bot.dialogue.slots import is_bare_amount, plan_slots
 from bot.dialogue.sms import Signal, sms_signal, speaks_in_first_person
 from bot.dialogue.state import State
 from bot.dialogue.turn import Turn
@@ -35,6 +37,8 @@ from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse, Parser
 from bot.safety import CrisisHit, detect_crisis
 from bot.store import MAX_EVIDENCE_CHARS, Store
+from bot.textnorm import has_words
+from bot.understand import Decision, decide
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,19 @@ CRISIS_SCAN_TAIL = 2_000
 MAX_OCR_ECHO = 500
 TOPIC_CHECK_CHARS = 40
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
+SHORT_ANSWER_CHARS = 12
+"""A reply this short that fits the question is taken as the answer without asking the model."""
+MAX_SLOT_TEXT = 300
+"""Longer messages are not read for the plan's figures (a pasted SMS is not a plan)."""
+PLAN = "repayment_plan"
+PLAN_FIELDS = ("creditor", "kind", "amount", "rate", "income", "costs")
+DEBT_FIELDS = ("creditor", "kind", "amount", "rate")
+AMOUNT_FIELDS = ("amount", "income", "costs")
+CLARIFY_OPTIONS = {
+    "stay_calm": "flow:stay_calm", "false_threat": "flow:false_threat", "gather_evidence": "flow:evidence",
+    "report_complaint": "flow:complain", "repayment_plan": "flow:plan", "contacts_harassed": "flow:contacts",
+    "know_rights": "flow:rights", "assess_sms": "flow:check",
+}
 QUESTION_MARKS = ("?", "？", "吗", "怎么", "怎样", "如何", "什么", "嗎", "怎麼", "什麼", "how", "what", "why")
 
 
@@ -65,11 +82,12 @@ def _crisis_scan(text: str) -> CrisisHit | None:
     return detect_crisis(text)
 
 
-def _model_says_crisis(parse: Parse) -> bool:
-    """Whether the model's intent, or its top-ranked intent below the threshold, is crisis."""
-    if parse.intent == "crisis":
-        return True
-    return bool(parse.ranking) and parse.ranking[0][0] == "crisis"
+def _kind_option(value: str) -> str | None:
+    """Return the button id of a plan debt kind."""
+    for oid, v in book().node(PLAN, "kind").choices.items():
+        if v == value:
+            return oid
+    return None
 
 
 @lru_cache(maxsize=4)
@@ -182,12 +200,23 @@ class Dialogue:
                 self._assess(turn, text)
                 return
             if node.ask != "sms":
-                answer = parse_answer(node, text, turn.locale)
-                if isinstance(answer, Answer) and not self._needs_topic_check(node, text):
+                answer = self._plan_answer(turn, node, text, parse_answer(node, text, turn.locale))
+                if isinstance(answer, Answer) and self._plain_answer(node, text, signal):
+                    if turn.values.pop("noted", False):
+                        turn.prefix.append(self._noted_text(turn))
                     advance(turn, node, answer.value)
+                    return
+                if isinstance(answer, Invalid) and self._noted(turn, node):
                     return
         elif signal == "strong":
             self._assess(turn, text)
+            return
+        elif is_bare_amount(text):
+            self._bare_amount(turn)
+            return
+        elif not has_words(text):
+            menu(turn, key="understand.no_words")
+            turn.state.topic = "out_of_scope"
             return
         parse = await self._parse(text)
         if parse is None:  # the model is still loading: deterministic answers only
@@ -198,25 +227,130 @@ class Dialogue:
             else:
                 turn.reply(turn.t("common.not_ready"), book().menu)
             return
-        intent = parse.intent if parse.confidence >= self.cfg.nlu.confidence_threshold else "out_of_scope"
-        if _model_says_crisis(parse):
+        decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
+        if decision.action == "crisis":
             self._crisis(turn)
             return
-        if node is not None and not self._changes_topic(node, intent):
-            if node.ask == "sms":
-                self._assess(turn, text)
-            elif isinstance(answer, Invalid) and intent in SMALL_TALK:
-                reask(turn, node, f"answers.smalltalk.{intent}")
-            elif isinstance(answer, Invalid) and intent == "help":
-                turn.state.retries = max(turn.state.retries, STUCK_AFTER - 1)
-                reask(turn, node, answer.key)
-            elif answer is not None:
-                self._answer_or_reask(turn, node, answer)
-            return
+        intent = decision.intent if decision.action == "intent" else decision.action
+        if node is not None:
+            if not self._leaves_step(node, decision, text, signal, answer):
+                self._stay(turn, node, answer, text, intent)
+                return
+            turn.state.paused = {"flow": node.flow, "step": node.name}
         if self._is_sms(text, signal, intent):
             self._assess(turn, text)
-            return
-        self._intent(turn, intent, text)
+        elif decision.action == "clarify":
+            self._clarify(turn, decision.guesses)
+        else:
+            self._intent(turn, intent, text)
+        if node is not None and turn.state.paused and turn.replies:
+            last = turn.replies[-1]
+            if "resume" not in {o.id for o in last.options}:
+                turn.replies[-1] = replace(last, options=(*turn.options(["resume"]), *last.options))
+
+    def _stay(self, turn: Turn, node: Node, answer: Answer | Invalid | None, text: str, intent: str) -> None:
+        """The message belongs to the step that waits: take it, or correct kindly and ask again."""
+        if node.ask == "sms":
+            self._assess(turn, text)
+        elif isinstance(answer, Invalid) and intent in SMALL_TALK:
+            reask(turn, node, f"answers.smalltalk.{intent}")
+        elif isinstance(answer, Invalid) and intent == "help":
+            turn.state.retries = max(turn.state.retries, STUCK_AFTER - 1)
+            reask(turn, node, answer)
+        elif answer is not None:
+            self._answer_or_reask(turn, node, answer)
+
+    def _leaves_step(
+        self, node: Node, decision: Decision, text: str, signal: Signal | None, answer: Answer | Invalid | None
+    ) -> bool:
+        """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS."""
+        if decision.action == "intent" and self._changes_topic(node, decision.intent):
+            return True
+        if decision.action == "clarify" and isinstance(answer, Invalid):
+            return node.flow not in decision.guesses
+        if decision.action == "clarify" and self._is_question(text):
+            return node.flow not in decision.guesses[:1]
+        sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
+        return node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS
+
+    @staticmethod
+    def _is_question(text: str) -> bool:
+        """Whether a message is phrased as a question."""
+        lowered = text.lower()
+        return any(mark in lowered for mark in QUESTION_MARKS)
+
+    def _plain_answer(self, node: Node, text: str, signal: Signal | None) -> bool:
+        """Whether a valid-looking answer can be taken without asking the model what the message is.
+
+        Short, non-question replies are answers; a longer message, a question or SMS-like text that merely
+        contains an option's word ("爆通讯录" inside a pasted SMS) is checked for a change of topic first.
+        """
+        if node.ask == "text":
+            return not self._needs_topic_check(node, text)
+        if normalise(text).isdigit():
+            return True
+        if signal is not None or self._is_question(text):
+            return False
+        return len(text.strip()) <= SHORT_ANSWER_CHARS or node.ask in ("amount", "amount_or_zero", "rate")
+
+    def _plan_answer(
+        self, turn: Turn, node: Node, text: str, answer: Answer | Invalid
+    ) -> Answer | Invalid:
+        """In the repayment plan, keep every figure the message gives for later questions.
+
+        "月入5000" typed where the debt's amount is asked is the income, not the debt: it is kept for the
+        income question, and the amount is asked again.
+        """
+        if node.flow != PLAN or len(text) > MAX_SLOT_TEXT:
+            return answer
+        own = node.save or ""
+        later = PLAN_FIELDS[PLAN_FIELDS.index(own) + 1:] if own in PLAN_FIELDS else PLAN_FIELDS
+        slots = plan_slots(text, bare_is_debt=own in DEBT_FIELDS and not isinstance(answer, Answer))
+        data = turn.state.flow_data(PLAN)
+        found = {k: v for k, v in slots.items() if k in later and data.get(k) is None}
+        if found:
+            pre = data.setdefault(PREFILL, {})
+            if isinstance(pre, dict):
+                pre.update(found)
+                turn.values["noted"] = True
+        if own in AMOUNT_FIELDS and own not in slots and any(k in AMOUNT_FIELDS for k in found):
+            return Invalid("understand.other_figure")
+        return answer
+
+    def _noted(self, turn: Turn, node: Node) -> bool:
+        """Say which figures were kept from an answer that did not fit, and ask the same question again."""
+        if not turn.values.pop("noted", False):
+            return False
+        turn.prefix.append(self._noted_text(turn))
+        show(turn, node)
+        return True
+
+    def _noted_text(self, turn: Turn) -> str:
+        """Say back the figures kept for the plan's later questions."""
+        pre = turn.state.flow_data(PLAN).get(PREFILL) or {}
+        items = []
+        for name in PLAN_FIELDS:
+            if name not in pre:
+                continue
+            value = str(pre[name])
+            if name in AMOUNT_FIELDS:
+                value = money(turn.locale, Decimal(value))
+            elif name == "kind":
+                value = turn.t(f"buttons.{_kind_option(value)}") if _kind_option(value) else value
+            items.append(turn.t(f"understand.field.{name}", value=value))
+        return turn.t("understand.noted", items="；".join(items) if turn.locale != "en" else "; ".join(items))
+
+    def _bare_amount(self, turn: Turn) -> None:
+        """A message that is only an amount, outside any question: offer the plan with that amount kept."""
+        turn.state.topic = "number"
+        turn.reply(turn.t("understand.bare_amount"), ["flow:plan", "flow:check", "menu"])
+
+    def _clarify(self, turn: Turn, guesses: tuple[str, ...]) -> None:
+        """Ask "did you mean …?" with the best flows as buttons, plus the menu; nothing is learned from it."""
+        turn.state.leave_flow()
+        turn.state.topic = "clarify"
+        options = [CLARIFY_OPTIONS[g] for g in guesses if g in CLARIFY_OPTIONS]
+        turn.reply(turn.t("understand.clarify"), [*options, "menu"])
 
     def _needs_topic_check(self, node: Node, text: str) -> bool:
         """Whether a free-text answer might be a new question instead (long, or phrased as a question)."""
@@ -265,6 +399,8 @@ class Dialogue:
         if intent in INTENT_FLOWS:
             if intent == "crisis":
                 self._crisis(turn)
+            elif intent == "repayment_plan" and self._start_plan_with(turn, text):
+                return
             else:
                 enter(turn, INTENT_FLOWS[intent], text)
         elif intent == "assess_sms":
@@ -281,6 +417,18 @@ class Dialogue:
         else:
             menu(turn, key="common.out_of_scope")
             turn.state.topic = "out_of_scope"
+
+    def _start_plan_with(self, turn: Turn, text: str) -> bool:
+        """Start the plan from a message that already gives figures: keep them and ask only what is missing."""
+        data = turn.state.flow_data(PLAN)
+        debts = data.get("debts")
+        slots = plan_slots(text[:MAX_SLOT_TEXT]) if len(text) <= MAX_SLOT_TEXT else {}
+        if not slots or (isinstance(debts, list) and debts):
+            return False
+        data[PREFILL] = slots
+        turn.prefix.append(self._noted_text(turn))
+        show(turn, book().node(PLAN, "creditor"))
+        return True
 
     # -- crisis and SMS -----------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dialogue.answers import Answer, parse_answer
+from bot.dialogue.answers import Answer, Invalid, parse_answer
 from bot.dialogue.flows import Node, book
 from bot.dialogue.hooks import AFTER, HOOKS, HookOut
 from bot.dialogue.turn import Turn
@@ -12,8 +12,37 @@ STUCK_AFTER = 3
 """After this many answers in a row that did not fit, the re-asked question also offers a way out."""
 
 
+PREFILL = "prefill"
+"""Flow data key of answers the user already gave before the flow asked (bot/dialogue/slots.py)."""
+
+
+def take_prefill(turn: Turn, node: Node) -> str | None:
+    """Return (and use up) an answer to this step that the user already gave, if it fits the step."""
+    if not node.ask or not node.save:
+        return None
+    data = turn.state.flow_data(node.flow)
+    pre = data.get(PREFILL)
+    if not isinstance(pre, dict) or node.save not in pre:
+        return None
+    value = str(pre.pop(node.save))
+    if not pre:
+        data.pop(PREFILL, None)
+    if node.choices:
+        return value if value in node.choices.values() else None
+    if node.ask in ("amount", "amount_or_zero", "rate"):
+        return value if isinstance(parse_answer(node, value, turn.locale), Answer) else None
+    return value
+
+
 def show(turn: Turn, node: Node, _depth: int = 0) -> None:
-    """Show a step: any pending prefix, its texts and computed part, the legal note once, its buttons."""
+    """Show a step: any pending prefix, its texts and computed part, the legal note once, its buttons.
+
+    A question the user already answered in an earlier message (a prefilled answer) is not asked again.
+    """
+    given = take_prefill(turn, node)
+    if given is not None:
+        advance(turn, node, given)
+        return
     out = HOOKS[node.hook](turn, node) if node.hook else HookOut()
     if out.goto and _depth < MAX_REDIRECTS:
         target = book().target(out.goto) if "." in out.goto else book().node(node.flow, out.goto)
@@ -59,10 +88,11 @@ def advance(turn: Turn, node: Node, value: str) -> None:
     show(turn, following)
 
 
-def reask(turn: Turn, node: Node, key: str) -> None:
+def reask(turn: Turn, node: Node, key: str | Invalid) -> None:
     """Say kindly why the answer did not fit and ask the same question again (answers so far are kept)."""
     retries = turn.state.retries + 1
-    turn.prefix.insert(0, turn.t(key))
+    values = dict(key.values) if isinstance(key, Invalid) else {}
+    turn.prefix.insert(0, turn.t(key.key if isinstance(key, Invalid) else key, **values))
     if retries >= STUCK_AFTER:
         turn.prefix.insert(1, turn.t("answers.stuck"))
     show(turn, node)

@@ -30,6 +30,7 @@ class Node:
     ask: str | None = None
     choices: dict[str, str] = field(default_factory=dict)
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    lookup: dict[str, str] = field(default_factory=dict)
     detect: bool = False
     revisit: bool = False
     save: str | None = None
@@ -110,6 +111,9 @@ def _node(flow: str, name: str, raw: dict[str, Any]) -> Node:
         raise FlowError(f"{where}: ask must be one of {', '.join(ASK_KINDS)}")
     choices = {str(k): str(v) for k, v in (raw.get("choices") or {}).items()}
     words = {str(k): tuple(str(w) for w in v) for k, v in (raw.get("words") or {}).items()}
+    lookup = {str(k): str(v) for k, v in (raw.get("lookup") or {}).items()}
+    if set(lookup.values()) - set(choices.values()):
+        raise FlowError(f"{where}: lookup names a value that is not one of its choices")
     return Node(
         flow=flow,
         name=name,
@@ -120,6 +124,7 @@ def _node(flow: str, name: str, raw: dict[str, Any]) -> Node:
         ask=ask,
         choices=choices,
         words=words,
+        lookup=lookup,
         detect=bool(raw.get("detect")),
         revisit=bool(raw.get("revisit")),
         save=raw.get("save"),

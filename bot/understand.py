@@ -1,0 +1,127 @@
+"""From the model's ranking to what the bot does: answer a flow, ask "did you mean …?", or say off-topic.
+
+Owns the rules that sit between the intent model and the dialogue, so that the dialogue, `python -m bot nlu`
+and the benchmarks all measure the same decision:
+- crisis wins: the safeguard's hit, the model's top intent, or crisis ranked close behind the top one
+  (a false alarm costs a kind sentence, a miss can cost a life);
+- `out_of_scope` needs positive evidence: a message with a domain word (催收, 逾期, 网贷 …) never gets the
+  off-topic answer; when the model is unsure about it, the bot asks with its best two or three flows.
+Must not import the dialogue or a channel.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.nlu_types import Parse
+from bot.textnorm import to_halfwidth, to_simplified
+
+LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
+FLOW_INTENTS = (
+    "stay_calm", "false_threat", "gather_evidence", "report_complaint", "repayment_plan", "contacts_harassed",
+    "know_rights", "assess_sms",
+)
+CRISIS_CLOSE_RATIO = 0.5
+"""Crisis ranked second with at least this share of the top intent's confidence is treated as crisis."""
+CRISIS_MIN_CONFIDENCE = 0.2
+"""Crisis with at least this confidence anywhere in the ranking is treated as crisis."""
+MAX_GUESSES = 3
+"""How many flows a "did you mean …?" question offers."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the bot makes of one message.
+
+    action: "crisis" | "intent" (answer `intent`) | "clarify" (ask with `guesses`) | "out_of_scope".
+    intent: the intent acted on; for "clarify" the best guess, for "crisis" "crisis".
+    crisis_source: "lexicon" | "model" | "model_close" when action is crisis, else "".
+    """
+
+    action: str
+    intent: str
+    guesses: tuple[str, ...] = ()
+    crisis_source: str = ""
+    domain: bool = False
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """Load the domain words: Chinese substrings, and one word-boundary regex for English and pinyin."""
+    raw = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")) or {}
+    zh = tuple(sorted({str(w) for w in raw.get("zh") or []}, key=len, reverse=True))
+    latin = sorted({str(w).lower() for w in [*(raw.get("en") or []), *(raw.get("pinyin") or [])]}, key=len,
+                   reverse=True)
+    pattern = None
+    if latin:
+        alternation = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in latin)
+        pattern = re.compile(rf"(?<![a-z])(?:{alternation})(?![a-z])")
+    return zh, pattern
+
+
+def normalise_for_match(text: str) -> str:
+    """Half-width, Simplified, lower-case text for word matching."""
+    return to_simplified(to_halfwidth(text)).lower()
+
+
+def domain_words(text: str) -> list[str]:
+    """Return the domain words found in a message (empty when it is not about debts or collection)."""
+    norm = normalise_for_match(text[:4000])
+    zh, latin = _lexicon()
+    found = [w for w in zh if w in norm]
+    if latin is not None:
+        found += [m.group(0) for m in latin.finditer(norm)]
+    return found
+
+
+def has_domain_word(text: str) -> bool:
+    """Whether a message is about debts or collection by its words alone."""
+    return bool(domain_words(text))
+
+
+def _raw_ranking(parse: Parse) -> list[tuple[str, float]]:
+    """The model's ranking, best first (the top intent alone when the backend gave no ranking)."""
+    ranking = sorted(parse.ranking, key=lambda r: r[1], reverse=True)
+    return ranking or [(parse.intent, parse.confidence)]
+
+
+def crisis_source(parse: Parse) -> str:
+    """Say why a parse counts as crisis ("lexicon", "model", "model_close"), or "" when it does not."""
+    if any(note.startswith("crisis safeguard") for note in parse.notes):
+        return "lexicon"
+    ranking = _raw_ranking(parse)
+    top_intent, top_conf = ranking[0]
+    if top_intent == "crisis":
+        return "model"
+    for intent, conf in ranking[1:]:
+        if intent != "crisis":
+            continue
+        close = ranking[1][0] == "crisis" and conf >= CRISIS_CLOSE_RATIO * top_conf
+        if close or conf >= CRISIS_MIN_CONFIDENCE:
+            return "model_close"
+    return ""
+
+
+def decide(parse: Parse, text: str, threshold: float) -> Decision:
+    """Turn a parse into what the bot does with the message (see the module docstring)."""
+    source = crisis_source(parse)
+    if source:
+        return Decision("crisis", "crisis", crisis_source=source)
+    ranking = _raw_ranking(parse)
+    domain = has_domain_word(text)
+    top_intent, top_conf = ranking[0]
+    flows = [i for i, _ in ranking if i in FLOW_INTENTS][:MAX_GUESSES]
+    if top_intent == "out_of_scope" or top_conf < threshold:
+        if domain and flows:
+            if top_intent != "out_of_scope" and top_conf >= threshold:
+                return Decision("intent", top_intent, domain=True)
+            return Decision("clarify", flows[0], tuple(flows), domain=True)
+        if top_conf < threshold and top_intent in FLOW_INTENTS and top_conf >= threshold / 2:
+            return Decision("clarify", top_intent, tuple(flows), domain=domain)
+        return Decision("out_of_scope", "out_of_scope", domain=domain)
+    return Decision("intent", top_intent, domain=domain)
