@@ -26,10 +26,17 @@ FLOW_INTENTS = (
     "stay_calm", "false_threat", "gather_evidence", "report_complaint", "repayment_plan", "contacts_harassed",
     "know_rights", "assess_sms",
 )
-CRISIS_CLOSE_RATIO = 0.5
-"""Crisis ranked second with at least this share of the top intent's confidence is treated as crisis."""
-CRISIS_MIN_CONFIDENCE = 0.2
+CRISIS_CLOSE_RATIO = 0.6
+"""Crisis ranked second with at least this share of the top intent's confidence (and at least
+CRISIS_CLOSE_FLOOR) is treated as crisis."""
+CRISIS_CLOSE_FLOOR = 0.2
+CRISIS_MIN_CONFIDENCE = 0.3
 """Crisis with at least this confidence anywhere in the ranking is treated as crisis."""
+OUT_OF_SCOPE_SURE = 0.7
+"""The model this sure of off-topic, with a domain word present, means an off-topic request about money
+(where to borrow, a higher card limit): the bot says it does not help with that, not "I did not understand"."""
+CLARIFY_FLOOR = 0.3
+"""Without a domain word, a flow guess below the threshold but at least this sure is asked about."""
 MAX_GUESSES = 3
 """How many flows a "did you mean …?" question offers."""
 
@@ -38,7 +45,8 @@ MAX_GUESSES = 3
 class Decision:
     """What the bot makes of one message.
 
-    action: "crisis" | "intent" (answer `intent`) | "clarify" (ask with `guesses`) | "out_of_scope".
+    action: "crisis" | "intent" (answer `intent`) | "clarify" (ask with `guesses`) | "lending" (an off-topic
+    request about money: say the bot does not help with that) | "out_of_scope".
     intent: the intent acted on; for "clarify" the best guess, for "crisis" "crisis".
     crisis_source: "lexicon" | "model" | "model_close" when action is crisis, else "".
     """
@@ -101,7 +109,7 @@ def crisis_source(parse: Parse) -> str:
     for intent, conf in ranking[1:]:
         if intent != "crisis":
             continue
-        close = ranking[1][0] == "crisis" and conf >= CRISIS_CLOSE_RATIO * top_conf
+        close = ranking[1][0] == "crisis" and conf >= max(CRISIS_CLOSE_FLOOR, CRISIS_CLOSE_RATIO * top_conf)
         if close or conf >= CRISIS_MIN_CONFIDENCE:
             return "model_close"
     return ""
@@ -115,13 +123,15 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
     ranking = _raw_ranking(parse)
     domain = has_domain_word(text)
     top_intent, top_conf = ranking[0]
-    flows = [i for i, _ in ranking if i in FLOW_INTENTS][:MAX_GUESSES]
-    if top_intent == "out_of_scope" or top_conf < threshold:
+    flows = tuple([i for i, _ in ranking if i in FLOW_INTENTS][:MAX_GUESSES])
+    if top_intent == "out_of_scope":
+        if domain and top_conf >= OUT_OF_SCOPE_SURE:
+            return Decision("lending", "out_of_scope", flows, domain=True)
         if domain and flows:
-            if top_intent != "out_of_scope" and top_conf >= threshold:
-                return Decision("intent", top_intent, domain=True)
-            return Decision("clarify", flows[0], tuple(flows), domain=True)
-        if top_conf < threshold and top_intent in FLOW_INTENTS and top_conf >= threshold / 2:
-            return Decision("clarify", top_intent, tuple(flows), domain=domain)
+            return Decision("clarify", flows[0], flows, domain=True)
         return Decision("out_of_scope", "out_of_scope", domain=domain)
-    return Decision("intent", top_intent, domain=domain)
+    if top_conf >= threshold:
+        return Decision("intent", top_intent, domain=domain)
+    if flows and (domain or (top_intent in FLOW_INTENTS and top_conf >= CLARIFY_FLOOR)):
+        return Decision("clarify", flows[0], flows, domain=domain)
+    return Decision("out_of_scope", "out_of_scope", domain=domain)

@@ -30,6 +30,9 @@ from bot.store import Store
 from tests._fake_parser import FakeParser
 
 CONVERSATIONS = Path(__file__).parent / "conversations"
+TYPED_PREFIX = "typed_"
+"""Conversations written blind, as people type them: no reply may be a generic fallback."""
+FALLBACK_KEYS = ("common.out_of_scope", "answers.choice", "common.error", "understand.no_words")
 TEXT_OCR_PREFIX = b""
 
 
@@ -109,6 +112,7 @@ def _load_conversations() -> list[Any]:
     cases = []
     for path in sorted(CONVERSATIONS.glob("*.yml")):
         for conv in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]:
+            conv["typed"] = path.stem.startswith(TYPED_PREFIX)
             cases.append(pytest.param(conv, id=f"{path.stem}: {conv['name']}"))
     return cases
 
@@ -199,7 +203,11 @@ def test_conversation(
         replies = asyncio.run(chat.send(**kwargs))
         assert replies, f"{where}: no reply"
         assert replies[-1].options, f"{where}: the reply ends without buttons (a dead end)"
-        _check(chat, replies, turn.get("expect") or {}, where)
+        expect = turn.get("expect") or {}
+        _check(chat, replies, expect, where)
+        if conversation["typed"] and expect.get("flow") != "out_of_scope" and "user" in turn:
+            fallback = [k for k in chat.keys if k in FALLBACK_KEYS]
+            assert not fallback, f"{where}: answered with the generic fallback {fallback}"
     chat.store.close()
 
 

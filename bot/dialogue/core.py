@@ -59,6 +59,8 @@ CRISIS_SCAN_TAIL = 2_000
 MAX_OCR_ECHO = 500
 TOPIC_CHECK_CHARS = 40
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
+DISTRESS_EMOJI = frozenset("😭😢😰😱😞😔💔🥺😩😫😖😣😥😨😟")
+"""A message of only emoji with one of these is met with the stay-calm flow, not "I did not understand"."""
 SHORT_ANSWER_CHARS = 12
 """A reply this short that fits the question is taken as the answer without asking the model."""
 MAX_SLOT_TEXT = 300
@@ -208,6 +210,8 @@ class Dialogue:
                     return
                 if isinstance(answer, Invalid) and self._noted(turn, node):
                     return
+                if isinstance(answer, Invalid) and self._precise_reask(turn, node, text):
+                    return
         elif signal == "strong":
             self._assess(turn, text)
             return
@@ -215,8 +219,11 @@ class Dialogue:
             self._bare_amount(turn)
             return
         elif not has_words(text):
-            menu(turn, key="understand.no_words")
-            turn.state.topic = "out_of_scope"
+            if any(ch in DISTRESS_EMOJI for ch in text):
+                enter(turn, "stay_calm")
+            else:
+                menu(turn, key="understand.no_words")
+                turn.state.topic = "out_of_scope"
             return
         parse = await self._parse(text)
         if parse is None:  # the model is still loading: deterministic answers only
@@ -231,7 +238,7 @@ class Dialogue:
         if decision.action == "crisis":
             self._crisis(turn)
             return
-        intent = decision.intent if decision.action == "intent" else decision.action
+        intent = decision.intent if decision.action in ("intent", "lending") else decision.action
         if node is not None:
             if not self._leaves_step(node, decision, text, signal, answer):
                 self._stay(turn, node, answer, text, intent)
@@ -241,6 +248,9 @@ class Dialogue:
             self._assess(turn, text)
         elif decision.action == "clarify":
             self._clarify(turn, decision.guesses)
+        elif decision.action == "lending":
+            menu(turn, key="understand.lending")
+            turn.state.topic = "out_of_scope"
         else:
             self._intent(turn, intent, text)
         if node is not None and turn.state.paused and turn.replies:
@@ -252,7 +262,7 @@ class Dialogue:
         """The message belongs to the step that waits: take it, or correct kindly and ask again."""
         if node.ask == "sms":
             self._assess(turn, text)
-        elif isinstance(answer, Invalid) and intent in SMALL_TALK:
+        elif isinstance(answer, Invalid) and intent == "greet":
             reask(turn, node, f"answers.smalltalk.{intent}")
         elif isinstance(answer, Invalid) and intent == "help":
             turn.state.retries = max(turn.state.retries, STUCK_AFTER - 1)
@@ -265,6 +275,8 @@ class Dialogue:
     ) -> bool:
         """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS."""
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
+            return True
+        if decision.action == "intent" and decision.intent in ("thanks", "goodbye") and isinstance(answer, Invalid):
             return True
         if decision.action == "clarify" and isinstance(answer, Invalid):
             return node.flow not in decision.guesses
@@ -316,6 +328,16 @@ class Dialogue:
         if own in AMOUNT_FIELDS and own not in slots and any(k in AMOUNT_FIELDS for k in found):
             return Invalid("understand.other_figure")
         return answer
+
+    def _precise_reask(self, turn: Turn, node: Node, text: str) -> bool:
+        """Re-ask with a precise correction for emoji only, or an amount where an option is asked for."""
+        if not has_words(text) and not text.strip().isdigit():
+            reask(turn, node, "understand.no_words_step")
+            return True
+        if node.choices and is_bare_amount(text) and not normalise(text).isdigit():
+            reask(turn, node, Invalid("understand.amount_at_choice", (("count", str(len(node.choices))),)))
+            return True
+        return False
 
     def _noted(self, turn: Turn, node: Node) -> bool:
         """Say which figures were kept from an answer that did not fit, and ask the same question again."""

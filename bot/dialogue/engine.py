@@ -63,6 +63,13 @@ def show(turn: Turn, node: Node, _depth: int = 0) -> None:
 def enter(turn: Turn, flow: str, text: str = "") -> None:
     """Start a flow; if its first step may be answered by the message that started it, take that answer."""
     node = book().node(flow)
+    turn.state.flow_data(flow).pop(PREFILL, None)  # answers given for an earlier visit do not carry over
+    if text and not text.strip().isdigit():
+        for later in book().flows[flow].nodes.values():
+            if later is not node and later.detect and later.save and later.ask == "choice":
+                found = parse_answer(later, text, turn.locale)
+                if isinstance(found, Answer):
+                    turn.state.flow_data(flow).setdefault(PREFILL, {})[later.save] = found.value
     if node.detect and text:
         answer = parse_answer(node, text, turn.locale) if node.ask == "choice" else None
         if isinstance(answer, Answer) and not text.strip().isdigit():

@@ -162,7 +162,8 @@ def plan_start(turn: Turn, node: Node) -> HookOut:
         return HookOut(
             texts=[turn.t("plan.resume", count=len(debts))], options=["rp:continue", "rp:restart", "menu"]
         )
-    return HookOut(texts=[turn.t("plan.start")], options=["rp:begin", "rp:agents", "menu"])
+    turn.prefix.append(turn.t("plan.start"))  # people who type rather than press go straight to the question
+    return HookOut(goto="creditor")
 
 
 def plan_ask_kind(turn: Turn, node: Node) -> HookOut:

@@ -29,6 +29,7 @@ _INCOME = ("工资", "月入", "收入", "月薪", "薪水", "薪资", "挣", "�
 _COSTS = ("房租", "租金", "生活费", "开销", "开支", "花销", "花费", "支出", "水电", "伙食", "吃饭", "rent",
           "living", "expenses", "costs", "spend")
 _DEBT = ("欠", "借", "贷", "负债", "逾期", "债", "本金", "额度", "owe", "debt", "borrow", "loan")
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _CARD_WORDS = ("信用卡", "卡债", "卡数", "credit card")
 _MULT = {"万": Decimal(10_000), "w": Decimal(10_000), "千": Decimal(1_000), "k": Decimal(1_000),
          "百": Decimal(100)}
@@ -50,7 +51,8 @@ def _convert_numerals(text: str) -> str:
 
 def normalise_amounts(text: str) -> str:
     """Half-width, Simplified, lower-case text with Chinese numerals as digits."""
-    return _convert_numerals(to_simplified(to_halfwidth(text[:MAX_SCAN])).lower())
+    text = _THOUSANDS.sub("", to_simplified(to_halfwidth(text[:MAX_SCAN])).lower())
+    return _convert_numerals(text)
 
 
 def _value(number: str, unit: str | None, tail: str | None) -> Decimal | None:
