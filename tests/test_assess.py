@@ -410,3 +410,24 @@ def test_a_lawful_sentence_with_summons_lawsuit_or_enforcement_is_not_a_false_th
 
 def test_a_collector_claiming_to_send_a_summons_is_still_a_false_threat():
     assert "false_legal_threat" in assess("【融通法务】法院传票已经寄往你户籍地，请注意查收。").categories
+
+
+def test_an_sms_in_two_scripts_is_read_in_both():
+    text = "你個老賴，pay up or we will call your boss. 明天就去你公司門口。"
+    a = assess(text)
+    assert {"insult_or_intimidation", "third_party_contact"} <= set(a.categories)
+    assert any(f.text == "call your boss" for f in a.findings)
+    assert all(text[f.start:f.end] == f.text for f in a.findings)
+
+
+def test_a_court_notice_with_a_scam_link_inside_is_impersonation_not_verified():
+    text = ("【XX区人民法院】（2025）京0105民初1234号传票已送达，详询12368。"
+            "为免开庭请点击 http://court-cn.vip/pay 缴纳和解金。")
+    a = assess(text)
+    assert a.risk == "high" and "impersonation" in a.categories and not a.verify
+
+
+@pytest.mark.parametrize("text", ["仆街" * 20000, "【法院" * 20000, "(" * 50000 + "传票", "去你" * 30000 + "公司"])
+def test_backtracking_bombs_on_the_new_rules_get_a_bounded_answer(text):
+    a = assess(text)  # timing is measured in bench/bench_assess.py, not here
+    assert a.risk in RISKS and len(a.findings) <= 40

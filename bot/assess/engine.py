@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.assess.learned import get_classifier
 from bot.assess.model import CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
 from bot.assess.normalize import Normalised, normalise
 from bot.assess.rules import Rule, RuleSet, get_rules
@@ -14,6 +15,12 @@ MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one 
 MAX_HITS_PER_RULE = 3
 MAX_TRIES_PER_RULE = 200  # rejected candidates examined per rule before giving up (bounded time)
 MAX_FINDINGS = 40
+MODEL_THRESHOLD = 0.75  # the classifier adds a category the rules missed only above this probability
+MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
+# Legal basis shown with a model-only finding (the rules' usual basis for that category).
+_MODEL_BASIS = {"false_legal_threat": "civil_not_criminal", "impersonation": "impersonation_ban",
+                "third_party_contact": "third_party", "insult_or_intimidation": "insult",
+                "privacy_exposure": "privacy", "scam_payment": "fake_collector"}
 OFF_HOURS_START = 22  # GB/T 45251-2025 and the 2026 banking-association guideline: no collection 22:00–08:00
 OFF_HOURS_END = 8
 
@@ -228,6 +235,36 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     return [h for h in hits if h.rule.category not in _COURT_PROCEDURE], True, True, None
 
 
+def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool, loc: str,
+                    rules: RuleSet) -> list[Finding]:
+    """Add what only the classifier sees: one "likely" finding per category the rules missed, on its sentence.
+
+    The rules' findings are never removed. A genuine-looking court notice gets no model false_legal_threat or
+    impersonation (that would undo "verify, don't dismiss").
+    """
+    clf = get_classifier()
+    if clf is None:
+        return []
+    text = norm.text[:MODEL_CHARS]
+    probs = clf.scores(text)
+    out: list[Finding] = []
+    for k, cat in enumerate(CATEGORIES):
+        p = float(probs[k])
+        if cat in found or p < MODEL_THRESHOLD or (verify and cat in _COURT_PROCEDURE):
+            continue
+        s, e = clf.best_sentence(text, k)
+        if e <= s:
+            continue
+        start, end = norm.span(s, e)
+        out.append(Finding(
+            category=cat, start=start, end=end, text=source[start:end],
+            explanation=rules.text("explanations", f"model_{cat}", loc),
+            legal_basis=rules.text("legal_basis", _MODEL_BASIS[cat], loc),
+            rule=f"model:{cat}", source="model", score=p,
+        ))
+    return out
+
+
 def _input_notes(text: str, norm: Normalised, truncated: bool) -> list[str]:
     """Return the keys of notes about the input itself (empty, no words, only a link, cut)."""
     keys: list[str] = []
@@ -319,7 +356,9 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
             explanation=rules.text("explanations", "imp_court_scam", loc),
             legal_basis=rules.text("legal_basis", "impersonation_ban", loc), rule="imp_court_scam",
         ))
-        findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
+    if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
+        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules))
+    findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}
     categories = [c for c in CATEGORIES if c in cats]
     off_hours = _is_off_hours(received_at)
