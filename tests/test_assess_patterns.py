@@ -13,7 +13,7 @@ from bot.assess.rules import PATTERN_DIR, RuleError, get_rules, load_rules
 
 RULES = get_rules()
 ALL_RULES = RULES.rules()
-# Every number a user can dial must come from the fact sheet (/work/shared/facts/legal-facts-zh.md §4).
+# Every number a user can dial must come from the fact sheet (docs/legal-sources.md, complaint and report channels).
 HOTLINES = {"110", "120", "96110", "12368", "12321", "010-12321", "12378", "12348", "12345", "12363"}
 
 
