@@ -431,3 +431,20 @@ def test_a_court_notice_with_a_scam_link_inside_is_impersonation_not_verified():
 def test_backtracking_bombs_on_the_new_rules_get_a_bounded_answer(text):
     a = assess(text)  # timing is measured in bench/bench_assess.py, not here
     assert a.risk in RISKS and len(a.findings) <= 40
+
+
+def test_own_corpus_held_out_figures_stay_at_0_99(heldout):
+    assert heldout.binary_accuracy >= 0.99 and heldout.micro_f1 >= 0.99, heldout.summary()
+
+
+def test_the_training_corpus_is_large_labelled_by_the_contract_and_never_held_out():
+    train = load("sms_train.jsonl")
+    assert len(train) >= 600 and {r["lang"] for r in train} == {"zh-Hans", "zh-Hant", "en"}
+    heldout_texts = {r["text"] for r in CORPUS if r["split"] == "heldout"}
+    for r in train:
+        assert r["split"] == "tune" and r["text"] not in heldout_texts
+        assert r["risk"] == risk_for(r["categories"]), r["id"]
+        if r.get("kind") in ("lawful", "court_genuine"):
+            assert r["categories"] == [], r["id"]
+        if r.get("kind") == "authority_fake":
+            assert "impersonation" in r["categories"], r["id"]
