@@ -109,3 +109,23 @@ def test_the_command_line_prints_a_report():
                          capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
                          env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "/usr/bin:/bin"})
     assert "Risk: High" in out.stdout and "not legal advice" in out.stdout
+
+
+def test_jsonl_says_whether_a_court_notice_may_be_real_and_keeps_the_contract_fields():
+    genuine = ("【XX区人民法院】（2025）京0105民初1234号案件已立案，请于3月5日9时到本院第三法庭参加庭审。"
+               "详询当地区号+12368。")
+    fake = "【XX区人民法院】（2025）京0105民初1234号案件已立案，撤诉请缴纳撤诉费2000元至安全账户。"
+    real, scam, plain = run([json.dumps({"text": t}, ensure_ascii=False) for t in (genuine, fake, "请尽快还款")])
+    assert real["verify"] is True and real["court_notice"] is True and real["risk"] == "low"
+    assert real["advice"][0]["key"] == "court_may_be_real"
+    assert scam["verify"] is False and scam["court_notice"] is True and "impersonation" in scam["categories"]
+    assert plain["verify"] is False and plain["court_notice"] is False
+    for out in (real, scam, plain):
+        assert {"risk", "categories", "findings", "advice", "off_hours", "notes"} <= set(out)
+    assert all(f["source"] == "rule" for f in scam["findings"])
+
+
+def test_the_report_of_a_genuine_court_notice_says_it_may_be_real():
+    sms = "【XX人民法院】您与某某银行纠纷一案已进入诉前调解，可登录人民法院在线服务查看。"
+    text = format_report(assess(sms), "zh-Hans")
+    assert "可能是真的" in text and "12368" in text and "虚假法律威胁" not in text

@@ -13,7 +13,7 @@ from bot.assess.rules import PATTERN_DIR, RuleError, get_rules, load_rules
 
 RULES = get_rules()
 ALL_RULES = RULES.rules()
-# Every number a user can dial must come from the fact sheet (/work/shared/facts/legal-facts-zh.md §4).
+# Every number a user can dial must come from the fact sheet (docs/legal-sources.md, complaint and report channels).
 HOTLINES = {"110", "120", "96110", "12368", "12321", "010-12321", "12378", "12348", "12345", "12363"}
 
 
@@ -109,7 +109,9 @@ def test_a_rule_mixing_chinese_and_english_words_is_refused(tmp_path):
     for p in PATTERN_DIR.glob("*.yml"):
         (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     f = tmp_path / "false_legal_threat.yml"
-    mixed = f.read_text(encoding="utf-8").replace("regex: '传票'", "regex: '传票|\\bsummons\\b'")
+    original = f.read_text(encoding="utf-8")
+    mixed = original.replace("regex: '司法拘留|", "regex: '\\bjail\\b|司法拘留|")
+    assert mixed != original
     f.write_text(mixed, encoding="utf-8")
     with pytest.raises(RuleError, match="mixes Chinese and English"):
         load_rules(tmp_path)

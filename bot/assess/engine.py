@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.assess.learned import get_classifier
 from bot.assess.model import CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
 from bot.assess.normalize import Normalised, normalise
 from bot.assess.rules import Rule, RuleSet, get_rules
@@ -14,6 +15,12 @@ MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one 
 MAX_HITS_PER_RULE = 3
 MAX_TRIES_PER_RULE = 200  # rejected candidates examined per rule before giving up (bounded time)
 MAX_FINDINGS = 40
+MODEL_THRESHOLD = 0.75  # the classifier adds a category the rules missed only above this probability
+MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
+# Legal basis shown with a model-only finding (the rules' usual basis for that category).
+_MODEL_BASIS = {"false_legal_threat": "civil_not_criminal", "impersonation": "impersonation_ban",
+                "third_party_contact": "third_party", "insult_or_intimidation": "insult",
+                "privacy_exposure": "privacy", "scam_payment": "fake_collector"}
 OFF_HOURS_START = 22  # GB/T 45251-2025 and the 2026 banking-association guideline: no collection 22:00–08:00
 OFF_HOURS_END = 8
 
@@ -26,6 +33,15 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2}")
 _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
 _TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant": "zh-Hant"}
+# Signs that a message in a court's name is not from a court: a mobile number (mainland 1xx, Taiwan 09xx) to
+# call, a link outside gov.cn, an arrest claim. Courts use 12368, landlines and court.gov.cn platforms.
+_MOBILE = re.compile(
+    r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])")
+_OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|court\.gov\.cn|12368\.gov\.cn)$", re.IGNORECASE)
+_HOST = re.compile(r"^(?:https?://)?([^/\s?#:]+)", re.IGNORECASE)
+_ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
+_SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "imp_lawyer_power", "flt_police"})
+_COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation"})
 _THREATS = frozenset({"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation",
                       "privacy_exposure"})
 
@@ -184,6 +200,71 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     return out
 
 
+def _court_scam_signal(text: str, hits: list[_Hit]) -> bool:
+    """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link)."""
+    for h in hits:
+        if h.rule.category == "scam_payment" or h.rule.id in _SCAM_SIGNAL_RULES:
+            return True
+        if h.rule.id in ("flt_jail", "flt_en_jail") and _ARREST.search(text, h.start, h.end):
+            return True
+    if _MOBILE.search(text):
+        return True
+    for m in _URL.finditer(text):
+        host = _HOST.match(m.group())
+        if host is None or not _OFFICIAL_HOST.search(host.group(1).rstrip(".")):
+            return True
+    return False
+
+
+def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool, bool, tuple[int, int] | None]:
+    """Apply "verify, don't dismiss" to court notices: (hits, court_notice, verify, span of a fake court voice).
+
+    A message that speaks as a court, arbitration body or court mediator, carries an official marker (case
+    number, 12368, 人民法院在线服务) and shows no scam sign may be real: its procedural words (立案, 传票,
+    执行, 失信) are not false threats and its court name is not impersonation. With a scam sign it is a
+    fake authority: impersonation is added on the court's name if no rule found it.
+    """
+    voice = scanner.rules.contexts["court_voice"].search(scanner.text)
+    if voice is None:
+        return hits, False, False, None
+    if _court_scam_signal(scanner.text, hits):
+        has_imp = any(h.rule.category == "impersonation" for h in hits)
+        return hits, True, False, None if has_imp else (voice.start(), voice.end())
+    if not scanner.context("court_official"):
+        return hits, True, False, None
+    return [h for h in hits if h.rule.category not in _COURT_PROCEDURE], True, True, None
+
+
+def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool, loc: str,
+                    rules: RuleSet) -> list[Finding]:
+    """Add what only the classifier sees: one "likely" finding per category the rules missed, on its sentence.
+
+    The rules' findings are never removed. A genuine-looking court notice gets no model false_legal_threat or
+    impersonation (that would undo "verify, don't dismiss").
+    """
+    clf = get_classifier()
+    if clf is None:
+        return []
+    text = norm.text[:MODEL_CHARS]
+    probs = clf.scores(text)
+    out: list[Finding] = []
+    for k, cat in enumerate(CATEGORIES):
+        p = float(probs[k])
+        if cat in found or p < MODEL_THRESHOLD or (verify and cat in _COURT_PROCEDURE):
+            continue
+        s, e = clf.best_sentence(text, k)
+        if e <= s:
+            continue
+        start, end = norm.span(s, e)
+        out.append(Finding(
+            category=cat, start=start, end=end, text=source[start:end],
+            explanation=rules.text("explanations", f"model_{cat}", loc),
+            legal_basis=rules.text("legal_basis", _MODEL_BASIS[cat], loc),
+            rule=f"model:{cat}", source="model", score=p,
+        ))
+    return out
+
+
 def _input_notes(text: str, norm: Normalised, truncated: bool) -> list[str]:
     """Return the keys of notes about the input itself (empty, no words, only a link, cut)."""
     keys: list[str] = []
@@ -203,9 +284,9 @@ def _input_notes(text: str, norm: Normalised, truncated: bool) -> list[str]:
 
 
 def _advice_keys(cats: set[str], findings: list[Finding], scanner: _Scanner, off_hours: bool,
-                 collection_like: bool) -> list[str]:
+                 collection_like: bool, verify: bool = False) -> list[str]:
     """Choose the next steps that fit what was found (most urgent first)."""
-    keys: list[str] = []
+    keys: list[str] = ["court_may_be_real"] if verify else []
     violent = any(f.violent for f in findings)
     if violent or "insult_or_intimidation" in cats or "privacy_exposure" in cats:
         keys.append("call_110_if_danger")
@@ -217,7 +298,7 @@ def _advice_keys(cats: set[str], findings: list[Finding], scanner: _Scanner, off
     if cats:
         keys.append("keep_evidence")
         keys.append("verify_official")
-    if scanner.context("court_named") or "impersonation" in cats:
+    if scanner.context("court_named") or "impersonation" in cats or verify:
         keys.append("verify_court_12368")
     if cats & {"insult_or_intimidation", "privacy_exposure", "third_party_contact", "false_legal_threat"}:
         keys.append("report_12321")
@@ -229,9 +310,9 @@ def _advice_keys(cats: set[str], findings: list[Finding], scanner: _Scanner, off
         keys.append("legal_aid_12348")
     if off_hours and (cats or collection_like):
         keys.append("off_hours")
-    if not cats and collection_like:
+    if not cats and collection_like and not verify:
         keys.extend(["low_pay_official", "low_hardship"])
-    if not cats and not collection_like:
+    if not cats and not collection_like and not verify:
         keys.append("low_nothing_found")
     return keys
 
@@ -247,6 +328,8 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     loc = resolve_locale(locale, source, norm)
     scanner = _Scanner(rules, norm.text)
     hits = scanner.scan() if _LETTER_OR_CJK.search(norm.text) else []
+    hits, court_notice, verify, fake_court = _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(
+        norm.text) else (hits, False, False, None)
     hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
     note_keys = _input_notes(text, norm, truncated)
     if len(hits) > MAX_FINDINGS:
@@ -266,13 +349,23 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
             rule=r.id,
             violent=r.violent,
         ))
+    if fake_court is not None:
+        start, end = norm.span(*fake_court)
+        findings.append(Finding(
+            category="impersonation", start=start, end=end, text=source[start:end],
+            explanation=rules.text("explanations", "imp_court_scam", loc),
+            legal_basis=rules.text("legal_basis", "impersonation_ban", loc), rule="imp_court_scam",
+        ))
+    if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
+        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules))
+    findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}
     categories = [c for c in CATEGORIES if c in cats]
     off_hours = _is_off_hours(received_at)
     collection_like = scanner.context("collection")
     risk = risk_for(categories, violent=any(f.violent for f in findings))
     advice = [Advice(k, rules.text("advice", k, loc))
-              for k in _advice_keys(cats, findings, scanner, off_hours, collection_like)]
+              for k in _advice_keys(cats, findings, scanner, off_hours, collection_like, verify)]
     notes = [rules.text("notes", "not_legal_advice", loc)]
     notes += [rules.text("notes", k, loc) for k in note_keys]
     seen: set[str] = set()
@@ -281,4 +374,4 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
             seen.add(lid)
             notes.append(rules.text("lawful", lid, loc))
     return Assessment(risk=risk, categories=categories, findings=findings, advice=advice, off_hours=off_hours,
-                      notes=notes, locale=loc)
+                      notes=notes, locale=loc, court_notice=court_notice, verify=verify)

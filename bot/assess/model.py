@@ -29,8 +29,10 @@ class Finding:
     text: str
     explanation: str
     legal_basis: str | None
-    rule: str  # the pattern id in bot/assess/patterns/<category>.yml
+    rule: str  # the pattern id in bot/assess/patterns/<category>.yml (or "model:<category>")
     violent: bool = False
+    source: str = "rule"  # "rule": a pattern matched (certain span); "model": only the classifier fired (likely)
+    score: float | None = None  # the classifier's probability when source == "model"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form used by `python -m bot assess --jsonl`."""
@@ -40,6 +42,8 @@ class Finding:
             "explanation": self.explanation,
             "legal_basis": self.legal_basis,
             "rule": self.rule,
+            "source": self.source,
+            **({"score": round(self.score, 3)} if self.score is not None else {}),
         }
 
 
@@ -66,6 +70,8 @@ class Assessment:
     off_hours: bool = False
     notes: list[str] = field(default_factory=list)
     locale: str = "zh-Hans"
+    court_notice: bool = False  # the SMS speaks as a court, arbitration body or court mediator
+    verify: bool = False  # ... and shows no scam sign: it may be real, the report says how to check it
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready dict (the `assess --jsonl` contract)."""
@@ -77,6 +83,8 @@ class Assessment:
             "off_hours": self.off_hours,
             "notes": list(self.notes),
             "locale": self.locale,
+            "court_notice": self.court_notice,
+            "verify": self.verify,
         }
 
 

@@ -73,6 +73,8 @@ def assessment_meta(assessment: Any) -> dict[str, Any]:
 def render_assessment(locale: str, assessment: Any, truncated: bool = False) -> str:
     """Describe an assessment: the risk, each offending phrase quoted with why and the rule, what to do."""
     parts = [t(locale, f"sms.risk.{assessment.risk}")]
+    if getattr(assessment, "verify", False):  # a court notice with no scam sign: may be real, verify it
+        parts.append(t(locale, "sms.court_verify"))
     if truncated:
         parts.append(t(locale, "sms.truncated"))
     findings = list(assessment.findings)

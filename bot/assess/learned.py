@@ -1,0 +1,189 @@
+"""The learned layer: a multi-label linear classifier over character n-grams of the normalised SMS.
+
+Trained with scikit-learn (one logistic regression per category, liblinear, fixed seed: deterministic) on the
+labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl and sms_train.jsonl;
+never the held-out split or a blind set). Training takes about a second, so it happens on first use and the
+weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default `.cache/assess/`).
+Inference does not call scikit-learn: it looks the n-grams up in the vocabulary and takes one dot product
+per category with numpy (tens of microseconds per SMS). Without the training data (an installed package
+without tests/), the layer is off and the rules work alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.assess.model import CATEGORIES
+from bot.assess.normalize import normalise
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = ROOT / "tests" / "data"
+TRAIN_FILES = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl")
+NGRAMS = (1, 2, 3)
+MIN_DF = 2
+C = 4.0
+SEED = 0
+VERSION = "1"  # bump when the features or the training change (invalidates cached weights)
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
+_SPACE = re.compile(r"\s+")
+_lock = threading.Lock()
+_cache: dict[str, Classifier | None] = {}
+
+
+def ngrams(text: str) -> list[str]:
+    """Return the character 1–3-grams of an already normalised text (lower-cased, spaces collapsed)."""
+    s = _SPACE.sub(" ", text.lower())
+    out: list[str] = []
+    for n in NGRAMS:
+        out.extend(s[i:i + n] for i in range(len(s) - n + 1))
+    return out
+
+
+@dataclass
+class Classifier:
+    """Weights of the trained model: vocabulary, idf, one weight column and one bias per category."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray  # (V,)
+    coef: np.ndarray  # (V, K)
+    bias: np.ndarray  # (K,)
+    n_train: int = 0
+
+    def scores(self, text: str) -> np.ndarray:
+        """Return one probability per category (order of CATEGORIES) for a normalised text."""
+        counts = Counter(i for g in ngrams(text) if (i := self.vocab.get(g)) is not None)
+        if not counts:
+            return 1.0 / (1.0 + np.exp(-self.bias))
+        ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        w = (1.0 + np.log(tf)) * self.idf[ids]
+        w /= math.sqrt(float((w * w).sum())) or 1.0
+        # element-wise and summed rather than a matrix product: no BLAS call, so no helper threads (one core)
+        z = (self.coef[ids] * w[:, None]).sum(axis=0) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def best_sentence(self, text: str, k: int) -> tuple[int, int]:
+        """Return the [start, end) of the sentence of a normalised text that scores highest for category k."""
+        best, span = -1.0, (0, len(text))
+        for m in _SENTENCE.finditer(text):
+            if not m.group().strip():
+                continue
+            p = float(self.scores(m.group())[k])
+            if p > best:
+                best, span = p, (m.start(), m.end())
+        start, end = span
+        while end > start and text[end - 1] in "。！？!?；;\n ":
+            end -= 1
+        while start < end and text[start] in " \n":
+            start += 1
+        return start, end
+
+
+def _rows(data_dir: Path) -> list[dict]:
+    """Read the training rows (held-out rows excluded)."""
+    rows: list[dict] = []
+    for name in TRAIN_FILES:
+        path = data_dir / name
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                if r.get("split", "tune") == "tune":
+                    rows.append(r)
+    return rows
+
+
+def data_hash(data_dir: Path = DATA_DIR) -> str | None:
+    """Hash the training files and the feature version (None when there is no training data)."""
+    h = hashlib.sha256(VERSION.encode())
+    found = False
+    for name in TRAIN_FILES:
+        path = data_dir / name
+        if path.exists():
+            found = True
+            h.update(name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16] if found else None
+
+
+def train(data_dir: Path = DATA_DIR) -> Classifier:
+    """Train the classifier on the tune rows under `data_dir` (deterministic)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rows = _rows(data_dir)
+    texts = [normalise(r["text"]).text for r in rows]
+    vec = TfidfVectorizer(analyzer=ngrams, min_df=MIN_DF, sublinear_tf=True, dtype=np.float64)
+    x = vec.fit_transform(texts)
+    coef = np.zeros((x.shape[1], len(CATEGORIES)))
+    bias = np.zeros(len(CATEGORIES))
+    for k, cat in enumerate(CATEGORIES):
+        y = np.array([cat in r["categories"] for r in rows], dtype=int)
+        if y.min() == y.max():
+            bias[k] = -10.0 if y.max() == 0 else 10.0
+            continue
+        clf = LogisticRegression(C=C, solver="liblinear", random_state=SEED, max_iter=1000)
+        clf.fit(x, y)
+        coef[:, k] = clf.coef_[0]
+        bias[k] = clf.intercept_[0]
+    vocab = {str(g): int(i) for g, i in vec.vocabulary_.items()}
+    return Classifier(vocab, np.asarray(vec.idf_, dtype=np.float64), coef, bias, len(rows))
+
+
+def _cache_dir() -> Path:
+    """Where trained weights are kept between processes."""
+    return Path(os.environ.get("ASSESS_MODEL_DIR") or ROOT / ".cache" / "assess")
+
+
+def _save(clf: Classifier, path: Path) -> None:
+    """Write the weights atomically (a half-written file is never read)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    words = sorted(clf.vocab, key=clf.vocab.__getitem__)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
+        np.savez_compressed(fh, words=np.array(words), idf=clf.idf, coef=clf.coef, bias=clf.bias,
+                            n_train=np.array([clf.n_train]))
+    os.replace(fh.name, path)
+
+
+def _load(path: Path) -> Classifier:
+    """Read weights written by `_save`."""
+    with np.load(path, allow_pickle=False) as z:
+        words = [str(w) for w in z["words"]]
+        return Classifier({w: i for i, w in enumerate(words)}, z["idf"], z["coef"], z["bias"],
+                          int(z["n_train"][0]))
+
+
+def get_classifier(data_dir: Path = DATA_DIR) -> Classifier | None:
+    """Return the classifier (cached weights if the data is unchanged, else trained now); None without data."""
+    key = str(data_dir)
+    if key in _cache:
+        return _cache[key]
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        clf: Classifier | None = None
+        digest = data_hash(data_dir)
+        if digest is not None:
+            path = _cache_dir() / f"sms-{digest}.npz"
+            try:
+                clf = _load(path)
+            except (OSError, ValueError, KeyError):
+                clf = train(data_dir)
+                try:
+                    _save(clf, path)
+                except OSError:  # read-only checkout: keep the weights in memory only
+                    pass
+        _cache[key] = clf
+        return clf

@@ -1,0 +1,83 @@
+"""The learned layer of the SMS assessment: deterministic, bounded, and only ever a "likely" addition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.assess import CATEGORIES, assess, engine, learned
+from bot.assess.learned import Classifier, get_classifier
+from bot.assess.normalize import normalise
+
+
+def test_training_is_deterministic_and_covers_every_category():
+    a = learned.train()
+    b = learned.train()
+    assert a.vocab == b.vocab and np.array_equal(a.coef, b.coef) and np.array_equal(a.bias, b.bias)
+    assert a.coef.shape == (len(a.vocab), len(CATEGORIES)) and a.n_train >= 1000
+    assert np.count_nonzero(a.coef, axis=0).min() > 0  # every category learned something
+
+
+def test_cached_weights_give_the_same_scores_as_fresh_training(tmp_path):
+    fresh = learned.train()
+    path = tmp_path / "w.npz"
+    learned._save(fresh, path)
+    loaded = learned._load(path)
+    text = normalise("你个老赖，明天就去你公司门口拉横幅").text
+    assert np.allclose(fresh.scores(text), loaded.scores(text))
+
+
+def test_the_classifier_separates_crude_abuse_from_a_lawful_reminder():
+    clf = get_classifier()
+    assert clf is not None
+    k = CATEGORIES.index("insult_or_intimidation")
+    abuse = clf.scores(normalise("垃圾东西，借钱不还，你这种人不得好死").text)[k]
+    lawful = clf.scores(normalise("您的借款已逾期3天，请登录APP还款，如已还款请忽略").text)[k]
+    assert abuse > 0.5 > lawful
+
+
+class _Stub(Classifier):
+    """A classifier that calls every sentence mentioning 月亮 insulting (to test the combination)."""
+
+    def __init__(self) -> None:
+        super().__init__({}, np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(len(CATEGORIES)))
+
+    def scores(self, text: str) -> np.ndarray:
+        p = np.zeros(len(CATEGORIES))
+        if "月亮" in text:
+            p[CATEGORIES.index("insult_or_intimidation")] = 0.9
+            p[CATEGORIES.index("false_legal_threat")] = 0.9
+        return p
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _Stub())
+
+
+def test_where_only_the_model_fires_the_finding_quotes_its_sentence_and_says_likely(stub):
+    text = "您好，请尽快还款。你就像月亮一样躲着我们！"
+    a = assess(text)
+    model = [f for f in a.findings if f.source == "model"]
+    assert {f.category for f in model} == {"insult_or_intimidation", "false_legal_threat"}
+    for f in model:
+        assert f.text == "你就像月亮一样躲着我们" and text[f.start:f.end] == f.text
+        assert "可能" in f.explanation and "不确定" in f.explanation and f.score == pytest.approx(0.9)
+        assert f.to_dict()["source"] == "model"
+    assert a.risk == "high"
+
+
+def test_the_model_never_removes_a_rule_finding_nor_repeats_its_category(stub):
+    a = assess("你个老赖，你就像月亮一样。")
+    ins = [f for f in a.findings if f.category == "insult_or_intimidation"]
+    assert [f.source for f in ins] == ["rule"] and ins[0].text == "老赖"
+
+
+def test_the_model_cannot_turn_a_genuine_court_notice_into_a_false_threat(stub):
+    a = assess("【XX区人民法院】（2025）京0105民初1234号案件已立案，月亮法庭开庭，详询当地区号+12368。")
+    assert a.verify and not {"false_legal_threat", "impersonation"} & set(a.categories)
+
+
+def test_the_model_stays_quiet_on_a_bare_link_or_symbols(stub):
+    for text in ("https://t.cn/月亮", "😀😡"):
+        assert assess(text).risk == "low"
