@@ -56,6 +56,7 @@ class Decision:
     guesses: tuple[str, ...] = ()
     crisis_source: str = ""
     domain: bool = False
+    confidence: float = 0.0
 
 
 @lru_cache(maxsize=1)
@@ -131,7 +132,7 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
             return Decision("clarify", flows[0], flows, domain=True)
         return Decision("out_of_scope", "out_of_scope", domain=domain)
     if top_conf >= threshold:
-        return Decision("intent", top_intent, domain=domain)
+        return Decision("intent", top_intent, domain=domain, confidence=top_conf)
     if flows and (domain or (top_intent in FLOW_INTENTS and top_conf >= CLARIFY_FLOOR)):
         return Decision("clarify", flows[0], flows, domain=domain)
     return Decision("out_of_scope", "out_of_scope", domain=domain)

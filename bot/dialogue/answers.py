@@ -99,7 +99,7 @@ def read_amount(text: str, zero_ok: bool = False) -> Decimal:
         return parse_amount(text)
     except AmountError as exc:
         if exc.reason == "zero" and zero_ok:
-            return Decimal(0)
+            return Decimal("0.00")
         if exc.reason != "not_a_number":
             raise
     tokens = [m.group(0) for m in _AMOUNT_TOKEN.finditer(text[:MAX_ANSWER_SCAN])]
@@ -112,7 +112,7 @@ def read_amount(text: str, zero_ok: bool = False) -> Decimal:
         return parse_amount(tokens[0].replace("，", ","))
     except AmountError as exc:
         if exc.reason == "zero" and zero_ok:
-            return Decimal(0)
+            return Decimal("0.00")
         raise
 
 

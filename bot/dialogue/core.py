@@ -25,7 +25,7 @@ from bot.dialogue.actions import ACTIONS, current_node, menu, waiting_node
 from bot.dialogue.answers import Answer, Invalid, normalise, parse_answer
 from bot.dialogue.check import local_time, run_assessment
 from bot.dialogue.commands import parse_command
-from bot.dialogue.engine import PREFILL, STUCK_AFTER, advance, enter, reask, show
+from bot.dialogue.engine import PREFILL, STUCK_AFTER, advance, enter, prefill_detected, reask, remember, show
 from bot.dialogue.flows import Node, book
 from bot.dialogue.locale import choose_locale, from_hint
 from bot.dialogue.render import assessment_meta, money, render_assessment
@@ -59,6 +59,9 @@ CRISIS_SCAN_TAIL = 2_000
 MAX_OCR_ECHO = 500
 TOPIC_CHECK_CHARS = 40
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
+SURE_SMALL_TALK = 0.8
+"""Thanks or goodbye at a question step ends the step (resume offered) only when the model is this sure."""
+THANKS_EMOJI = frozenset("🙏👍👌❤💕🌹")
 DISTRESS_EMOJI = frozenset("😭😢😰😱😞😔💔🥺😩😫😖😣😥😨😟")
 """A message of only emoji with one of these is met with the stay-calm flow, not "I did not understand"."""
 SHORT_ANSWER_CHARS = 12
@@ -202,6 +205,7 @@ class Dialogue:
                 self._assess(turn, text)
                 return
             if node.ask != "sms":
+                turn.values["detected"] = prefill_detected(turn, node.flow, text, skip=node)
                 answer = self._plan_answer(turn, node, text, parse_answer(node, text, turn.locale))
                 if isinstance(answer, Answer) and self._plain_answer(node, text, signal):
                     if turn.values.pop("noted", False):
@@ -221,6 +225,8 @@ class Dialogue:
         elif not has_words(text):
             if any(ch in DISTRESS_EMOJI for ch in text):
                 enter(turn, "stay_calm")
+            elif any(ch in THANKS_EMOJI for ch in text):
+                self._intent(turn, "thanks", text)
             else:
                 menu(turn, key="understand.no_words")
                 turn.state.topic = "out_of_scope"
@@ -240,7 +246,7 @@ class Dialogue:
             return
         intent = decision.intent if decision.action in ("intent", "lending") else decision.action
         if node is not None:
-            if not self._leaves_step(node, decision, text, signal, answer):
+            if not self._leaves_step(turn, node, decision, text, signal, answer):
                 self._stay(turn, node, answer, text, intent)
                 return
             turn.state.paused = {"flow": node.flow, "step": node.name}
@@ -271,13 +277,13 @@ class Dialogue:
             self._answer_or_reask(turn, node, answer)
 
     def _leaves_step(
-        self, node: Node, decision: Decision, text: str, signal: Signal | None, answer: Answer | Invalid | None
+        self, turn: Turn, node: Node, decision: Decision, text: str, signal: Signal | None, answer: Answer | Invalid | None
     ) -> bool:
         """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS."""
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
-            return True
-        if decision.action == "intent" and decision.intent in ("thanks", "goodbye") and isinstance(answer, Invalid):
-            return True
+            return not turn.values.get("detected")  # it answers a later question of this flow: stay
+        if decision.intent in ("thanks", "goodbye") and decision.confidence >= SURE_SMALL_TALK:
+            return isinstance(answer, Invalid)
         if decision.action == "clarify" and isinstance(answer, Invalid):
             return node.flow not in decision.guesses
         if decision.action == "clarify" and self._is_question(text):
@@ -321,17 +327,15 @@ class Dialogue:
         data = turn.state.flow_data(PLAN)
         found = {k: v for k, v in slots.items() if k in later and data.get(k) is None}
         if found:
-            pre = data.setdefault(PREFILL, {})
-            if isinstance(pre, dict):
-                pre.update(found)
-                turn.values["noted"] = True
+            remember(turn, PLAN, found)
+            turn.values["noted"] = True
         if own in AMOUNT_FIELDS and own not in slots and any(k in AMOUNT_FIELDS for k in found):
             return Invalid("understand.other_figure")
         return answer
 
     def _precise_reask(self, turn: Turn, node: Node, text: str) -> bool:
         """Re-ask with a precise correction for emoji only, or an amount where an option is asked for."""
-        if not has_words(text) and not text.strip().isdigit():
+        if not has_words(text) and not any(ch.isdigit() for ch in text):
             reask(turn, node, "understand.no_words_step")
             return True
         if node.choices and is_bare_amount(text) and not normalise(text).isdigit():
@@ -447,7 +451,7 @@ class Dialogue:
         slots = plan_slots(text[:MAX_SLOT_TEXT]) if len(text) <= MAX_SLOT_TEXT else {}
         if not slots or (isinstance(debts, list) and debts):
             return False
-        data[PREFILL] = slots
+        remember(turn, PLAN, slots)
         turn.prefix.append(self._noted_text(turn))
         show(turn, book().node(PLAN, "creditor"))
         return True

@@ -12,6 +12,8 @@ STUCK_AFTER = 3
 """After this many answers in a row that did not fit, the re-asked question also offers a way out."""
 
 
+MAX_DETECT_CHARS = 300
+"""Longer messages (pasted SMS) are not read for answers to later questions."""
 PREFILL = "prefill"
 """Flow data key of answers the user already gave before the flow asked (bot/dialogue/slots.py)."""
 
@@ -32,6 +34,30 @@ def take_prefill(turn: Turn, node: Node) -> str | None:
     if node.ask in ("amount", "amount_or_zero", "rate"):
         return value if isinstance(parse_answer(node, value, turn.locale), Answer) else None
     return value
+
+
+def remember(turn: Turn, flow: str, answers: dict[str, str]) -> None:
+    """Keep answers the user gave before the flow asked: saved now, and their questions skipped later."""
+    data = turn.state.flow_data(flow)
+    pre = data.setdefault(PREFILL, {})
+    if isinstance(pre, dict):
+        pre.update(answers)
+    data.update(answers)
+
+
+def prefill_detected(turn: Turn, flow: str, text: str, skip: Node | None = None) -> bool:
+    """Answer the flow's later option questions marked `detect` from a message that already says it."""
+    if not text or text.strip().isdigit() or len(text) > MAX_DETECT_CHARS:
+        return False
+    found = {}
+    for later in book().flows[flow].nodes.values():
+        if later is not skip and later.detect and later.save and later.ask == "choice":
+            answer = parse_answer(later, text, turn.locale)
+            if isinstance(answer, Answer):
+                found[later.save] = answer.value
+    if found:
+        remember(turn, flow, found)
+    return bool(found)
 
 
 def show(turn: Turn, node: Node, _depth: int = 0) -> None:
@@ -64,12 +90,7 @@ def enter(turn: Turn, flow: str, text: str = "") -> None:
     """Start a flow; if its first step may be answered by the message that started it, take that answer."""
     node = book().node(flow)
     turn.state.flow_data(flow).pop(PREFILL, None)  # answers given for an earlier visit do not carry over
-    if text and not text.strip().isdigit():
-        for later in book().flows[flow].nodes.values():
-            if later is not node and later.detect and later.save and later.ask == "choice":
-                found = parse_answer(later, text, turn.locale)
-                if isinstance(found, Answer):
-                    turn.state.flow_data(flow).setdefault(PREFILL, {})[later.save] = found.value
+    prefill_detected(turn, flow, text, skip=node)
     if node.detect and text:
         answer = parse_answer(node, text, turn.locale) if node.ask == "choice" else None
         if isinstance(answer, Answer) and not text.strip().isdigit():

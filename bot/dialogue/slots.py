@@ -30,7 +30,6 @@ _COSTS = ("房租", "租金", "生活费", "开销", "开支", "花销", "花费
           "living", "expenses", "costs", "spend")
 _DEBT = ("欠", "借", "贷", "负债", "逾期", "债", "本金", "额度", "owe", "debt", "borrow", "loan")
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
-_CARD_WORDS = ("信用卡", "卡债", "卡数", "credit card")
 _MULT = {"万": Decimal(10_000), "w": Decimal(10_000), "千": Decimal(1_000), "k": Decimal(1_000),
          "百": Decimal(100)}
 
@@ -111,18 +110,18 @@ def is_bare_amount(text: str) -> bool:
 
 
 def plan_slots(text: str, bare_is_debt: bool = False) -> dict[str, str]:
-    """Read the plan's answers from a message: creditor, kind, amount, income, costs (decimal strings).
+    """Read the plan's answers from a message: creditor, amount, income, costs (decimal strings).
 
     Costs written in several parts (房租1500，生活费2000) are added up. An unlabelled amount counts as the debt
     only when `bare_is_debt` (the plan is asking about a debt, or the message names a lender).
     """
     slots: dict[str, str] = {}
     platform = find_platform(text)
-    if platform is not None:
-        slots["creditor"], slots["kind"] = platform
-        if any(w in normalise_amounts(text) for w in _CARD_WORDS):
-            slots["kind"] = "credit_card"
+    if platform is not None:  # the kind is still asked: a name alone can mislead (a bank's card, its app)
+        slots["creditor"] = platform[0]
     costs = Decimal(0)
+    if platform is not None:  # digits inside a lender's name (360借条) are not amounts
+        text = text.replace(platform[0], " ")
     for label, value in amounts(text):
         if label is None and (bare_is_debt or platform is not None):
             label = "amount"
