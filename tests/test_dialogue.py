@@ -328,7 +328,7 @@ def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
         await fake_chat.send(option_id="rp:begin")
         await fake_chat.send(text="某银行")
         await fake_chat.send(option_id="rp:kind:bank")
-        await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1")))
+        await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1", "2", "1")))
 
     asyncio.run(burst())
     state = fake_chat.state
@@ -387,7 +387,10 @@ def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Con
         (("say:我不想活了",), "crisis:safe"),
         (("flow:plan", "rp:begin", "say:我不想活了"), "resume"),
         (("say:/privacy",), "delete"),
-        (("flow:plan", "rp:begin", "rp:kind:bank", "rp:rate:unknown", "flow:plan"), "rp:continue"),
+        (
+            ("flow:plan", "rp:begin", "rp:kind:bank", "rp:rate:unknown", "rp:court:no", "rp:secured:no", "flow:plan"),
+            "rp:continue",
+        ),
         (("say:【XX】您已逾期，将通知您的家人，退订回T", "sms:save", "ev:view"), "ev:export"),
     ]
     seen: set[str] = set()

@@ -105,6 +105,8 @@ def _needed_keys() -> set[str]:
     keys |= {
         f"plan.flag.{f}"
         for f in (
+            "secured",
+            "in_court",
             "rate_unknown",
             "rate_above_24",
             "rate_above_4x_lpr",
@@ -112,6 +114,7 @@ def _needed_keys() -> set[str]:
             "no_payment",
         )
     }
+    keys |= {"plan.mark_court", "plan.mark_secured"}
     keys |= {f"evidence.describe.{v}" for v in b.node("gather_evidence", "add").choices.values()}
     for path in CODE:
         keys |= set(_KEY_CALL.findall(path.read_text(encoding="utf-8")))

@@ -20,7 +20,7 @@ MAX_DEBTS = 10
 PLAN = "repayment_plan"
 COMPLAINT = "report_complaint"
 EVIDENCE = "gather_evidence"
-DRAFT_FIELDS = ("creditor", "kind", "amount", "rate")
+DRAFT_FIELDS = ("creditor", "kind", "amount", "rate", "court", "secured")
 
 
 @dataclass
@@ -147,6 +147,8 @@ def _plan(turn: Turn) -> Plan | None:
                 Decimal(d["amount"]),
                 Decimal(d["rate"]) if d.get("rate") is not None else None,
                 d.get("kind", "other"),
+                in_court=d.get("court") == "yes",
+                secured=d.get("secured") == "yes",
             )
             for d in debts
         ],
@@ -177,14 +179,29 @@ def plan_ask_amount(turn: Turn, node: Node) -> HookOut:
     return HookOut(texts=[turn.t("plan.ask_amount", creditor=creditor)])
 
 
+def plan_ask_court(turn: Turn, node: Node) -> HookOut:
+    """Ask whether this debt is already in court or enforcement (such debts go first)."""
+    creditor = turn.state.flow_data(PLAN).get("creditor", "")
+    return HookOut(texts=[turn.t("plan.ask_court", creditor=creditor)], options=["menu"])
+
+
+def plan_ask_secured(turn: Turn, node: Node) -> HookOut:
+    """Ask whether this debt is secured (a mortgage, a car pledge; such debts go first)."""
+    creditor = turn.state.flow_data(PLAN).get("creditor", "")
+    return HookOut(texts=[turn.t("plan.ask_secured", creditor=creditor)], options=["menu"])
+
+
 def plan_add_debt(turn: Turn, node: Node, value: str) -> str:
     """Move the answers about one debt into the list of debts."""
     data = turn.state.flow_data(PLAN)
+    rate = data.get("rate")
     debt = {
         "creditor": data.get("creditor") or turn.t("plan.unnamed"),
         "kind": data.get("kind", "other"),
         "amount": data.get("amount"),
-        "rate": None if value == "unknown" else value,
+        "rate": None if rate in (None, "unknown") else rate,
+        "court": data.get("court", "unknown"),
+        "secured": data.get("secured", "unknown"),
     }
     for name in DRAFT_FIELDS:
         data.pop(name, None)
@@ -206,6 +223,7 @@ def plan_list(turn: Turn, node: Node) -> HookOut:
             amount=money(turn.locale, Decimal(d["amount"])),
             rate=rate_text(turn.locale, Decimal(d["rate"]) if d.get("rate") is not None else None),
         )
+        + "".join(turn.t(f"plan.mark_{m}") for m in ("court", "secured") if d.get(m) == "yes")
         for no, d in enumerate(_debts(turn), start=1)
     ]
     question = "plan.ask_more_full" if len(lines) >= MAX_DEBTS else "plan.ask_more"
@@ -281,6 +299,8 @@ HOOKS: dict[str, Hook] = {
     "plan_start": plan_start,
     "plan_ask_kind": plan_ask_kind,
     "plan_ask_amount": plan_ask_amount,
+    "plan_ask_court": plan_ask_court,
+    "plan_ask_secured": plan_ask_secured,
     "plan_list": plan_list,
     "plan_result": plan_result,
     "plan_script": plan_script,
