@@ -145,7 +145,7 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
             present = [k for k in want if k in chat.keys]
             assert not present, f"{where}: keys {present} used"
         elif name == "first_key":
-            first_line = content.t(locale, want).splitlines()[0]
+            first_line = content.texts(locale)[want].splitlines()[0]  # raw: placeholders are filled later
             assert replies[0].text.startswith(first_line), f"{where}: first reply is {replies[0].text[:80]!r}"
         elif name == "options_include":
             missing = [o for o in want if o not in options]
@@ -156,6 +156,9 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
         elif name == "text_includes":
             missing = [s for s in want if s not in texts]
             assert not missing, f"{where}: {missing} not in {texts[:400]!r}"
+        elif name == "text_excludes":
+            present = [s for s in want if s in texts]
+            assert not present, f"{where}: {present} in {texts[:400]!r}"
         elif name == "replies":
             assert len(replies) == want, f"{where}: {len(replies)} replies"
         elif name == "attachments":
@@ -576,12 +579,13 @@ def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:
     assert item.at.tzinfo is not None and item.at.astimezone(timezone.utc).year == 2026
 
 
+@pytest.mark.parametrize(("kind", "first"), [("danger", "crisis.danger"), ("self_harm", "crisis.start")])
 def test_a_forwarded_sms_that_trips_the_crisis_safeguard_gets_crisis_first_then_the_assessment(
-    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch
+    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch, kind: str, first: str
 ) -> None:
     from bot.safety import CrisisHit
 
-    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit("danger", (0, 2), "test"))
+    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit(kind, (0, 2), "test"))
     replies = fake_chat.say("【XX】今晚就去你家，退订回T", forwarded=True)
-    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+    assert replies[0].text.startswith(content.t("zh-Hans", first).splitlines()[0])
     assert len(replies) == 2 and "sms:save" in [o.id for o in replies[1].options]

@@ -17,6 +17,8 @@ from bot.dialogue import content
 from bot.dialogue.commands import COMMANDS
 from bot.dialogue.flows import book
 from bot.dialogue.hooks import CHECKLIST, complaint_channels
+from bot.dialogue.place import LOCAL_EMERGENCY
+from bot.jurisdiction import PLACES
 from bot.store import EVIDENCE_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +117,8 @@ def _needed_keys() -> set[str]:
         )
     }
     keys |= {"plan.mark_court", "plan.mark_secured"}
+    keys |= {f"common.place_notice.{p}" for p in PLACES} | {f"crisis.local.{v}" for v in LOCAL_EMERGENCY.values()}
+    keys |= {f"crisis.{n}_elsewhere" for n in ("start", "danger")}
     keys |= {f"evidence.describe.{v}" for v in b.node("gather_evidence", "add").choices.values()}
     for path in CODE:
         keys |= set(_KEY_CALL.findall(path.read_text(encoding="utf-8")))
@@ -220,3 +224,36 @@ def test_hedged_facts_stay_hedged() -> None:
     assert "8:00至21:00" not in zh["rights.start"]
     en = _dialogue_texts("en")
     assert "commonly" in en["plan.flag.rate_above_24"] and "found no rule" in en["false_threat.children"]
+
+
+SCOPE = {"zh-Hans": "中国大陆", "zh-Hant": "中國大陸", "en": "mainland China"}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_welcome_and_help_say_the_guidance_follows_mainland_rules(locale: str) -> None:
+    for key in ("common.welcome", "common.help"):
+        assert SCOPE[locale] in _texts(locale)[key], (locale, key)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_place_notices_give_a_number_that_works_there_and_keep_the_sms_assessment(locale: str) -> None:
+    texts = _texts(locale)
+    numbers = {"hk": ["999"], "tw": ["110", "165"], "mo": [], "abroad": []}
+    for place in PLACES:
+        notice = texts[f"common.place_notice.{place}"]
+        assert SCOPE[locale] in notice, (locale, place)
+        assert all(n in notice for n in numbers[place]), (locale, place)
+        mainland_only = {"12356", "12378", "12348", "400-161-9995"}
+        assert not any(n in notice for n in mainland_only), (locale, place)
+    assert "999" in texts["crisis.local.hk"] and "165" in texts["crisis.local.tw"]
+    assert not set(_PHONE.findall(texts["crisis.local.other"])), "no number is known for other places"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_danger_and_self_harm_get_different_replies(locale: str) -> None:
+    texts = _texts(locale)
+    danger, start = texts["crisis.danger"], texts["crisis.start"]
+    assert danger.splitlines()[1].count("110") == 1  # the first step of the danger reply is calling 110
+    assert "12356" not in danger and "12356" in start
+    for key in ("crisis.start", "crisis.talk", "crisis.safe", "stay_calm.start", "plan.shortfall"):
+        assert "免费" not in texts[key] and "免費" not in texts[key] and "free" not in texts[key].lower(), key

@@ -10,6 +10,7 @@ from typing import Any
 from bot.dialogue import content
 from bot.dialogue.check import run_assessment
 from bot.dialogue.flows import Node, book
+from bot.dialogue.place import crisis_local
 from bot.dialogue.render import assessment_meta, money, rate_text, render_evidence_log, render_plan
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Attachment
@@ -279,16 +280,25 @@ def plan_restart(turn: Turn) -> None:
 # -- crisis ---------------------------------------------------------------------------------------------
 
 
+def crisis_text(turn: Turn, node: Node) -> HookOut:
+    """Give the self-harm or the danger reply, with the local emergency number when the user is elsewhere."""
+    local = crisis_local(turn)
+    text = turn.t(f"crisis.{node.name}") if local is None else turn.t(f"crisis.{node.name}_elsewhere", local=local)
+    return HookOut(texts=[text], options=crisis_options(turn, node).options)
+
+
 def crisis_options(turn: Turn, node: Node) -> HookOut:
     """Offer to keep talking or say they are safe, and to go back to what we were doing."""
-    first = ["crisis:talk", "crisis:safe"] if node.name == "start" else ["crisis:safe", "flow:stay_calm"]
-    return HookOut(options=first + (["resume"] if turn.state.paused else []))
+    first = ["crisis:talk", "crisis:safe"] if node.name in ("start", "danger") else ["crisis:safe", "flow:stay_calm"]
+    local = crisis_local(turn)
+    return HookOut(texts=[local] if local else [], options=first + (["resume"] if turn.state.paused else []))
 
 
 def crisis_safe(turn: Turn, node: Node) -> HookOut:
     """Offer to continue where we were, or the calmer next steps."""
     resume = ["resume"] if turn.state.paused else []
-    return HookOut(options=[*resume, "flow:stay_calm", "menu"])
+    local = crisis_local(turn)
+    return HookOut(texts=[local] if local else [], options=[*resume, "flow:stay_calm", "menu"])
 
 
 HOOKS: dict[str, Hook] = {
@@ -304,6 +314,7 @@ HOOKS: dict[str, Hook] = {
     "plan_list": plan_list,
     "plan_result": plan_result,
     "plan_script": plan_script,
+    "crisis_text": crisis_text,
     "crisis_options": crisis_options,
     "crisis_safe": crisis_safe,
 }
