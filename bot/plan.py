@@ -2,7 +2,7 @@
 
 Pure functions. Money is Decimal, rounded to cents with ROUND_HALF_UP wherever a user sees it.
 Rates are **percent per year** everywhere in this module (18 means 18 %/yr), as parse_rate returns them.
-The arithmetic follows ../shared/facts/legal-facts-zh.md §6 ("How to build an affordable plan").
+The arithmetic and the order of debts follow docs/legal-sources.md ("Repayment plan").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MAX_AMOUNT = Decimal(100_000_000)  # more than this in one debt or income is alm
 MAX_RATE = Decimal(1000)  # %/yr; beyond this the number is not a rate
 MIN_PAYMENT = Decimal(100)  # yuan/month: smallest suggested payment to a debt (or its balance if smaller)
 
-# Interest-cap reference points, from ../shared/facts/legal-facts-zh.md §2b:
+# Interest-cap reference points (docs/legal-sources.md, "Interest caps"):
 # - licensed lenders: courts commonly cut interest + fees above 24 %/yr
 #   (SPC 法发〔2017〕22号; the sheet rates this `likely`, so texts must hedge it);
 LICENSED_RATE_REFERENCE = Decimal(24)
@@ -38,6 +38,8 @@ LPR_ONE_YEAR = Decimal("3.0")
 PRIVATE_LOAN_CAP = 4 * LPR_ONE_YEAR
 
 DEBT_KINDS = ("credit_card", "bank", "consumer_finance", "online_platform", "small_loan", "private", "other")
+# Lenders that are (or are usually funded by) licensed institutions; "private" and "other" (unknown) are not.
+LICENSED_KINDS = frozenset({"credit_card", "bank", "consumer_finance", "online_platform", "small_loan"})
 
 AmountReason = Literal["not_a_number", "negative", "zero", "too_large"]
 RateReason = Literal["not_a_number", "out_of_range"]
@@ -234,7 +236,7 @@ class Debt:
     """One debt: creditor (legal name if known), balance in yuan, annual rate in % (None = unknown), kind.
 
     kind is one of DEBT_KINDS; in_court marks a debt already in court or enforcement; secured marks a
-    mortgage or other secured debt. Both go first in the plan (legal-facts-zh.md §6, step 3).
+    mortgage or other secured debt. Both go first in the plan (docs/legal-sources.md, "Repayment plan").
     """
 
     creditor: str
@@ -263,9 +265,10 @@ class Debt:
 class DebtPlan:
     """The plan for one debt: its rank, suggested monthly payment, months to clear it, and flags.
 
-    Flags: "rate_unknown" (months computed as if interest-free), "rate_above_24" (may be contestable
-    for licensed lenders), "rate_above_4x_lpr" (private loan above 4 × LPR = 12 %), "payment_below_interest"
-    (months is None: the payment does not cover the interest), "no_payment" (nothing left for this debt).
+    Flags: "secured" and "in_court" (why the debt comes first), "rate_unknown" (months computed as if
+    interest-free), "rate_above_24" (may be contestable for licensed lenders), "rate_above_4x_lpr" (private
+    loan above 4 × LPR = 12 %), "payment_below_interest" (months is None: the payment does not cover the
+    interest), "no_payment" (nothing left for this debt).
     """
 
     debt: Debt
@@ -293,16 +296,32 @@ class Plan:
     flags: tuple[str, ...] = field(default=())
 
 
-def _priority_key(debt: Debt) -> tuple[int, int, int, Decimal, Decimal]:
-    """Sort key: secured, court/enforcement, highest known rate, unknown rates last, then smaller balance."""
+def protected_rate_cap(debt: Debt) -> Decimal:
+    """Return the highest annual rate courts are expected to protect for this kind of lender (see above)."""
+    return PRIVATE_LOAN_CAP if debt.kind == "private" else LICENSED_RATE_REFERENCE
+
+
+def _priority_key(debt: Debt) -> tuple[int, int, Decimal]:
+    """Sort key: secured, then in court or enforcement, then licensed lenders, then the rest.
+
+    Within a group: debts known to be within the protected caps, then unknown rates, then debts above the caps
+    (interest above the caps is not paid first); then the smaller balance (clearing it frees cash sooner).
+    A high rate never moves a debt up.
+    """
+    if debt.secured:
+        group = 0
+    elif debt.in_court:
+        group = 1
+    elif debt.kind in LICENSED_KINDS:
+        group = 2
+    else:
+        group = 3
     rate = debt.annual_rate
-    return (
-        0 if debt.secured else 1,
-        0 if debt.in_court else 1,
-        1 if rate is None else 0,
-        -(rate or ZERO),
-        debt.amount,
-    )
+    if rate is None:
+        caps = 1
+    else:
+        caps = 2 if rate > protected_rate_cap(debt) else 0
+    return (group, caps, debt.amount)
 
 
 def months_to_clear(balance: Number, annual_rate: Number, payment: Number) -> int | None:
@@ -334,15 +353,20 @@ def _rate_flags(debt: Debt) -> list[str]:
     return flags
 
 
+def _protected_rate(debt: Debt) -> Decimal:
+    """Return the debt's rate, cut to the protected cap (0 when unknown)."""
+    return min(debt.annual_rate or ZERO, protected_rate_cap(debt))
+
+
 def _allocate(debts: Sequence[Debt], surplus: Decimal, minimum: Decimal) -> tuple[list[Decimal], bool]:
     """Split surplus pro rata by balance, each at least min(minimum, balance), at most what clears the debt.
 
-    "What clears it" is the balance plus one month's interest.
+    "What clears it" is the balance plus one month's interest at no more than the protected rate.
     Debts are in priority order; if the minimums alone exceed the surplus they are paid in that order.
     Returns the amounts (cents, summing to at most surplus) and whether every minimum was covered.
     """
     floors = [min(minimum, d.amount) for d in debts]
-    caps = [cents(d.amount * (1 + (d.annual_rate or ZERO) / HUNDRED / MONTHS_PER_YEAR)) for d in debts]
+    caps = [cents(d.amount * (1 + _protected_rate(d) / HUNDRED / MONTHS_PER_YEAR)) for d in debts]
     if sum(floors, ZERO) > surplus:
         amounts, left = [], surplus
         for floor in floors:
@@ -409,7 +433,8 @@ def build_plan(
             plan_flags.append("shortfall")
     items = []
     for rank, (debt, amount) in enumerate(zip(ordered, amounts, strict=True), start=1):
-        flags = _rate_flags(debt)
+        flags = [name for name, on in (("secured", debt.secured), ("in_court", debt.in_court)) if on]
+        flags += _rate_flags(debt)
         months = months_to_clear(debt.amount, debt.annual_rate or ZERO, amount)
         if amount <= 0:
             flags.append("no_payment")

@@ -149,7 +149,7 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
             present = [k for k in want if k in chat.keys]
             assert not present, f"{where}: keys {present} used"
         elif name == "first_key":
-            first_line = content.t(locale, want).splitlines()[0]
+            first_line = content.texts(locale)[want].splitlines()[0]  # raw: placeholders are filled later
             assert replies[0].text.startswith(first_line), f"{where}: first reply is {replies[0].text[:80]!r}"
         elif name == "options_include":
             missing = [o for o in want if o not in options]
@@ -160,6 +160,9 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
         elif name == "text_includes":
             missing = [s for s in want if s not in texts]
             assert not missing, f"{where}: {missing} not in {texts[:400]!r}"
+        elif name == "text_excludes":
+            present = [s for s in want if s in texts]
+            assert not present, f"{where}: {present} in {texts[:400]!r}"
         elif name == "replies":
             assert len(replies) == want, f"{where}: {len(replies)} replies"
         elif name == "attachments":
@@ -336,7 +339,7 @@ def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
         await fake_chat.send(option_id="rp:begin")
         await fake_chat.send(text="某银行")
         await fake_chat.send(option_id="rp:kind:bank")
-        await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1")))
+        await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1", "2", "1")))
 
     asyncio.run(burst())
     state = fake_chat.state
@@ -395,7 +398,10 @@ def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Con
         (("say:我不想活了",), "crisis:safe"),
         (("flow:plan", "rp:begin", "say:我不想活了"), "resume"),
         (("say:/privacy",), "delete"),
-        (("flow:plan", "rp:begin", "rp:kind:bank", "rp:rate:unknown", "flow:plan"), "rp:continue"),
+        (
+            ("flow:plan", "rp:begin", "rp:kind:bank", "rp:rate:unknown", "rp:court:no", "rp:secured:no", "flow:plan"),
+            "rp:continue",
+        ),
         (("say:【XX】您已逾期，将通知您的家人，退订回T", "sms:save", "ev:view"), "ev:export"),
     ]
     seen: set[str] = set()
@@ -581,12 +587,13 @@ def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:
     assert item.at.tzinfo is not None and item.at.astimezone(timezone.utc).year == 2026
 
 
+@pytest.mark.parametrize(("kind", "first"), [("danger", "crisis.danger"), ("self_harm", "crisis.start")])
 def test_a_forwarded_sms_that_trips_the_crisis_safeguard_gets_crisis_first_then_the_assessment(
-    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch
+    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch, kind: str, first: str
 ) -> None:
     from bot.safety import CrisisHit
 
-    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit("danger", (0, 2), "test"))
+    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit(kind, (0, 2), "test"))
     replies = fake_chat.say("【XX】今晚就去你家，退订回T", forwarded=True)
-    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+    assert replies[0].text.startswith(content.t("zh-Hans", first).splitlines()[0])
     assert len(replies) == 2 and "sms:save" in [o.id for o in replies[1].options]

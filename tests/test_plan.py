@@ -166,7 +166,7 @@ def test_months_to_clear_matches_the_instalment_formula() -> None:
 # -- build_plan ----------------------------------------------------------------------------------------
 
 
-def test_plan_orders_court_first_then_highest_rate_and_splits_the_surplus_pro_rata() -> None:
+def test_plan_orders_court_first_then_licensed_within_caps_and_splits_the_surplus_pro_rata() -> None:
     debts = [
         Debt("甲银行信用卡", D(20_000), D(18), "credit_card"),
         Debt("乙网贷", D(10_000), D(36), "online_platform"),
@@ -177,19 +177,53 @@ def test_plan_orders_court_first_then_highest_rate_and_splits_the_surplus_pro_ra
     # buffer = 10 % × 8,000 = 800; surplus = 8,000 − 5,000 − 800 = 2,200
     assert (plan.buffer, plan.surplus, plan.affordable) == (D(800), D(2200), True)
     assert plan.total_debt == D(40_000)
-    # court case first; then 36 % before 18 %; unknown rate last
-    assert [i.debt.creditor for i in plan.items] == ["丙银行", "乙网贷", "甲银行信用卡", "朋友"]
+    # court case first; then licensed lenders, the one within the caps before the one above 24 %; private last
+    assert [i.debt.creditor for i in plan.items] == ["丙银行", "甲银行信用卡", "乙网贷", "朋友"]
     assert [i.priority for i in plan.items] == [1, 2, 3, 4]
-    # pro rata by balance over 40,000: 2,200 × 8/40 = 440; × 10/40 = 550; × 20/40 = 1,100; × 2/40 = 110
-    assert [i.monthly for i in plan.items] == [D(440), D(550), D(1100), D(110)]
+    # pro rata by balance over 40,000: 2,200 × 8/40 = 440; × 20/40 = 1,100; × 10/40 = 550; × 2/40 = 110
+    assert [i.monthly for i in plan.items] == [D(440), D(1100), D(550), D(110)]
     # months n = −ln(1 − rB/P) / ln(1 + r), rounded up:
     #   丙: r = 0.005, rB = 40:  −ln(1 − 40/440) / ln(1.005) = 0.095310 / 0.0049875 = 19.11 → 20
-    #   乙: r = 0.03,  rB = 300: −ln(1 − 300/550) / ln(1.03) = 0.788457 / 0.0295588 = 26.67 → 27
     #   甲: r = 0.015, rB = 300: −ln(1 − 300/1100) / ln(1.015) = 0.318454 / 0.0148886 = 21.39 → 22
+    #   乙: r = 0.03,  rB = 300: −ln(1 − 300/550) / ln(1.03) = 0.788457 / 0.0295588 = 26.67 → 27
     #   朋友: rate unknown, counted interest-free: 2,000 / 110 = 18.2 → 19
-    assert [i.months for i in plan.items] == [20, 27, 22, 19]
-    assert [i.flags for i in plan.items] == [(), ("rate_above_24",), (), ("rate_unknown",)]
+    assert [i.months for i in plan.items] == [20, 22, 27, 19]
+    assert [i.flags for i in plan.items] == [("in_court",), (), ("rate_above_24",), ("rate_unknown",)]
     assert plan.flags == ()
+
+
+def test_a_500_percent_app_loan_is_not_paid_before_a_credit_card_or_a_court_case() -> None:
+    debts = [
+        Debt("高息App", D(3_000), D(500), "other"),
+        Debt("信用卡", D(20_000), D(18), "credit_card"),
+        Debt("已起诉的网贷", D(15_000), D(12), "online_platform", in_court=True),
+    ]
+    plan = build_plan(debts, 10_000, 4_000)
+    assert [i.debt.creditor for i in plan.items] == ["已起诉的网贷", "信用卡", "高息App"]
+
+
+@pytest.mark.parametrize("kind", ["credit_card", "online_platform", "private", "other"])
+def test_a_higher_rate_never_moves_a_debt_up(kind: str) -> None:
+    others = [Debt("a", D(4_000), D(10), "bank"), Debt("b", D(6_000), None, "private")]
+    ranks = []
+    for rate in (0, 6, 12, 18, 24, 36, 100, 500):
+        plan = build_plan([*others, Debt("x", D(5_000), D(rate), kind)], 10_000, 3_000)
+        ranks.append(next(i.priority for i in plan.items if i.debt.creditor == "x"))
+    assert ranks == sorted(ranks), ranks  # the rank number only stays or grows as the rate rises
+
+
+def test_interest_above_the_caps_is_not_paid_first() -> None:
+    # one debt, plenty of money: the suggestion clears the principal plus one month at the protected rate only
+    # app at 120 %/yr: 1,000 × (1 + 24 %/12) = 1,020 (not 1,000 × 1.10 = 1,100 at the contract rate)
+    # private at 36 %/yr: 1,000 × (1 + 12 %/12) = 1,010 (4 × LPR for private loans)
+    plan = build_plan(
+        [Debt("app", D(1_000), D(120), "online_platform"), Debt("朋友", D(1_000), D(36), "private")],
+        50_000,
+        0,
+        buffer_ratio=0,
+    )
+    assert {i.debt.creditor: i.monthly for i in plan.items} == {"app": D(1020), "朋友": D(1010)}
+    assert "rate_above_4x_lpr" in plan.items[1].flags and "rate_above_24" in plan.items[0].flags
 
 
 def test_plan_gives_small_debts_at_least_the_minimum_or_their_balance() -> None:
@@ -232,12 +266,30 @@ def test_no_surplus_means_not_affordable_and_no_payments() -> None:
 
 
 def test_minimums_go_in_priority_order_when_the_surplus_is_tiny() -> None:
-    debts = [Debt("a", D(1_000), D(30)), Debt("b", D(1_000), D(20)), Debt("c", D(1_000), D(10))]
+    debts = [
+        Debt("a", D(1_000), D(30), "bank"),
+        Debt("b", D(1_000), D(20), "bank"),
+        Debt("c", D(1_000), D(10), "bank", in_court=True),
+    ]
     plan = build_plan(debts, 1_150, 1_000, buffer_ratio=0)
-    # surplus 150 < 3 × 100 minimum: a gets 100, b the last 50, c nothing
-    assert [i.monthly for i in plan.items] == [D(100), D(50), D(0)]
+    # surplus 150 < 3 × 100 minimum: the court case c gets 100, b (within 24 %) the last 50, a (above) nothing
+    assert [(i.debt.creditor, i.monthly) for i in plan.items] == [("c", D(100)), ("b", D(50)), ("a", D(0))]
     assert plan.flags == ("minimums_not_covered",)
     assert "no_payment" in plan.items[2].flags
+
+
+def test_shortfall_keeps_the_order_and_pays_nothing() -> None:
+    debts = [
+        Debt("网贷", D(5_000), D(36), "online_platform"),
+        Debt("车贷", D(40_000), D(8), "bank", secured=True),
+        Debt("信用卡", D(12_000), D(18), "credit_card", in_court=True),
+    ]
+    plan = build_plan(debts, monthly_income=4_000, essential_costs=4_200)
+    # 4,000 − 4,200 − 400 = −600: nothing to share, but the order still says what to protect first
+    assert plan.flags == ("shortfall",) and plan.affordable is False
+    assert [i.debt.creditor for i in plan.items] == ["车贷", "信用卡", "网贷"]
+    assert all(i.monthly == 0 and "no_payment" in i.flags for i in plan.items)
+    assert plan.items[0].flags[0] == "secured" and plan.items[1].flags[0] == "in_court"
 
 
 def test_private_loan_above_4x_lpr_is_flagged_but_a_bank_at_the_same_rate_is_not() -> None:
@@ -260,10 +312,21 @@ def test_secured_debt_comes_before_everything() -> None:
     assert [i.debt.creditor for i in plan.items] == ["mortgage", "court", "loan"]
 
 
-def test_unknown_rates_go_last_and_ties_prefer_the_smaller_balance() -> None:
-    debts = [Debt("u5000", D(5_000), None), Debt("u3000", D(3_000), None), Debt("k", D(9_000), D(1))]
+def test_unknown_rates_come_after_known_rates_within_the_caps_and_ties_prefer_the_smaller_balance() -> None:
+    debts = [
+        Debt("u5000", D(5_000), None, "bank"),
+        Debt("u3000", D(3_000), None, "bank"),
+        Debt("k", D(9_000), D(1), "bank"),
+        Debt("high", D(1_000), D(30), "bank"),
+    ]
     plan = build_plan(debts, 10_000, 2_000)
-    assert [i.debt.creditor for i in plan.items] == ["k", "u3000", "u5000"]
+    assert [i.debt.creditor for i in plan.items] == ["k", "u3000", "u5000", "high"]
+
+
+def test_private_and_unknown_lenders_come_after_licensed_lenders() -> None:
+    debts = [Debt("私人", D(500), D(0), "private"), Debt("不清楚", D(800), D(5)), Debt("银行", D(9_000), D(5), "bank")]
+    plan = build_plan(debts, 10_000, 2_000)
+    assert [i.debt.creditor for i in plan.items] == ["银行", "私人", "不清楚"]
 
 
 def test_nothing_is_suggested_beyond_what_clears_a_debt() -> None:

@@ -17,28 +17,16 @@ from bot.dialogue import content
 from bot.dialogue.commands import COMMANDS
 from bot.dialogue.flows import book
 from bot.dialogue.hooks import CHECKLIST, complaint_channels
+from bot.dialogue.place import LOCAL_EMERGENCY
+from bot.jurisdiction import PLACES
 from bot.store import EVIDENCE_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESPONSES = ROOT / "responses"
 CODE = [*sorted((ROOT / "bot" / "dialogue").glob("*.py")), ROOT / "bot" / "channels" / "console.py"]
 
-# Every phone number and site the bot may show, from ../shared/facts/legal-facts-zh.md §4.
-HOTLINES = {
-    "110",
-    "120",
-    "12356",
-    "400-161-9995",
-    "12368",
-    "12378",
-    "12363",
-    "12321",
-    "010-12321",
-    "12348",
-    "12345",
-    "96110",
-}
-SITES = {"jubao.nifa.org.cn", "www.12321.cn", "12348.gov.cn"}
+# Every phone number, site and article the bot may show is listed, with its source, in docs/legal-sources.md.
+SOURCES = (ROOT / "docs" / "legal-sources.md").read_text(encoding="utf-8")
 MAX_LABEL_CHARS = 40
 MAX_TEXT_CHARS = 4096
 # Native names of the languages stay in their own script in every locale.
@@ -47,9 +35,12 @@ SCRIPT_EXEMPT = {"buttons.lang:zh-Hans", "buttons.lang:zh-Hant", "commands.langu
 BOTH_SCRIPTS = set("干吃才")
 
 _PHONE = re.compile(
-    r"(?<![\d./-])(?:\d{3}-\d{3}-\d{4}|0\d{2,3}-\d{4,8}|123\d\d|96\d\d\d|1(?:10|19|20|22))(?![\d./%-])"
+    r"(?<![\d./-])(?:\d{3}-\d{3}-\d{4}|0\d{2,3}-\d{4,8}|123\d\d|96\d\d\d|1(?:10|19|20|22|65)|999)(?![\d/%-]|\.\d)"
 )
 _SITE = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+(?:cn|com|org|net)(?:\.cn)?)\b")
+_LISTED = SOURCES.split("## Hotlines and sites")[1].split("Not used, and why")[0]  # the table, not the omissions
+HOTLINES = set(_PHONE.findall(_LISTED))
+SITES = set(_SITE.findall(_LISTED.lower()))
 _KEY_CALL = re.compile(r"""\bt\(\s*(?:self\.locale|turn\.locale|locale)?\s*,?\s*"([a-z_]+\.[a-z_.:-]+)\"""")
 
 
@@ -105,6 +96,8 @@ def _needed_keys() -> set[str]:
     keys |= {
         f"plan.flag.{f}"
         for f in (
+            "secured",
+            "in_court",
             "rate_unknown",
             "rate_above_24",
             "rate_above_4x_lpr",
@@ -112,6 +105,9 @@ def _needed_keys() -> set[str]:
             "no_payment",
         )
     }
+    keys |= {"plan.mark_court", "plan.mark_secured"}
+    keys |= {f"common.place_notice.{p}" for p in PLACES} | {f"crisis.local.{v}" for v in LOCAL_EMERGENCY.values()}
+    keys |= {f"crisis.{n}_elsewhere" for n in ("start", "danger")}
     keys |= {f"evidence.describe.{v}" for v in b.node("gather_evidence", "add").choices.values()}
     for path in CODE:
         keys |= set(_KEY_CALL.findall(path.read_text(encoding="utf-8")))
@@ -176,12 +172,12 @@ def test_english_texts_are_english() -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_every_hotline_and_site_is_from_the_fact_sheet(locale: str) -> None:
+def test_every_hotline_and_site_is_listed_in_the_legal_sources(locale: str) -> None:
     for key, text in _dialogue_texts(locale).items():
         phones = set(_PHONE.findall(text)) - HOTLINES
-        assert not phones, f"{locale} {key}: numbers not in the fact sheet: {phones}"
+        assert not phones, f"{locale} {key}: numbers not in docs/legal-sources.md: {phones}"
         sites = {s for s in _SITE.findall(text.lower())} - SITES
-        assert not sites, f"{locale} {key}: sites not in the fact sheet: {sites}"
+        assert not sites, f"{locale} {key}: sites not in docs/legal-sources.md: {sites}"
 
 
 def test_the_crisis_reply_names_the_national_line_the_hope_line_and_emergency_numbers() -> None:
@@ -217,3 +213,104 @@ def test_hedged_facts_stay_hedged() -> None:
     assert "8:00至21:00" not in zh["rights.start"]
     en = _dialogue_texts("en")
     assert "commonly" in en["plan.flag.rate_above_24"] and "found no rule" in en["false_threat.children"]
+
+
+SCOPE = {"zh-Hans": "中国大陆", "zh-Hant": "中國大陸", "en": "mainland China"}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_welcome_and_help_say_the_guidance_follows_mainland_rules(locale: str) -> None:
+    for key in ("common.welcome", "common.help"):
+        assert SCOPE[locale] in _texts(locale)[key], (locale, key)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_place_notices_give_a_number_that_works_there_and_keep_the_sms_assessment(locale: str) -> None:
+    texts = _texts(locale)
+    numbers = {"hk": ["999"], "tw": ["110", "165"], "mo": [], "abroad": []}
+    for place in PLACES:
+        notice = texts[f"common.place_notice.{place}"]
+        assert SCOPE[locale] in notice, (locale, place)
+        assert all(n in notice for n in numbers[place]), (locale, place)
+        mainland_only = {"12356", "12378", "12348", "400-161-9995"}
+        assert not any(n in notice for n in mainland_only), (locale, place)
+    assert "999" in texts["crisis.local.hk"] and "165" in texts["crisis.local.tw"]
+    assert not set(_PHONE.findall(texts["crisis.local.other"])), "no number is known for other places"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_danger_and_self_harm_get_different_replies(locale: str) -> None:
+    texts = _texts(locale)
+    danger, start = texts["crisis.danger"], texts["crisis.start"]
+    assert danger.splitlines()[1].count("110") == 1  # the first step of the danger reply is calling 110
+    assert "12356" not in danger and "12356" in start
+    for key in ("crisis.start", "crisis.talk", "crisis.safe", "stay_calm.start", "plan.shortfall"):
+        assert "免费" not in texts[key] and "免費" not in texts[key] and "free" not in texts[key].lower(), key
+
+
+_ZH_ARTICLE = re.compile(r"第(\d+(?:\s*[、，,—–至和]\s*\d+)*)\s*[条條](之一)?")
+_EN_ARTICLE = re.compile(r"(?i)\barts?\.\s*(\d+(?:-1)?(?:\(\d+\))?(?:\s*(?:,|and|–)\s*\d+(?:-1)?(?:\(\d+\))?)*)")
+
+
+def _expand(numbers: str, suffix: str = "") -> set[str]:
+    """Expand "25、28、29", "1032—1034", "193 and 175-1" into article numbers."""
+    out: set[str] = set()
+    for part in re.split(r"\s*(?:[、，,和]|and)\s*", re.sub(r"\(\d+\)", "", numbers)):
+        ends = re.split(r"\s*[—–至]\s*", part)
+        if len(ends) == 2 and all(e.isdigit() for e in ends):
+            out |= {str(i) for i in range(int(ends[0]), int(ends[1]) + 1)}
+        elif part:
+            out.add(part + suffix if part.isdigit() else part)
+    return out
+
+
+def _articles(locale: str, text: str) -> set[str]:
+    """Article numbers cited in a text ("第293条之一" and "art. 293-1" are both "293-1")."""
+    if locale == "en":
+        return {a for m in _EN_ARTICLE.findall(text) for a in _expand(m)}
+    return {a for nums, one in _ZH_ARTICLE.findall(text) for a in _expand(nums, "-1" if one else "")}
+
+
+def test_every_article_the_texts_cite_is_in_the_legal_sources() -> None:
+    listed = _articles("en", SOURCES)
+    for locale in LOCALES:
+        for key, text in _dialogue_texts(locale).items():
+            missing = _articles(locale, text) - listed
+            assert not missing, f"{locale} {key}: articles {sorted(missing)} not in docs/legal-sources.md"
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "en"])
+def test_every_locale_gives_the_same_numbers_and_articles_per_text(locale: str) -> None:
+    base, other = _dialogue_texts("zh-Hans"), _dialogue_texts(locale)
+    for key, text in base.items():
+        assert set(_PHONE.findall(text)) == set(_PHONE.findall(other[key])), (locale, key)
+        assert _articles("zh-Hans", text) == _articles(locale, other[key]), (locale, key)
+
+
+# Texts that state a fact docs/legal-sources.md marks `likely` (or report only an absence of evidence), and the
+# words that hedge it in each locale; every listed text must carry one of its locale's markers.
+HEDGES = {
+    "zh-Hans": ("一般", "通常", "可能", "据", "按我们的理解", "没有找到"),
+    "zh-Hant": ("一般", "通常", "可能", "據", "按我們的理解", "沒有找到"),
+    "en": ("generally", "usually", "commonly", "may", "reportedly", "as we read it", "found no"),
+}
+HEDGED = (
+    "plan.flag.rate_above_24",  # 24 % reference for licensed lenders
+    "plan.caps",
+    "false_threat.jail",  # police do not collect debts
+    "rights.fake",
+    "false_threat.lawsuit",  # a lawyer's letter has no compulsory force
+    "false_threat.summons",  # the same, and the 12348 lawyer look-up
+    "false_threat.contacts",  # the exact list of data a lending app may require
+    "false_threat.children",  # 政审: absence of evidence only
+    "rights.time",  # the 2018 NIFA window is unverified
+    "complaint.channel.local",  # who supervises small-loan companies
+    "complaint.channel.credit_dispute",  # the scope of 12363
+)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_likely_facts_are_hedged_in_every_locale(locale: str) -> None:
+    texts = _dialogue_texts(locale)
+    bare = [key for key in HEDGED if not any(m in texts[key].lower() for m in HEDGES[locale])]
+    assert not bare, f"{locale}: not hedged: {bare}"

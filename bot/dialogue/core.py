@@ -28,6 +28,7 @@ from bot.dialogue.commands import parse_command
 from bot.dialogue.engine import PREFILL, STUCK_AFTER, advance, enter, prefill_detected, reask, remember, show
 from bot.dialogue.flows import Node, book
 from bot.dialogue.locale import choose_locale, from_hint
+from bot.dialogue.place import place_notice, remember_place
 from bot.dialogue.render import assessment_meta, money, render_assessment
 from bot.dialogue.slots import is_bare_amount, plan_slots
 from bot.dialogue.sms import Signal, sms_signal, speaks_in_first_person
@@ -171,9 +172,11 @@ class Dialogue:
         """Decide what this message is and answer it (see the module docstring for the order)."""
         incoming = turn.incoming
         text = incoming.text or ""
+        if text:
+            remember_place(turn, text)
         hit = _crisis_scan(text) if text else None
         if hit is not None:
-            self._crisis(turn)
+            self._crisis(turn, hit.kind)
             if sms_signal(text, incoming.forwarded) == "strong":
                 self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
             return
@@ -277,7 +280,13 @@ class Dialogue:
             self._answer_or_reask(turn, node, answer)
 
     def _leaves_step(
-        self, turn: Turn, node: Node, decision: Decision, text: str, signal: Signal | None, answer: Answer | Invalid | None
+        self,
+        turn: Turn,
+        node: Node,
+        decision: Decision,
+        text: str,
+        signal: Signal | None,
+        answer: Answer | Invalid | None,
     ) -> bool:
         """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS."""
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
@@ -458,13 +467,17 @@ class Dialogue:
 
     # -- crisis and SMS -----------------------------------------------------------------------------------
 
-    def _crisis(self, turn: Turn) -> None:
-        """Answer a crisis first and warmly; keep what we were doing so the user can come back to it."""
+    def _crisis(self, turn: Turn, kind: str = "self_harm") -> None:
+        """Answer a crisis first and warmly; keep what we were doing so the user can come back to it.
+
+        kind is the safeguard's CrisisHit kind: "danger" gets the danger reply (110 first); "self_harm", and the
+        model's crisis intent, get the self-harm reply (which keeps the 110/120 line).
+        """
         s = turn.state
         if s.flow and s.step and s.flow != "crisis":
             s.paused = {"flow": s.flow, "step": s.step}
         turn.prefix.clear()
-        show(turn, book().node("crisis"))
+        show(turn, book().node("crisis", "danger" if kind == "danger" else "start"))
 
     def _assess(self, turn: Turn, text: str) -> None:
         """Assess an SMS: risk, the exact offending phrases and why, what to do; offer to log it."""
@@ -479,7 +492,7 @@ class Dialogue:
             "meta": assessment_meta(assessment),
             "at": received_at.isoformat(),
         }
-        parts = [*turn.prefix, render_assessment(turn.locale, assessment, truncated)]
+        parts = [*turn.prefix, render_assessment(turn.locale, assessment, truncated), *place_notice(turn)]
         turn.prefix.clear()
         boiler = _boilerplate_notes(turn.locale)
         notes = [n for n in getattr(assessment, "notes", []) if n not in boiler]
@@ -521,9 +534,11 @@ class Dialogue:
             return
         shown = read if len(read) <= MAX_OCR_ECHO else read[:MAX_OCR_ECHO] + "…"
         turn.prefix.append(turn.t("image.read", text=shown))
-        if _crisis_scan(read) is not None:
+        remember_place(turn, read)
+        hit = _crisis_scan(read)
+        if hit is not None:
             echo = turn.prefix.pop()
-            self._crisis(turn)
+            self._crisis(turn, hit.kind)
             turn.prefix.append(echo)
         self._assess(turn, read)
 

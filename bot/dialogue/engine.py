@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.dialogue.answers import Answer, Invalid, parse_answer
 from bot.dialogue.flows import Node, book
 from bot.dialogue.hooks import AFTER, HOOKS, HookOut
+from bot.dialogue.place import place_notice
 from bot.dialogue.turn import Turn
 
 MAX_REDIRECTS = 3
@@ -80,6 +81,8 @@ def show(turn: Turn, node: Node, _depth: int = 0) -> None:
     if node.legal and not turn.state.lawyer_note:
         parts.append(turn.t("common.lawyer_note"))
         turn.state.lawyer_note = True
+    if node.legal:
+        parts.extend(place_notice(turn))  # mainland rules: say so when the user seems to be elsewhere
     options = [*node.choices, *(out.options if out.options is not None else node.options)]
     state = turn.state
     state.flow, state.step, state.topic, state.retries = node.flow, node.name, node.flow, 0

@@ -10,6 +10,7 @@ from typing import Any
 from bot.dialogue import content
 from bot.dialogue.check import run_assessment
 from bot.dialogue.flows import Node, book
+from bot.dialogue.place import crisis_local
 from bot.dialogue.render import assessment_meta, money, rate_text, render_evidence_log, render_plan
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Attachment
@@ -20,7 +21,7 @@ MAX_DEBTS = 10
 PLAN = "repayment_plan"
 COMPLAINT = "report_complaint"
 EVIDENCE = "gather_evidence"
-DRAFT_FIELDS = ("creditor", "kind", "amount", "rate")
+DRAFT_FIELDS = ("creditor", "kind", "amount", "rate", "court", "secured")
 
 
 @dataclass
@@ -147,6 +148,8 @@ def _plan(turn: Turn) -> Plan | None:
                 Decimal(d["amount"]),
                 Decimal(d["rate"]) if d.get("rate") is not None else None,
                 d.get("kind", "other"),
+                in_court=d.get("court") == "yes",
+                secured=d.get("secured") == "yes",
             )
             for d in debts
         ],
@@ -178,14 +181,29 @@ def plan_ask_amount(turn: Turn, node: Node) -> HookOut:
     return HookOut(texts=[turn.t("plan.ask_amount", creditor=creditor)])
 
 
+def plan_ask_court(turn: Turn, node: Node) -> HookOut:
+    """Ask whether this debt is already in court or enforcement (such debts go first)."""
+    creditor = turn.state.flow_data(PLAN).get("creditor", "")
+    return HookOut(texts=[turn.t("plan.ask_court", creditor=creditor)], options=["menu"])
+
+
+def plan_ask_secured(turn: Turn, node: Node) -> HookOut:
+    """Ask whether this debt is secured (a mortgage, a car pledge; such debts go first)."""
+    creditor = turn.state.flow_data(PLAN).get("creditor", "")
+    return HookOut(texts=[turn.t("plan.ask_secured", creditor=creditor)], options=["menu"])
+
+
 def plan_add_debt(turn: Turn, node: Node, value: str) -> str:
     """Move the answers about one debt into the list of debts."""
     data = turn.state.flow_data(PLAN)
+    rate = data.get("rate")
     debt = {
         "creditor": data.get("creditor") or turn.t("plan.unnamed"),
         "kind": data.get("kind", "other"),
         "amount": data.get("amount"),
-        "rate": None if value == "unknown" else value,
+        "rate": None if rate in (None, "unknown") else rate,
+        "court": data.get("court", "unknown"),
+        "secured": data.get("secured", "unknown"),
     }
     for name in DRAFT_FIELDS:
         data.pop(name, None)
@@ -207,6 +225,7 @@ def plan_list(turn: Turn, node: Node) -> HookOut:
             amount=money(turn.locale, Decimal(d["amount"])),
             rate=rate_text(turn.locale, Decimal(d["rate"]) if d.get("rate") is not None else None),
         )
+        + "".join(turn.t(f"plan.mark_{m}") for m in ("court", "secured") if d.get(m) == "yes")
         for no, d in enumerate(_debts(turn), start=1)
     ]
     question = "plan.ask_more_full" if len(lines) >= MAX_DEBTS else "plan.ask_more"
@@ -262,16 +281,25 @@ def plan_restart(turn: Turn) -> None:
 # -- crisis ---------------------------------------------------------------------------------------------
 
 
+def crisis_text(turn: Turn, node: Node) -> HookOut:
+    """Give the self-harm or the danger reply, with the local emergency number when the user is elsewhere."""
+    local = crisis_local(turn)
+    text = turn.t(f"crisis.{node.name}") if local is None else turn.t(f"crisis.{node.name}_elsewhere", local=local)
+    return HookOut(texts=[text], options=crisis_options(turn, node).options)
+
+
 def crisis_options(turn: Turn, node: Node) -> HookOut:
     """Offer to keep talking or say they are safe, and to go back to what we were doing."""
-    first = ["crisis:talk", "crisis:safe"] if node.name == "start" else ["crisis:safe", "flow:stay_calm"]
-    return HookOut(options=first + (["resume"] if turn.state.paused else []))
+    first = ["crisis:talk", "crisis:safe"] if node.name in ("start", "danger") else ["crisis:safe", "flow:stay_calm"]
+    local = crisis_local(turn)
+    return HookOut(texts=[local] if local else [], options=first + (["resume"] if turn.state.paused else []))
 
 
 def crisis_safe(turn: Turn, node: Node) -> HookOut:
     """Offer to continue where we were, or the calmer next steps."""
     resume = ["resume"] if turn.state.paused else []
-    return HookOut(options=[*resume, "flow:stay_calm", "menu"])
+    local = crisis_local(turn)
+    return HookOut(texts=[local] if local else [], options=[*resume, "flow:stay_calm", "menu"])
 
 
 HOOKS: dict[str, Hook] = {
@@ -282,9 +310,12 @@ HOOKS: dict[str, Hook] = {
     "plan_start": plan_start,
     "plan_ask_kind": plan_ask_kind,
     "plan_ask_amount": plan_ask_amount,
+    "plan_ask_court": plan_ask_court,
+    "plan_ask_secured": plan_ask_secured,
     "plan_list": plan_list,
     "plan_result": plan_result,
     "plan_script": plan_script,
+    "crisis_text": crisis_text,
     "crisis_options": crisis_options,
     "crisis_safe": crisis_safe,
 }
