@@ -49,7 +49,7 @@ def test_end_of_input_ends_the_chat(cfg: Config, tmp_path: Path) -> None:
 
 
 def test_a_number_without_buttons_is_sent_as_text(cfg: Config, tmp_path: Path) -> None:
-    out = _run(_dialogue(cfg, tmp_path), stdin="/plan\n1\n某银行\n3\n12000\n")
+    out = _run(_dialogue(cfg, tmp_path), stdin="/plan\n某银行\n3\n12000\n")
     assert content.t("zh-Hans", "plan.ask_rate") in out  # "3" chose a kind, "12000" was the amount
 
 
