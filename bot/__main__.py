@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | shell | nlu | assess | train | validate`."""
+"""Command line: `python -m bot run | shell | wechat | wechat-menu | nlu | assess | train | validate`."""
 
 from __future__ import annotations
 
@@ -100,15 +100,63 @@ def _shell(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Run Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat."""
+    """Run every channel whose credentials are set (Telegram, WeChat), else the terminal chat."""
     cfg = load_config()
-    if not cfg.secrets.telegram_token:
-        print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat (see README to run on Telegram).")
+    telegram, wechat = bool(cfg.secrets.telegram_token), bool(cfg.secrets.wechat_token)
+    if not telegram and not wechat:
+        print("TELEGRAM_BOT_TOKEN and WECHAT_TOKEN are not set: starting the terminal chat (see README).")
         return _shell(args)
     from bot.app import build_dialogue
+
+    dialogue = build_dialogue(cfg, wait_for_model=False)
+    if not telegram:
+        from bot.channels.wechat import run_wechat
+
+        run_wechat(cfg, dialogue, dialogue.store)
+        return 0
     from bot.channels.telegram import run_telegram
 
-    run_telegram(cfg, build_dialogue(cfg, wait_for_model=False))
+    if wechat:
+        import threading
+
+        from bot.channels.wechat import run_wechat
+
+        threading.Thread(
+            target=run_wechat, args=(cfg, dialogue, dialogue.store), name="wechat", daemon=True
+        ).start()
+    run_telegram(cfg, dialogue)
+    return 0
+
+
+def _wechat(args: argparse.Namespace) -> int:
+    """Serve the WeChat Official Account callback alone."""
+    from bot.app import build_dialogue
+    from bot.channels.wechat import run_wechat
+
+    cfg = load_config()
+    if not cfg.secrets.wechat_token:
+        print("WECHAT_TOKEN is not set: the token you entered on the platform's server settings", file=sys.stderr)
+        return 2
+    dialogue = build_dialogue(cfg, wait_for_model=False)
+    run_wechat(cfg, dialogue, dialogue.store, port=args.port)
+    return 0
+
+
+def _wechat_menu(_: argparse.Namespace) -> int:
+    """Create the WeChat custom menu from the command table."""
+    from bot.channels.wechat import create_menu
+    from bot.store import Store
+
+    cfg = load_config()
+    from wechatpy.exceptions import WeChatClientException
+
+    with Store.from_config(cfg) as store:
+        try:
+            menu = create_menu(cfg, store)
+        except WeChatClientException as exc:  # 48001: the account type has no menu API; 40164: IP whitelist
+            print(f"the platform refused the menu: errcode {exc.errcode}", file=sys.stderr)
+            return 1
+    print(json.dumps(menu, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -116,9 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     ap = argparse.ArgumentParser(prog="python -m bot", description="催收维权助手 — collection-rights helper bot")
     sub = ap.add_subparsers(dest="command")
-    p = sub.add_parser("run", help="Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat")
+    p = sub.add_parser("run", help="every channel whose credentials are set, else the terminal chat")
     p.add_argument("--script", help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
+    p = sub.add_parser("wechat", help="serve the WeChat Official Account callback (needs WECHAT_TOKEN)")
+    p.add_argument("--port", type=int, help="port to listen on (default: wechat.port in config.yaml)")
+    p.set_defaults(func=_wechat)
+    p = sub.add_parser("wechat-menu", help="create the WeChat custom menu (needs WECHAT_APP_ID/SECRET)")
+    p.set_defaults(func=_wechat_menu)
     p = sub.add_parser("shell", help="chat in the terminal")
     p.add_argument("--script", help="replay the user lines of FILE instead of reading the keyboard")
     p.set_defaults(func=_shell)

@@ -74,6 +74,16 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class WechatConfig:
+    """WeChat Official Account channel settings (secrets come from WECHAT_* environment variables)."""
+
+    listen: str = "0.0.0.0"
+    port: int = 8081
+    path: str = "/wechat"
+    reply_window_s: float = 4.0
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Logging settings."""
 
@@ -87,6 +97,10 @@ class Secrets:
     telegram_token: str | None = None
     webhook_secret: str | None = None
     data_key: str | None = None
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     assess: AssessConfig = field(default_factory=AssessConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    wechat: WechatConfig = field(default_factory=WechatConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     secrets: Secrets = field(default_factory=Secrets)
 
@@ -175,10 +190,16 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     _check_time("assess.off_hours_end", cfg.assess.off_hours_end)
     if not 0.0 < cfg.nlu.confidence_threshold < 1.0:
         raise ConfigError(f"nlu.confidence_threshold: must be between 0 and 1, got {cfg.nlu.confidence_threshold}")
+    if not cfg.wechat.path.startswith("/"):
+        raise ConfigError(f"wechat.path: must start with /, got {cfg.wechat.path!r}")
     secrets = Secrets(
         telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
         data_key=env.get("BOT_DATA_KEY") or None,
+        wechat_token=env.get("WECHAT_TOKEN") or None,
+        wechat_aes_key=env.get("WECHAT_AES_KEY") or None,
+        wechat_app_id=env.get("WECHAT_APP_ID") or None,
+        wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
     )
     return Config(**{**{f.name: getattr(cfg, f.name) for f in fields(cfg)}, "secrets": secrets})
 
@@ -192,5 +213,5 @@ def _reject_secrets(data: dict[str, Any], prefix: str) -> None:
         elif key == "secrets" or (key != "key_file" and any(str(key).lower().endswith(s) for s in SECRET_KEYS)):
             raise ConfigError(
                 f"{where}: secrets must not be written in config.yaml; set the environment variable instead "
-                "(TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, BOT_DATA_KEY)"
+                "(TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, BOT_DATA_KEY, WECHAT_*)"
             )

@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS evidence (
     created_at TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evidence_by_user ON evidence (user_id, at_us, id);
+CREATE TABLE IF NOT EXISTS shared (
+    name       TEXT    PRIMARY KEY,
+    value      BLOB    NOT NULL,
+    expires_us INTEGER NOT NULL
+);
 """
 
 
@@ -283,6 +288,44 @@ class Store:
                 "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                 (user_id, blob, _now().isoformat()),
             )
+
+    # -- short-lived values shared by workers (API tokens, "seen this message" marks) --------------------
+
+    def put_shared(self, name: str, value: bytes, ttl_s: float) -> None:
+        """Keep value (encrypted) under name for ttl_s seconds, replacing any previous value."""
+        expires = _micros(_now()) + int(ttl_s * 1_000_000)
+        blob = self._encrypt(value)
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO shared (name, value, expires_us) VALUES (?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET value = excluded.value, expires_us = excluded.expires_us",
+                (name, blob, expires),
+            )
+
+    def get_shared(self, name: str) -> tuple[bytes, float] | None:
+        """Return (value, seconds left) for name, or None when it is absent or expired."""
+        with self._read() as conn:
+            row = conn.execute("SELECT value, expires_us FROM shared WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        left = (int(row[1]) - _micros(_now())) / 1_000_000
+        return (self._decrypt(row[0]), left) if left > 0 else None
+
+    def claim(self, name: str, ttl_s: float) -> bool:
+        """Mark name as taken for ttl_s seconds; True only for the first caller (across processes)."""
+        now = _micros(_now())
+        with self._tx() as conn:
+            conn.execute("DELETE FROM shared WHERE name = ? AND expires_us <= ?", (name, now))
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO shared (name, value, expires_us) VALUES (?, ?, ?)",
+                (name, b"", now + int(ttl_s * 1_000_000)),
+            )
+        return cur.rowcount == 1
+
+    def purge_shared(self) -> int:
+        """Delete expired shared values and return how many there were."""
+        with self._tx() as conn:
+            return int(conn.execute("DELETE FROM shared WHERE expires_us <= ?", (_micros(_now()),)).rowcount)
 
     # -- evidence log ---------------------------------------------------------------------------------
 

@@ -25,4 +25,4 @@ if [ "$status" -ne 0 ]; then echo "[setup] pip install failed (exit $status); se
 step "3/4 a Chinese font (used to render SMS screenshots in the OCR tests)"
 bash scripts/install-font.sh
 step "4/4 checking the install"
-"$VENV/bin/python" -c 'import rasa, telegram, opencc, yaml, cryptography, rapidocr_onnxruntime; print("[setup] rasa", rasa.__version__, "| python-telegram-bot", telegram.__version__)'
+"$VENV/bin/python" -c 'import rasa, telegram, opencc, yaml, cryptography, rapidocr_onnxruntime, wechatpy; print("[setup] rasa", rasa.__version__, "| python-telegram-bot", telegram.__version__)'

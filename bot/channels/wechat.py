@@ -1,0 +1,797 @@
+"""WeChat Official Account (公众号) channel: the platform's signed XML callbacks wired to the dialogue core.
+
+A thin channel on wechatpy (signature, AES safe mode, message parsing, reply XML, the platform API client) and
+aiohttp (the callback server). It turns platform messages into `Incoming`, hands them to the dialogue core and
+renders the core's `Reply` objects as plain text with numbered options. Its own sentences live in
+responses/<locale>/wechat.yml. It never logs what users write, their OpenIDs or the access_token.
+
+Platform rules this module relies on (developers.weixin.qq.com, "Passive user reply message", "Receiving
+standard messages / event pushes", "Message encryption", "Customer service messages", "Get access token"):
+
+- Every callback carries `signature` = SHA1 of the sorted token, timestamp and nonce; the GET that verifies the
+  server URL also carries `echostr`, which is echoed back. In safe mode the body is `<xml><Encrypt>…` with a
+  separate `msg_signature` over token, timestamp, nonce and the ciphertext.
+- The platform waits 5 seconds for the answer to a callback, then drops the connection and sends the same
+  message again, three deliveries in all. The literal body `success` acknowledges without a reply (no retry).
+- Re-deliveries are recognised by MsgId for messages and by FromUserName + CreateTime for events.
+- A verified account may also send messages within 48 h of the user's last message (customer-service API);
+  that is how answers that miss the 5-second window still arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import threading
+import time
+import traceback
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from wechatpy import WeChatClient, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+
+from bot.config import LOCALES, Config, ConfigError
+from bot.dialogue import content
+from bot.dialogue.commands import NAMES as COMMAND_NAMES
+from bot.dialogue.locale import detect_script
+from bot.dialogue.state import State
+from bot.dialogue.types import Incoming, Option, Reply
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.dialogue.types import Attachment
+
+log = logging.getLogger(__name__)
+
+USER_PREFIX = "wx:"
+"""Dialogue-core user ids of WeChat users are "wx:<OpenID>" (the OpenID is per user and per account)."""
+API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
+PLATFORM_TIMEOUT_S = 5.0
+"""The platform drops a callback connection after 5 s and re-delivers the message ("Passive user reply")."""
+PLATFORM_DELIVERIES = 3
+"""The platform delivers an unanswered message three times in all, then gives up."""
+ACK = "success"
+"""The body that acknowledges a callback without replying: the platform neither retries nor shows anything."""
+MAX_TEXT_BYTES = 2000
+"""Text message budget. The platform publishes no number for passive or customer-service text; over-long texts
+fail (passive: the user sees "service unavailable"; customer service: errcode 45002). Developers measure the cap
+at about 2048 bytes of UTF-8, so replies are split into parts of at most 2000 bytes."""
+MAX_BODY_BYTES = 64 * 1024
+"""Largest callback body accepted. A text message's Content is itself capped by the client, and safe mode's
+"compatible" variant carries it twice plus base64 — far below this; anything larger is refused unread."""
+MAX_CLOCK_SKEW_S = 300
+"""A callback whose timestamp is further than this from our clock is refused (an old request replayed)."""
+SEEN_TTL_S = 600
+"""How long a message id is remembered for deduplication (the platform's retries span about 15 s)."""
+JOB_KEEP_S = 60
+"""How long a handled message's result stays in memory for its retries."""
+MAX_IMAGE_BYTES = 10_000_000
+"""Screenshots up to 10 MB are downloaded (the platform's own image upload limit is 2-10 MB)."""
+HTTP_TIMEOUT_S = 10.0
+"""Timeout of each call to the platform API."""
+TOKEN_REFRESH_BEFORE_S = 300
+"""Fetch a new access_token this long before the old one expires (the platform keeps the old one valid for
+5 minutes after a new one is issued, so workers holding it keep working)."""
+MAX_REMEMBERED_USERS = 10_000
+"""Per-user memory of the channel (numbered options, unsent parts) is kept for this many recent users."""
+SPLIT_SEPARATORS = ("\n\n", "\n", "。", "！", "？", ". ", "; ", "；", "，", ", ", " ")
+"""Long texts are split on paragraphs first, then lines, sentences, clauses and words (never inside a link)."""
+_CONTROL_CHARS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Characters XML 1.0 forbids; a user's text can carry them and would make the platform's XML unparsable."""
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+MENU_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("check", ()),
+    ("guides", ("evidence", "complain", "plan", "start")),
+    ("more", ("help", "language", "privacy", "delete")),
+)
+"""The custom menu: top-level buttons (a command, or a group of commands). Names are commands of the
+dialogue's command table (the one Telegram's command list is built from). The platform allows 1-3 top-level
+buttons with 1-5 sub-buttons each; a name is at most 16 bytes at the top and 60 bytes below ("Custom menu")."""
+MENU_KEY_PREFIX = "cmd:"
+MENU_TOP_NAME_BYTES = 16
+MENU_SUB_NAME_BYTES = 60
+
+
+# ── signatures and text ──────────────────────────────────────────────────────────────────────────────────
+def sign(*parts: str) -> str:
+    """The platform's signature: SHA1 hex of the parts sorted and joined without a separator."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def utf8_len(text: str) -> int:
+    """Length in UTF-8 bytes, as the platform counts text."""
+    return len(text.encode("utf-8"))
+
+
+def _hard_split(text: str, limit: int) -> list[str]:
+    """Cut text into pieces of at most `limit` UTF-8 bytes without breaking a character."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for ch in text:
+        n = utf8_len(ch)
+        if size + n > limit and current:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(ch)
+        size += n
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+def _split(text: str, limit: int, separators: Sequence[str]) -> list[str]:
+    """Greedily pack pieces of text, cut at the first separator that occurs, into chunks within limit."""
+    if utf8_len(text) <= limit:
+        return [text]
+    if not separators:
+        return _hard_split(text, limit)
+    sep, finer = separators[0], separators[1:]
+    parts = text.split(sep)
+    if len(parts) == 1:
+        return _split(text, limit, finer)
+    pieces = [p + sep for p in parts[:-1]] + [parts[-1]]
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        if utf8_len(current + piece) <= limit:
+            current += piece
+            continue
+        if current:
+            chunks.append(current)
+            current = ""
+        if utf8_len(piece) <= limit:
+            current = piece
+        else:
+            sub = _split(piece, limit, finer)
+            chunks.extend(sub[:-1])
+            current = sub[-1]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Split a plain text into message-sized parts (UTF-8 bytes), on paragraph boundaries where possible."""
+    return [c.strip() for c in _split(text.strip(), limit, SPLIT_SEPARATORS) if c.strip()]
+
+
+def cdata_safe(text: str) -> str:
+    """Make text safe inside the CDATA section wechatpy writes (it does not escape "]]>")."""
+    return text.replace("]]>", "]] >")
+
+
+def render(replies: Sequence[Reply], locale: str) -> tuple[str, list[Option]]:
+    """Replies as one plain text with numbered options ("1) label"), numbered exactly as the console does."""
+    out: list[str] = []
+    options: list[Option] = []
+    for reply in replies:
+        if reply.text:
+            out.append(reply.text)
+        for file in reply.attachments:
+            out.append(_attachment_note(file, locale))
+        if reply.options:
+            options = list(reply.options)
+    if options:
+        out.append(content.t(locale, "wechat.choose"))
+        out.append("\n".join(f"{n}) {o.label}" for n, o in enumerate(options, start=1)))
+    return "\n\n".join(out), options
+
+
+def _attachment_note(file: Attachment, locale: str) -> str:
+    """What the user reads instead of a file: an Official Account cannot send documents."""
+    return content.t(locale, "wechat.attachment", filename=file.filename)
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """The longest prefix of text within limit UTF-8 bytes."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def menu_definition(locale: str) -> dict[str, Any]:
+    """The custom menu for the platform's menu/create API, built from MENU_LAYOUT and the command table."""
+    buttons: list[dict[str, Any]] = []
+    for top, subs in MENU_LAYOUT:
+        name = _cut_bytes(content.t(locale, f"wechat.menu.{top}"), MENU_TOP_NAME_BYTES)
+        if not subs:
+            assert top in COMMAND_NAMES, top
+            buttons.append({"type": "click", "name": name, "key": f"{MENU_KEY_PREFIX}{top}"})
+            continue
+        sub_buttons = []
+        for command in subs:
+            assert command in COMMAND_NAMES, command
+            label = _cut_bytes(content.t(locale, f"wechat.menu.{command}"), MENU_SUB_NAME_BYTES)
+            sub_buttons.append({"type": "click", "name": label, "key": f"{MENU_KEY_PREFIX}{command}"})
+        buttons.append({"name": name, "sub_button": sub_buttons})
+    return {"button": buttons}
+
+
+# ── the platform API: access_token in the store, shared by workers ────────────────────────────────────
+class ApiClient(WeChatClient):
+    """wechatpy's client whose access_token lives in the store: fetched once, shared, refreshed before expiry.
+
+    wechatpy keeps the token's expiry in the client object, so a second worker would never refresh a token
+    it did not fetch; here the expiry is stored with the token, and one refresher at a time (a lock in the
+    process, a claim in the store across processes) fetches a new one. The token is never logged.
+    """
+
+    def __init__(self, app_id: str, secret: str, store: Store, base_url: str = API_BASE_URL) -> None:
+        """A client for the account app_id, keeping its token in store."""
+        super().__init__(app_id, secret, timeout=HTTP_TIMEOUT_S)
+        quiet_logs()
+        self.API_BASE_URL = base_url.rstrip("/") + "/"
+        self.store = store
+        self.token_name = f"wechat.access_token:{app_id}"
+        self._lock = threading.Lock()
+        self.session = _StoreSession(self)
+
+    def cached_token(self) -> tuple[str, float] | None:
+        """The stored token and its seconds left, if any."""
+        got = self.store.get_shared(self.token_name)
+        return (got[0].decode("utf-8"), got[1]) if got and got[0] else None
+
+    @property
+    def access_token(self) -> str:
+        """A token valid for a while yet: the stored one, or a freshly fetched one."""
+        cached = self.cached_token()
+        if cached and cached[1] > TOKEN_REFRESH_BEFORE_S:
+            return cached[0]
+        with self._lock:
+            cached = self.cached_token()  # another thread may have refreshed it meanwhile
+            if cached and cached[1] > TOKEN_REFRESH_BEFORE_S:
+                return cached[0]
+            if not self.store.claim(f"{self.token_name}:refreshing", HTTP_TIMEOUT_S):
+                deadline = time.monotonic() + HTTP_TIMEOUT_S  # another worker is fetching: wait for it
+                while time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    cached = self.cached_token()
+                    if cached and cached[1] > TOKEN_REFRESH_BEFORE_S:
+                        return cached[0]
+            self.fetch_access_token()
+            cached = self.cached_token()
+        if cached is None:
+            raise WeChatClientException(None, "no access_token")
+        return cached[0]
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        """GET token (client_credential) and store it with its lifetime (wechatpy's own fetch has no timeout)."""
+        res = self._http.get(
+            self.API_BASE_URL + "token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        try:
+            result = res.json()
+        except ValueError:
+            raise WeChatClientException(None, f"token: HTTP {res.status_code}") from None
+        if not isinstance(result, dict) or not result.get("access_token"):
+            code = result.get("errcode") if isinstance(result, dict) else None
+            raise WeChatClientException(code, "token: no access_token")  # 40164: IP not whitelisted
+        ttl = float(result.get("expires_in") or 7200)
+        self.store.put_shared(self.token_name, str(result["access_token"]).encode("utf-8"), ttl)
+        return {"expires_in": ttl}
+
+    def send_text(self, open_id: str, text: str) -> None:
+        """Send one customer-service text message."""
+        self.message.send_text(open_id, text)
+
+    def download_media(self, media_id: str) -> bytes:
+        """Download a user's temporary media (media/get); raises WeChatClientException on an error answer."""
+        res = self.get("media/get", params={"media_id": media_id})
+        if isinstance(res, dict):
+            raise WeChatClientException(res.get("errcode"), "media/get returned JSON")
+        data: bytes = res.content
+        return data
+
+    def create_menu(self, menu: dict[str, Any]) -> None:
+        """Create the custom menu."""
+        self.menu.create(menu)
+
+
+class _StoreSession:
+    """The session object wechatpy writes a fetched token to: it goes to the store with its lifetime."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The stored token (wechatpy reads it after a forced refresh)."""
+        cached = self.client.cached_token()
+        return cached[0] if cached else default
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        """Store the token for its lifetime."""
+        self.client.store.put_shared(self.client.token_name, str(value).encode("utf-8"), float(ttl or 7200))
+
+    def delete(self, key: str) -> None:
+        """Forget the token."""
+        self.client.store.put_shared(self.client.token_name, b"", 0.001)
+
+
+# ── the channel ──────────────────────────────────────────────────────────────────────────────────────────
+@dataclass
+class _Job:
+    """One message being answered: its result, and whether it has reached the user yet."""
+
+    user: str
+    task: asyncio.Task[list[str]]
+    deliveries: int = 1
+    delivered: bool = False
+    pushing: bool = False
+
+
+@dataclass
+class _UserMemory:
+    """What the channel remembers about a user between messages (in this process)."""
+
+    options: list[Option] = field(default_factory=list)
+    more: deque[str] = field(default_factory=deque)
+    late: list[str] = field(default_factory=list)
+
+
+class WechatChannel:
+    """Callback handlers: platform XML → Incoming → dialogue core → a passive reply or customer-service texts."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        dialogue: Any,
+        store: Store,
+        api: ApiClient | None = None,
+        *,
+        platform_timeout_s: float = PLATFORM_TIMEOUT_S,
+        media_fetch: Callable[[str], Awaitable[bytes]] | None = None,
+    ) -> None:
+        """Serve dialogue; with api set, late answers and long replies go through the customer-service API."""
+        token = cfg.secrets.wechat_token
+        if not token:
+            raise ConfigError("WECHAT_TOKEN is not set: the WeChat channel needs the token set on the platform")
+        self.cfg = cfg
+        self.token = token
+        self.dialogue = dialogue
+        self.store = store
+        self.api = api
+        self.window_s = min(cfg.wechat.reply_window_s, platform_timeout_s)
+        self.platform_timeout_s = platform_timeout_s
+        self.crypto = self._crypto(cfg)
+        self._media_fetch = media_fetch
+        self._jobs: dict[str, _Job] = {}
+        self._nonces: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._users: OrderedDict[str, _UserMemory] = OrderedDict()
+        self._send_locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.more_words = {content.t(loc, "wechat.more_word").casefold() for loc in LOCALES}
+
+    @staticmethod
+    def _crypto(cfg: Config) -> WeChatCrypto | None:
+        """The safe-mode cipher when WECHAT_AES_KEY is set (it needs the app id, which the ciphertext carries)."""
+        key = cfg.secrets.wechat_aes_key
+        if not key:
+            return None
+        if len(key) != 43:
+            raise ConfigError("WECHAT_AES_KEY: the EncodingAESKey is 43 characters (as shown on the platform)")
+        if not cfg.secrets.wechat_app_id:
+            raise ConfigError("WECHAT_AES_KEY is set but WECHAT_APP_ID is not: safe mode needs the app id")
+        try:
+            return WeChatCrypto(cfg.secrets.wechat_token, key, cfg.secrets.wechat_app_id)
+        except Exception as exc:  # a malformed key
+            raise ConfigError(f"WECHAT_AES_KEY: not a valid EncodingAESKey ({type(exc).__name__})") from None
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def application(self) -> web.Application:
+        """The aiohttp application serving the callback path."""
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_get(self.cfg.wechat.path, self.on_get)
+        app.router.add_post(self.cfg.wechat.path, self.on_post)
+        return app
+
+    def _signed(self, query: Any) -> bool:
+        """Whether the URL carries a valid, fresh signature (nothing of the body is looked at)."""
+        signature = query.get("signature", "")
+        timestamp = query.get("timestamp", "")
+        nonce = query.get("nonce", "")
+        if not (signature and timestamp and nonce):
+            return False
+        expected = sign(self.token, timestamp, nonce)
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+            return False
+        try:
+            return abs(time.time() - int(timestamp)) <= MAX_CLOCK_SKEW_S
+        except ValueError:
+            return False
+
+    async def on_get(self, request: web.Request) -> web.Response:
+        """Server URL verification: echo echostr to a correctly signed request."""
+        if not self._signed(request.query):
+            return web.Response(status=403, text="forbidden")
+        return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
+
+    def _fresh_nonce(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        """False when this timestamp+nonce already came with a different body (a replay with new content)."""
+        digest = hashlib.sha256(body).digest()
+        key = (timestamp, nonce)
+        seen = self._nonces.get(key)
+        if seen is not None:
+            return hmac.compare_digest(seen, digest)  # the same request again is a retry, answered once
+        self._nonces[key] = digest
+        while len(self._nonces) > 50_000:
+            self._nonces.popitem(last=False)
+        return True
+
+    async def on_post(self, request: web.Request) -> web.StreamResponse:
+        """A message or event: check, parse, answer (passively when the core is quick enough)."""
+        arrived = time.monotonic()
+        query = request.query
+        if not self._signed(query):
+            return web.Response(status=403, text="forbidden")  # before reading a byte of the body
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.Response(status=413, text="too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="too large")
+        if not self._fresh_nonce(query["timestamp"], query["nonce"], body):
+            return web.Response(status=403, text="forbidden")
+        if _DTD.search(body):
+            return web.Response(status=400, text="bad request")  # no DTDs: refused before any parsing
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if self.crypto is not None and not encrypted:
+            return web.Response(status=400, text="bad request")  # safe mode: plaintext is not accepted
+        try:
+            xml = body.decode("utf-8")
+            if encrypted:
+                if self.crypto is None:
+                    return web.Response(status=400, text="bad request")
+                xml = self.crypto.decrypt_message(
+                    xml, query.get("msg_signature", ""), query["timestamp"], query["nonce"]
+                )
+            raw = _CONTROL_CHARS.sub(b"", xml.encode("utf-8"))
+            if _DTD.search(raw):
+                return web.Response(status=400, text="bad request")
+            msg = parse_message(raw.decode("utf-8"))
+        except (InvalidSignatureException, InvalidAppIdException):
+            return web.Response(status=403, text="forbidden")
+        except Exception as exc:  # not XML, not the platform's XML, bad ciphertext
+            log.warning("refused an unreadable callback body (%s)", type(exc).__name__)
+            return web.Response(status=400, text="bad request")
+        if msg is None or not msg.source:
+            return web.Response(status=400, text="bad request")
+        try:
+            text = await self._dispatch(msg, arrived)
+        except Exception as exc:
+            log.error("WeChat callback failed: %s\n%s", type(exc).__name__, _frames(exc))
+            text = None
+        return self._respond(msg, text, query)
+
+    def _respond(self, msg: BaseMessage, text: str | None, query: Any) -> web.Response:
+        """The callback's answer: a passive text reply (encrypted in safe mode), or "success"."""
+        if text is None:
+            return web.Response(text=ACK, content_type="text/plain")
+        xml = TextReply(message=msg, content=cdata_safe(text)).render()
+        if self.crypto is not None:
+            xml = self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
+        return web.Response(text=xml, content_type="application/xml")
+
+    async def drain(self) -> None:
+        """Let customer-service sends in progress finish (called when the server stops)."""
+        if self._background:
+            await asyncio.wait(self._background, timeout=HTTP_TIMEOUT_S)
+
+    # -- deduplication and the reply window --------------------------------------------------------------
+    @staticmethod
+    def message_key(msg: BaseMessage) -> str:
+        """What identifies one message across the platform's re-deliveries (hashed: it holds the OpenID)."""
+        if msg.type != "event" and msg.id:
+            raw = f"m:{msg.target}:{msg.id}"
+        else:
+            # The platform's rule is sender + CreateTime; the event and its key are added so that two different
+            # menu taps within one second are not taken for one re-delivered event.
+            raw = f"e:{msg.source}:{msg._data.get('CreateTime')}:{msg._data.get('Event')}:{msg._data.get('EventKey')}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:40]
+
+    async def _dispatch(self, msg: BaseMessage, arrived: float) -> str | None:
+        """Answer a delivery: start the work once per message, then wait for it within the reply window."""
+        key = self.message_key(msg)
+        job = self._jobs.get(key)
+        if job is None:
+            if not self.store.claim(f"wechat.seen:{key}", SEEN_TTL_S):
+                return None  # handled already (here, earlier, or by another worker)
+            user = f"{USER_PREFIX}{msg.source}"
+            job = _Job(user, asyncio.create_task(self._answer(msg, user)))
+            self._jobs[key] = job
+            asyncio.get_running_loop().call_later(JOB_KEEP_S, self._jobs.pop, key, None)
+        else:
+            job.deliveries += 1
+        left = self.window_s - (time.monotonic() - arrived)
+        if await _finished(job.task, left):
+            return self._take_passive(job)
+        if self.api is not None:
+            if not job.pushing:
+                job.pushing = True
+                self._spawn(self._push_when_done(job))
+            return None
+        if job.deliveries < PLATFORM_DELIVERIES:
+            # No customer-service API: let this delivery time out, so the platform re-sends the message and
+            # a later delivery carries the answer passively.
+            await _finished(job.task, self.platform_timeout_s + 0.5 - (time.monotonic() - arrived))
+            return None
+        job.task.add_done_callback(lambda _t: self._keep_late(job))
+        return None
+
+    def _take_passive(self, job: _Job) -> str | None:
+        """The first part of a finished job's answer for the passive reply; the rest goes on separately."""
+        if job.delivered:
+            return None
+        job.delivered = True
+        parts = job.task.result()
+        if not parts:
+            return None
+        if len(parts) > 1:
+            self._spawn(self._send_rest(job.user, parts[1:]))
+        return parts[0]
+
+    async def _push_when_done(self, job: _Job) -> None:
+        """Send a late answer through the customer-service API (unless a retry carried it meanwhile)."""
+        try:
+            await job.task
+        except Exception:  # _answer never raises; a cancelled task has nothing to send
+            return
+        if job.delivered:
+            return
+        job.delivered = True
+        await self._send(job.user, job.task.result())
+
+    def _keep_late(self, job: _Job) -> None:
+        """No API and no delivery left: keep the answer for the user's next message."""
+        if job.delivered or job.task.cancelled() or job.task.exception() is not None:
+            return
+        job.delivered = True
+        self._memory(job.user).late.extend(job.task.result())
+
+    async def _send_rest(self, user: str, parts: list[str]) -> None:
+        """Parts after the passive reply: customer-service messages, else kept for "more"."""
+        if self.api is not None:
+            await self._send(user, parts)
+        else:
+            self._memory(user).more.extend(parts)
+
+    async def _send(self, user: str, parts: Sequence[str]) -> None:
+        """Send texts in order through the customer-service API (one user's sends never interleave)."""
+        assert self.api is not None
+        api = self.api
+        lock = self._send_locks.setdefault(user, asyncio.Lock())
+        open_id = user[len(USER_PREFIX) :]
+        loop = asyncio.get_running_loop()
+        async with lock:
+            for part in parts:
+                try:
+                    await loop.run_in_executor(None, api.send_text, open_id, cdata_safe(part))
+                except WeChatClientException as exc:  # 45015: outside the 48 h window; 48001: not allowed
+                    log.warning("customer-service message not sent: errcode %s", exc.errcode)
+                    return
+                except Exception as exc:
+                    log.warning("customer-service message not sent: %s", type(exc).__name__)
+                    return
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a coroutine in the background, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- per-user memory ---------------------------------------------------------------------------------
+    def _memory(self, user: str) -> _UserMemory:
+        """This user's channel memory (most recently used users are kept)."""
+        mem = self._users.pop(user, None) or _UserMemory()
+        self._users[user] = mem
+        while len(self._users) > MAX_REMEMBERED_USERS:
+            self._users.popitem(last=False)
+        return mem
+
+    def _locale(self, user: str, replies: Sequence[Reply] = ()) -> str:
+        """The locale of the channel's own words: the user's (as the core keeps it), else the reply's script."""
+        stored = State.from_dict(self.store.get_state(user)).locale
+        if stored:
+            return stored
+        for reply in replies:
+            found = detect_script(reply.text)
+            if found in LOCALES:
+                return str(found)
+        return self.cfg.locale.default
+
+    # -- turning a platform message into replies --------------------------------------------------------------
+    async def _answer(self, msg: BaseMessage, user: str) -> list[str]:
+        """The message-sized texts that answer msg (never raises: a failure becomes the kind error text)."""
+        mem = self._memory(user)
+        late, mem.late = mem.late, []
+        try:
+            parts = await self._answer_parts(msg, user, mem)
+        except Exception as exc:
+            log.error("WeChat message failed: %s\n%s", type(exc).__name__, _frames(exc))
+            parts = [content.t(self._locale(user), "wechat.error")]
+        return late + parts
+
+    async def _answer_parts(self, msg: BaseMessage, user: str, mem: _UserMemory) -> list[str]:
+        """Route by message type; events and messages the bot cannot read get the channel's own words."""
+        kind = msg.type
+        created = str(msg._data.get("CreateTime") or "")
+        received = datetime.fromtimestamp(int(created) if created.isdigit() else time.time(), tz=timezone.utc)
+        if kind == "text":
+            text = msg.content or ""
+            if text.strip().casefold() in self.more_words and mem.more:
+                return [self._with_more_hint(mem, mem.more.popleft(), user)]
+            return await self._core(user, self._typed(user, text, received), mem)
+        mem.more.clear()
+        if kind == "voice":
+            recognised = (msg.recognition or "").strip()
+            if recognised:
+                return await self._core(user, self._typed(user, recognised, received), mem)
+            return self._own(user, "voice_unrecognised")
+        if kind == "image":
+            return await self._image(msg, user, received, mem)
+        if kind == "event":
+            return await self._event(msg, user, received, mem)
+        return self._own(user, "unsupported")
+
+    def _typed(self, user: str, text: str, received: datetime) -> Incoming:
+        """An Incoming for typed text; a number picks one of the options shown last (as in the console)."""
+        mem = self._memory(user)
+        mem.more.clear()
+        number = text.strip()
+        if number.isdigit() and mem.options and 1 <= int(number) <= len(mem.options):
+            chosen = mem.options[int(number) - 1]
+            return Incoming(user, text=chosen.label, option_id=chosen.id, received_at=received)
+        return Incoming(user, text=text, received_at=received)
+
+    async def _event(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory) -> list[str]:
+        """Follow → welcome and menu; a menu click → its command; other events need no answer."""
+        event = (getattr(msg, "event", "") or "").lower()
+        key = str(msg._data.get("EventKey") or "")
+        if event == "subscribe":
+            scene = key[len("qrscene_") :] if key.startswith("qrscene_") else ""
+            command = f"/start {scene}".strip() if re.fullmatch(r"[A-Za-z0-9_]{0,32}", scene) else "/start"
+            return await self._core(user, Incoming(user, text=command, received_at=received), mem)
+        if event == "click":
+            name = key[len(MENU_KEY_PREFIX) :] if key.startswith(MENU_KEY_PREFIX) else ""
+            command = f"/{name}" if name in COMMAND_NAMES else "/start"
+            return await self._core(user, Incoming(user, text=command, received_at=received), mem)
+        return []  # unsubscribe, VIEW (a link opened), location reports…: nothing to say
+
+    async def _image(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory) -> list[str]:
+        """Download a screenshot and give it to the core (OCR, then the assessment)."""
+        try:
+            data = await self._download(msg)
+        except Exception as exc:  # the media API or the picture link failed
+            log.warning("could not download an image: %s", type(exc).__name__)
+            return self._own(user, "image_failed")
+        if not data:
+            return self._own(user, "image_failed")
+        if len(data) > MAX_IMAGE_BYTES:
+            return self._own(user, "image_too_large", max_mb=MAX_IMAGE_BYTES // 1_000_000)
+        return await self._core(user, Incoming(user, image=data, received_at=received), mem)
+
+    async def _download(self, msg: BaseMessage) -> bytes:
+        """The original image through the media API when we have one, else the picture link the platform sent."""
+        if self._media_fetch is not None:
+            return await self._media_fetch(msg.media_id)
+        if self.api is not None and msg.media_id:
+            api = self.api
+            return await asyncio.get_running_loop().run_in_executor(None, api.download_media, msg.media_id)
+        url = msg.image or ""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("no picture link")
+        async with ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
+            async with http.get(url) as res:
+                if res.status != 200:
+                    raise ClientError(f"status {res.status}")
+                data = await res.content.read(MAX_IMAGE_BYTES + 1)
+        return bytes(data)
+
+    async def _core(self, user: str, incoming: Incoming, mem: _UserMemory) -> list[str]:
+        """Ask the dialogue core and render its replies; remember the numbered options."""
+        replies = await self.dialogue.handle(incoming)
+        locale = self._locale(user, replies)
+        text, options = render(replies, locale)
+        mem.options = options if options else mem.options
+        return self._parts(user, text, mem, locale)
+
+    def _own(self, user: str, key: str, **values: object) -> list[str]:
+        """One of the channel's own sentences, in the user's language."""
+        return [content.t(self._locale(user), f"wechat.{key}", **values)]
+
+    def _parts(self, user: str, text: str, mem: _UserMemory, locale: str) -> list[str]:
+        """Split a rendered answer; without the API, leave room for the "reply more" hint on each part."""
+        if self.api is not None:
+            return split_text(text)
+        hint = content.t(locale, "wechat.more")
+        parts = split_text(text, MAX_TEXT_BYTES - utf8_len(hint) - 2)
+        if len(parts) > 1:
+            parts = [f"{parts[0]}\n\n{hint}", *parts[1:]]
+        return parts
+
+    def _with_more_hint(self, mem: _UserMemory, part: str, user: str) -> str:
+        """A part sent on "more", with the hint again while parts remain."""
+        if mem.more:
+            return f"{part}\n\n{content.t(self._locale(user), 'wechat.more')}"
+        return part
+
+
+async def _finished(task: asyncio.Task[Any], timeout: float) -> bool:
+    """Wait up to timeout for task (without cancelling it); True when it is done."""
+    if not task.done() and timeout > 0:
+        await asyncio.wait({task}, timeout=timeout)
+    return task.done()
+
+
+def _frames(err: BaseException) -> str:
+    """The traceback's code frames, without the exception's message (which may quote a user's text)."""
+    return "".join(traceback.format_tb(err.__traceback__)).rstrip()
+
+
+# ── composition ──────────────────────────────────────────────────────────────────────────────────────────
+def build_api(cfg: Config, store: Store, base_url: str = API_BASE_URL) -> ApiClient | None:
+    """The platform API client when WECHAT_APP_ID and WECHAT_APP_SECRET are set, else None."""
+    if cfg.secrets.wechat_app_id and cfg.secrets.wechat_app_secret:
+        return ApiClient(cfg.secrets.wechat_app_id, cfg.secrets.wechat_app_secret, store, base_url)
+    return None
+
+
+def quiet_logs() -> None:
+    """Keep tokens, OpenIDs and texts out of the logs (HTTP clients log URLs with the access_token)."""
+    for name in ("urllib3", "requests", "wechatpy", "aiohttp.access"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:  # its own level, so that a DEBUG root cannot turn it back on
+            logger.setLevel(logging.WARNING)
+
+
+async def serve(channel: WechatChannel, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve the callback path until stop is set (no access log: callback URLs carry the OpenID)."""
+    runner = web.AppRunner(channel.application(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("WeChat: listening on %s:%d%s", host, port, channel.cfg.wechat.path)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await channel.drain()
+
+
+def run_wechat(cfg: Config, dialogue: Any, store: Store, port: int | None = None) -> None:
+    """Run the WeChat callback server until interrupted."""
+    quiet_logs()
+    channel = WechatChannel(cfg, dialogue, store, build_api(cfg, store))
+    if channel.api is None:
+        log.warning("WECHAT_APP_ID/WECHAT_APP_SECRET not set: passive replies only (see README, WeChat)")
+
+    async def main() -> None:
+        await serve(channel, cfg.wechat.listen, port or cfg.wechat.port, asyncio.Event())
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def create_menu(cfg: Config, store: Store, base_url: str = API_BASE_URL) -> dict[str, Any]:
+    """Create the custom menu on the platform (in the default locale) and return what was sent."""
+    api = build_api(cfg, store, base_url)
+    if api is None:
+        raise ConfigError("the custom menu needs WECHAT_APP_ID and WECHAT_APP_SECRET")
+    quiet_logs()
+    menu = menu_definition(cfg.locale.default)
+    api.create_menu(menu)
+    return menu
