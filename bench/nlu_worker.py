@@ -10,8 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import load_examples, score
+from bot.evaluate import BLIND_SET, load_examples, score
 from bot.nlu import InProcessParser, quiet_rasa
+from bot.nlu_types import Parse
+from bot.understand import crisis_source, decide
 
 
 def rss_mb() -> float:
@@ -29,7 +31,36 @@ def main() -> None:
     parser = InProcessParser(Path(sys.argv[1])).load()
     load_s = time.monotonic() - started
     examples = load_examples()
-    report = score(examples, parser.parse_sync)
+
+    def acted_on(text: str) -> Parse:
+        """The intent the bot acts on: crisis rules, off-topic guard, and the first guess of a clarification."""
+        parse = parser.parse_sync(text)
+        decision = decide(parse, text, parser.threshold)
+        return Parse(decision.intent, parse.confidence, (), parse.ranking, text, (decision.action,))
+
+    report = score(examples, acted_on)
+    blind = load_examples(BLIND_SET)
+    blind_report = score(blind, acted_on)
+    in_domain = [e for e in blind if e.intent != "out_of_scope"]
+    off_topic = 0
+    clarified = 0
+    lexicon_crisis = model_crisis = 0
+    for e in blind:
+        parse = parser.parse_sync(e.text)
+        d = decide(parse, e.text, parser.threshold)
+        if e.intent != "out_of_scope" and d.action == "out_of_scope":
+            off_topic += 1
+        clarified += d.action == "clarify"
+        if e.intent == "crisis":
+            src = crisis_source(parse)
+            lexicon_crisis += src == "lexicon"
+            model_crisis += src in ("model", "model_close")
+    crisis_n = sum(e.intent == "crisis" for e in blind)
+    recall = {
+        i: sum(1 for e in blind if e.intent == i and (e.text, i) not in {(t, g) for t, g, _, _ in blind_report.errors})
+        / max(1, sum(1 for e in blind if e.intent == i))
+        for i in sorted({e.intent for e in blind})
+    }
     texts = [e.text for e in examples]
     lat = []
     for _ in range(3):
@@ -43,6 +74,12 @@ def main() -> None:
         "crisis_recall": report.crisis_recall, "by_script": report.accuracy_by_script,
         "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "n": report.n,
         "errors": report.errors,
+        "blind": {
+            "n": blind_report.n, "macro_f1": blind_report.macro_f1, "crisis_recall": blind_report.crisis_recall,
+            "by_script": blind_report.accuracy_by_script, "recall": recall,
+            "off_topic_in_domain": off_topic / len(in_domain), "clarified": clarified / len(blind),
+            "crisis_by_lexicon": lexicon_crisis / crisis_n, "crisis_by_model": model_crisis / crisis_n,
+        },
     }, ensure_ascii=False))
 
 

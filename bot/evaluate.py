@@ -14,6 +14,7 @@ from bot.nlu_types import INTENTS, Parse
 from bot.textnorm import to_simplified
 
 DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
+BLIND_SET = ROOT / "rasa_project" / "tests" / "blind_nlu.yml"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

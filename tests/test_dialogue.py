@@ -31,6 +31,7 @@ from tests._fake_parser import FakeParser
 
 CONVERSATIONS = Path(__file__).parent / "conversations"
 TYPED_PREFIX = "typed_"
+KNOWN_FAILURES = CONVERSATIONS / "known_failures.yaml"
 """Conversations written blind, as people type them: no reply may be a generic fallback."""
 FALLBACK_KEYS = ("common.out_of_scope", "answers.choice", "common.error", "understand.no_words")
 TEXT_OCR_PREFIX = b""
@@ -109,12 +110,28 @@ def fake_chat(cfg: Config, tmp_path: Path, key: bytes) -> Chat:
 
 
 def _load_conversations() -> list[Any]:
+    known = yaml.safe_load(KNOWN_FAILURES.read_text(encoding="utf-8"))["known_failures"]
     cases = []
     for path in sorted(CONVERSATIONS.glob("*.yml")):
+        if path == KNOWN_FAILURES:
+            continue
         for conv in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]:
             conv["typed"] = path.stem.startswith(TYPED_PREFIX)
-            cases.append(pytest.param(conv, id=f"{path.stem}: {conv['name']}"))
+            name = f"{path.stem}: {conv['name']}"
+            marks = [pytest.mark.xfail(strict=True, reason="known failure")] if name in known else []
+            cases.append(pytest.param(conv, id=name, marks=marks))
     return cases
+
+
+def test_known_failures_name_existing_conversations() -> None:
+    """Every listed known failure is a conversation that exists (a renamed one cannot hide)."""
+    known = yaml.safe_load(KNOWN_FAILURES.read_text(encoding="utf-8"))["known_failures"]
+    names = {
+        f"{path.stem}: {conv['name']}"
+        for path in CONVERSATIONS.glob(f"{TYPED_PREFIX}*.yml")
+        for conv in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
+    }
+    assert set(known) <= names, set(known) - names
 
 
 def _path(state: dict[str, Any], dotted: str) -> Any:

@@ -1,0 +1,34 @@
+"""The intent model's data: the blind and dev sets stay out of training, also as near-duplicates."""
+
+from __future__ import annotations
+
+from bot.evaluate import BLIND_SET, DEV_SET, leak_key, load_examples, near_duplicates
+from bot.nlu_types import INTENTS
+from bot.train import PROJECT
+
+
+def _training_texts() -> list[str]:
+    """Every training example of the Rasa project."""
+    return [e.text for path in sorted((PROJECT / "data" / "nlu").glob("*.yml")) for e in load_examples(path)]
+
+
+def test_no_training_example_is_a_near_duplicate_of_a_blind_or_dev_message() -> None:
+    references = [e.text for e in load_examples(BLIND_SET)] + [e.text for e in load_examples(DEV_SET)]
+    leaks = near_duplicates(_training_texts(), references)
+    assert not leaks, leaks[:10]
+
+
+def test_the_near_duplicate_check_sees_through_case_punctuation_script_and_small_edits() -> None:
+    refs = ["later", "催收说要起诉我怎么办", "他們說要去我公司鬧"]
+    found = near_duplicates(["Later!", "won't", "催收說要起訴我，怎麼辦？", "他们说要去我公司闹啊"], refs)
+    assert [t for t, _ in found] == ["Later!", "催收說要起訴我，怎麼辦？", "他们说要去我公司闹啊"]
+    assert leak_key("won't") == leak_key("wont")
+
+
+def test_the_blind_set_covers_every_intent_in_every_script() -> None:
+    blind = load_examples(BLIND_SET)
+    assert len(blind) >= 420
+    for intent in INTENTS:
+        assert sum(e.intent == intent for e in blind) >= 25, intent
+    for script in ("zh-Hans", "zh-Hant", "en"):
+        assert sum(e.script == script for e in blind) >= 100, script
