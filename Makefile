@@ -18,7 +18,7 @@ $(STAMP): requirements.txt constraints.txt scripts/setup-venv.sh scripts/install
 setup: $(STAMP)  ## create .venv (Python 3.10), install pinned deps, train the model if its data changed
 	@$(PY) -m bot train
 
-run: setup  ## set up on first use, then chat in the terminal (Telegram when TELEGRAM_BOT_TOKEN is set)
+run: setup  ## set up on first use, then every channel with credentials (Telegram, WeChat), else the terminal chat
 	@$(PY) -m bot run
 
 train: $(STAMP)  ## train the Rasa NLU model (skipped when the data is unchanged; FORCE=1 retrains)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -251,3 +252,24 @@ def test_database_and_directory_are_private(db: Path, key: bytes) -> None:
         pass
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_a_claim_is_granted_once_across_connections_until_it_expires(db: Path, key: bytes) -> None:
+    with Store(db, key) as one, Store(db, key) as two:  # two workers on one database
+        assert one.claim("wechat.seen:abc", 60) is True
+        assert two.claim("wechat.seen:abc", 60) is False
+        assert one.claim("wechat.seen:short", 0.05) is True
+        time.sleep(0.1)
+        assert two.claim("wechat.seen:short", 60) is True
+
+
+def test_shared_values_are_encrypted_and_expire(db: Path, key: bytes) -> None:
+    with Store(db, key) as store:
+        store.put_shared("wechat.access_token:wx1", b"SECRET-ACCESS-TOKEN", 7200)
+        value, left = store.get_shared("wechat.access_token:wx1") or (b"", 0.0)
+        assert value == b"SECRET-ACCESS-TOKEN" and 7100 < left <= 7200
+        store.put_shared("gone", b"x", 0.01)
+        time.sleep(0.05)
+        assert store.get_shared("gone") is None
+        assert store.purge_shared() == 1
+    assert b"SECRET-ACCESS-TOKEN" not in disk_bytes(db)
