@@ -444,6 +444,20 @@ def test_every_chinese_phrase_of_the_lexicon_is_caught_when_typed_in_traditional
     assert not missed
 
 
+def test_no_character_of_the_lexicon_hides_its_own_simplified_form() -> None:
+    # Characters written in the lexicon are never converted, so a Traditional one would stop matching its
+    # Simplified counterpart in every message typed in Traditional script.
+    import yaml
+
+    data = yaml.safe_load((ROOT / "bot" / "data" / "crisis_lexicon.yml").read_text(encoding="utf-8"))
+    entries = [e for k in ("self_harm", "danger", "exclusions") for e in data.get(k) or []]
+    written = {ch for e in entries for x in [*(e.get("phrases") or []), *(e.get("regex") or [])] for ch in str(x)}
+    conv = _opencc("t2s")
+    assert conv is not None
+    clashes = sorted(ch for ch in written if "\u4e00" <= ch <= "\u9fff" and str(conv.convert(ch)) in written - {ch})
+    assert clashes == []
+
+
 def test_an_idiom_never_hides_a_real_crisis_in_the_same_message() -> None:
     hit = detect_crisis("想死你了，但我真的不想活了")
     assert hit is not None and hit.pattern_id == "sh_dont_want_to_live"
