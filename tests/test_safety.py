@@ -96,6 +96,229 @@ HARMLESS = [
 ]
 
 
+# Warning signs as crisis lines list them, each written in every script people use with this bot.
+WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
+    ("self_harm", "farewell or apology to family"): {
+        "zh-Hans": ["跟大家说声对不起，欠的下辈子还", "替我照顾好爸妈", "妈，对不起，女儿不孝",
+                    "这是我最后一次跟你们说话了", "我先走了，大家保重", "以后你们就当没我这个女儿"],
+        "zh-Hant": ["爸媽對不起，這輩子欠的下輩子再還", "永別了，謝謝你們一直照顧我", "遺書我放在抽屜裡了",
+                    "今天是我最後一天", "如果明天我沒回訊息，就是我走了", "請幫我跟我女兒說爸爸愛她"],
+        "yue": ["對唔住阿爸，我真係冇用", "唔好掛住我", "我已經同屋企人講咗再見", "我寫低咗封信俾個女"],
+        "en": ["this is goodbye", "please tell my mom i'm sorry", "sorry dad, i tried my best",
+               "by the time you read this", "i'm saying my goodbyes", "i left letters for everyone",
+               "i wrote notes for my kids"],
+        "pinyin": ["dui bu qi ba ma", "yong bie le", "zai jian le da jia"],
+    },
+    ("self_harm", "giving away belongings, pets or duties"): {
+        "zh-Hans": ["猫我已经托付给朋友了，以后就麻烦她了", "我的吉他和游戏机都送给表弟了",
+                    "房子钥匙和存折都留给我弟了"],
+        "zh-Hant": ["以後用不到了，這些都送給你", "我的貓就拜託你們了", "我家的狗託付給鄰居了",
+                    "以後就拜託你照顧我媽了", "我把銀行密碼寫在紙上給我姐了", "我把保險受益人改成我媽了",
+                    "以後我的小孩就拜託你們了"],
+        "yue": ["我啲嘢都送晒俾人", "隻狗我已經揾咗人幫我養"],
+        "en": ["gave away my guitar and my cat, won't need them anymore", "please take care of my dog for me",
+               "i'm giving my dog to my neighbour, she'll look after him better than me"],
+    },
+    ("self_harm", "hopelessness about tomorrow"): {
+        "zh-Hans": ["明天就解脱了", "一切都会结束的，很快", "明天这个时候我就解脱了", "过了今晚就什么都不用管了",
+                    "我准备好了，今晚就走"],
+        "zh-Hant": ["明天就解脫了", "我已經決定了，明天就結束一切", "欠卡債欠到不想面對明天", "今晚之後一切都會安靜"],
+        "yue": ["好快就唔使再煩", "聽晚之後一切都會完", "我決定咗今晚了斷"],
+        "en": ["tomorrow it'll all be over", "i won't see tomorrow", "i'll be gone by tomorrow",
+               "after tonight none of this will matter", "tonight is the night", "i don't see a future"],
+        "pinyin": ["ming tian jiu jie tuo le", "ming tian jiu jie shu le"],
+    },
+    ("self_harm", "my death would settle the debt"): {
+        "zh-Hans": ["我死了这笔债就一笔勾销了吧", "用命还总可以了吧", "我这条烂命赔给他们好了", "以死谢罪",
+                    "我死了保险能赔多少"],
+        "zh-Hant": ["他們說欠債還錢，我就用這條命還", "我要是死了，債是不是就不用還了",
+                    "地下錢莊的債我還不起，只能一死", "這筆債我用命來抵"],
+        "yue": ["大不了用條命抵", "我想攞命還債", "我老咗，條命唔值錢，攞去還債啦"],
+        "en": ["i'll just pay with my life", "my life insurance would cover the debt", "the debt will die with me",
+               "my kids will be better off with the insurance money",
+               "they can have my life, it's all i've got left"],
+        "pinyin": ["yong ming huan", "wo xiang yong ming huan zhai"],
+    },
+    ("self_harm", "being a burden"): {
+        "zh-Hans": ["不想拖累家人", "家人没有我会更好", "我走了以后你们就不用再被催收骚扰了", "都是我拖累了这个家",
+                    "我活着就是给家里丢人"],
+        "zh-Hant": ["我這種人不配活著", "如果我消失了，大家都會輕鬆點", "不想再麻煩大家了", "我不想再當家人的負擔"],
+        "yue": ["冇咗我佢哋會好過啲", "唔想再拖累阿媽", "我走咗之後你哋唔使再擔心", "冇人會掛住我", "冇人需要我",
+                "冇我喺度，屋企人會開心啲"],
+        "en": ["my family is better off without me", "i'm just a burden to everyone",
+               "everyone would be better off if i was dead", "i'm sorry for being such a burden",
+               "i'm a waste of space"],
+        "pinyin": ["bu xiang tuo lei jia ren"],
+    },
+    ("self_harm", "means and rehearsal"): {
+        "zh-Hans": ["我攒了一个月的安眠药", "买了炭，窗户也封好了", "这栋楼有多高，跳下去会死吗", "割腕是什么感觉",
+                    "我在江边站了很久", "天台的风好大", "我想好了怎么走"],
+        "zh-Hant": ["藥我已經攢夠了", "我在想跳樓會不會很痛", "我查了安眠藥吃多少會死", "我已經準備好炭和膠帶",
+                    "與其被逼死，不如自己了結"],
+        "yue": ["我企喺天台邊", "我食咗好多粒藥", "我已經喺海邊坐咗成晚"],
+        "en": ["how high does a building need to be", "i've been saving up pills",
+               "i'm standing on the roof right now", "i've thought about how i would do it",
+               "i've written my will and letters", "i'm thinking of driving into a wall"],
+        "pinyin": ["an mian yao", "tiao lou"],
+    },
+    ("self_harm", "wish to die in plain words"): {
+        "zh-Hans": ["我想一了百了", "活着没啥意思"],
+        "zh-Hant": ["活著好累，不如死了算了"],
+        "yue": ["我唔想再生存", "我真係好想死", "好想瞓咗唔使再醒", "我好攰，唔想再撐落去", "想就咁消失",
+                "做人好攰，想走"],
+        "en": ["kms", "i want to unalive myself", "i'm going to end it all tonight", "i won't be around much longer",
+               "I just want it all to end", "i'm going to ctb", "sewerslide", "the only way out is death"],
+        "pinyin": ["bu xiang huo le", "wo xiang si", "wo bu xiang zai huo xia qu le", "huo zhe mei yi si"],
+    },
+    ("self_harm", "hurting oneself or wishing not to wake up"): {
+        "zh-Hans": ["我又拿刀划自己了", "好想一睡不醒"],
+        "zh-Hant": ["我忍不住傷害自己", "睡著了就不要醒來吧", "我想一覺睡下去不要再起來"],
+        "yue": ["我成日想傷害自己", "一瞓唔醒就好"],
+        "en": ["i cut myself again", "i hope i never wake up again", "i don't want to wake up tomorrow"],
+    },
+    ("danger", "blocked in or surrounded"): {
+        "zh-Hans": ["他们把我堵在小区门口不让走", "他们在楼下守着不让我出门", "几个人把我围在公司楼下",
+                    "他们把我老婆围在店里", "催收的人把我的门锁堵了，我出不去"],
+        "zh-Hant": ["他們把我堵在停車場", "有人堵住我不讓我走", "他們把我的車擋住不讓我開走"],
+        "yue": ["班追數佬圍住我唔俾走"],
+        "en": ["they blocked me in the parking lot", "three men are blocking me from leaving",
+               "they surrounded my car"],
+        "pinyin": ["bu rang wo zou"],
+    },
+    ("danger", "followed"): {
+        "zh-Hans": ["催收的人跟着我上了公交", "他们一直跟着我到了地铁站", "有人骑摩托一直跟在我后面"],
+        "zh-Hant": ["有人一路跟著我回家", "有人一直跟蹤我"],
+        "yue": ["有個男人跟住我落車"],
+        "en": ["a collector followed me onto the bus", "someone has been following me since i left work"],
+        "pinyin": ["gen zhe wo"],
+    },
+    ("danger", "pushed, grabbed or robbed of the phone"): {
+        "zh-Hans": ["有个男的推了我一把，现在还在旁边", "催收抢了我的手机不还", "有人抓住我的头发",
+                    "他们抢走了我的身份证", "催收的人把我按在地上", "他们逼我上车去银行取钱"],
+        "zh-Hant": ["他們搶了我的手機", "他們把我推倒在地上", "我被他們押去提款機領錢"],
+        "yue": ["佢哋搶咗我電話", "佢哋揸住我隻手", "佢哋推咗我一下"],
+        "en": ["he grabbed my phone", "they pushed me and took my phone", "he pushed me to the ground",
+               "they grabbed my daughter", "they took my keys and won't give them back"],
+        "pinyin": ["qiang le wo de shou ji"],
+    },
+    ("danger", "strangers inside who refuse to leave"): {
+        "zh-Hans": ["两个陌生人在我店里赖着不走", "那几个人坐在我店里不走", "他们现在在我公司大厅闹不走",
+                    "催收带了五六个人到我店里，现在不走"],
+        "zh-Hant": ["催收的人進了我家不肯走"],
+        "yue": ["佢哋入咗我間舖唔肯走", "有幾個紋身佬喺我舖頭唔走"],
+        "en": ["two guys are in my shop and refuse to leave", "they won't leave my apartment",
+               "they're in my living room and won't go", "there are three men in my kitchen"],
+        "pinyin": ["bu ken zou"],
+    },
+    ("danger", "at the door or outside right now"): {
+        "zh-Hans": ["催收的人现在在我家门口", "有人一直在敲门，好怕", "他们现在就在我门口骂"],
+        "zh-Hant": ["他們已經到我家樓下了", "他們現在就在我家樓下", "有人在我車旁邊等我"],
+        "yue": ["佢哋而家喺我門口拍門", "佢哋喺我樓下等緊我"],
+        "en": ["someone is banging on my door right now", "they're outside my door right now",
+               "someone's trying to force the door open", "two men are waiting at my car",
+               "someone keeps ringing the doorbell and shouting my name", "someone is in my backyard right now",
+               "i'm stuck in my room because they're in the hallway",
+               "they're trying to get into my apartment right now"],
+        "pinyin": ["zai wo jia men kou"],
+    },
+    ("danger", "coming now while alone or with children"): {
+        "zh-Hans": ["说今晚来我家，我一个人带着孩子", "他们说半小时后到，我家里只有我和孩子",
+                    "他们说马上到，家里就我跟女儿"],
+        "zh-Hant": ["今晚他們要過來，我一個人在家"],
+        "yue": ["佢哋今晚過嚟，我一個人喺屋企"],
+        "en": ["they said they're coming tonight and i'm alone with my kids",
+               "they are on their way and i'm home alone with my baby"],
+    },
+    ("danger", "hiding from them or watched through the window"): {
+        "zh-Hans": ["我躲在厕所里，他们还在外面", "窗外有人一直往里看"],
+        "zh-Hant": ["有人在窗外偷看我"],
+        "yue": ["我匿埋喺廁所，佢哋仲喺度"],
+        "en": ["i'm hiding in the bathroom", "someone is watching me through my window"],
+    },
+    ("danger", "locked in, taken away or a weapon"): {
+        "zh-Hans": ["他们把我关在房间里不让出去", "有个人拿着刀在楼下", "催收把我拉到车上了", "我被锁在屋里了",
+                    "他们把我孩子从学校带走了", "我被几个人拉到一个小房间里"],
+        "zh-Hant": ["他們把我關在辦公室", "有人拿著刀在門口", "我被他們關在車裡"],
+        "yue": ["佢哋拎住把刀喺門口"],
+        "en": ["there's a man with a knife outside", "i'm locked in a room", "he's holding a knife",
+               "he's threatening me with a hammer", "they broke my window"],
+    },
+}
+
+# Ordinary collection talk that must stay quiet: a visit threatened for later, a question about what they may
+# do, idioms with 死 / "dead", and words that only look like a warning sign.
+ORDINARY_COLLECTION_TALK = [
+    "说下周要上门",
+    "催收说下周要上门，是真的吗",
+    "他们说明天来我家，怎么办",
+    "催收说今天下午派人到我家 怎么办",
+    "催收说要来我家，我该怎么办",
+    "他们威胁说要来我老家",
+    "如果他们来我家我能报警吗",
+    "他们会不会跟踪我",
+    "他们说要堵我家门",
+    "佢話下個禮拜上嚟",
+    "他們說會上門，我好驚",
+    "吓死我了，还以为是真的",
+    "这个利息真是要人命",
+    "死",
+    "催收一直在打我电话",
+    "会不会连累家人",
+    "协商明天就结束了吗",
+    "明天一切都会好起来吗",
+    "我想把钱还清然后解脱",
+    "以后用不到这个app了，怎么注销",
+    "我今天一个人去了派出所",
+    "我一个人在外地打工，催收打到老家",
+    "我今晚一个人在家想了很多，想问问怎么协商",
+    "他们说今晚之前必须还款",
+    "短信说已经到我户籍地调查了",
+    "我的手机被催收app锁了",
+    "我的车被法院扣了",
+    "堵车了晚点到",
+    "他们跟我说如果不还就起诉",
+    "我的猫生病了，没钱看病",
+    "this debt is killing me lol",
+    "i'm dead tired",
+    "they said they'll visit next week",
+    "they won't leave me alone, calling all day",
+    "the collector pushed me to pay today",
+    "they follow up every day by text",
+    "I'm alone in this city and have no one to ask",
+    "I won't need a loan again",
+    "我想死磕到底，起诉他们",
+    "我不想活在恐惧中，想知道我的权利",
+    "还清就解脱了吧",
+    "明天就到期了",
+    "他们说会找到我家去",
+    "被拉进了一个群",
+    "dead line is tomorrow",
+    "i want to end this debt",
+    "he's dead serious about suing",
+    "i'll be gone for a week, can they visit",
+    "他们跟着我的朋友圈骂我",
+    "他们会来堵门吗",
+    "他们能把我关起来吗",
+    "今天是我最后一天上班，明天就失业了",
+    "我想去天台晾衣服",
+    "他们说今晚十二点前要还",
+    "我把借条交给律师了",
+    "they said they'll come tonight if i don't pay by 6",
+    "i'm dying to know if they can sue me",
+]
+
+
+def _signs() -> list[tuple[str, str]]:
+    """Return every warning-sign example with the kind it must be reported as."""
+    return [(kind, text) for (kind, _), by in WARNING_SIGNS.items() for texts in by.values() for text in texts]
+
+
+def _sign_ids() -> list[str]:
+    """Return a readable test id (kind, sign, script, number) for every warning-sign example."""
+    return [f"{kind}:{sign}:{script}:{i}" for (kind, sign), by in WARNING_SIGNS.items()
+            for script, texts in by.items() for i, _ in enumerate(texts)]
+
+
 def _dev(crisis: bool = True) -> list[str]:
     return [e.text for e in load_examples(DEV_SET) if (e.intent == "crisis") == crisis]
 
@@ -111,8 +334,18 @@ def test_every_crisis_message_in_the_dev_set_is_caught() -> None:
 
 
 def test_every_crisis_message_in_the_training_data_is_caught() -> None:
-    missed = [t for t in _train_crisis() if detect_crisis(t) is None]
+    crisis = _train_crisis()
+    missed = [t for t in crisis if detect_crisis(t) is None]
+    assert len(crisis) >= 300
     assert not missed
+
+
+def test_no_ordinary_message_in_the_training_data_raises_a_false_alarm() -> None:
+    # The stated budget is zero false alarms over every non-crisis training example (all intents, all voices).
+    ordinary = [e for p in sorted(TRAIN_DIR.glob("*.yml")) for e in load_examples(p) if e.intent != "crisis"]
+    alarms = [(e.intent, e.text, hit.pattern_id) for e in ordinary if (hit := detect_crisis(e.text)) is not None]
+    assert len(ordinary) >= 3000
+    assert alarms == []
 
 
 def test_ordinary_questions_in_the_dev_set_raise_no_false_alarm() -> None:
@@ -144,6 +377,60 @@ def test_someone_at_the_door_or_violence_is_danger(text: str) -> None:
     assert hit is not None and hit.kind == "danger"
 
 
+@pytest.mark.parametrize(("kind", "text"), _signs(), ids=_sign_ids())
+def test_a_recognised_warning_sign_without_explicit_words_is_caught_with_its_kind(kind: str, text: str) -> None:
+    hit = detect_crisis(text)
+    assert hit is not None and hit.kind == kind
+
+
+def test_every_warning_sign_is_written_in_simplified_traditional_cantonese_and_english() -> None:
+    for (kind, sign), by in WARNING_SIGNS.items():
+        assert {"zh-Hans", "zh-Hant", "yue", "en"} <= set(by), (kind, sign)
+    pinyin = [t for by in WARNING_SIGNS.values() for t in by.get("pinyin", [])]
+    assert len(pinyin) >= 10
+
+
+@pytest.mark.parametrize("text", ORDINARY_COLLECTION_TALK)
+def test_ordinary_collection_talk_and_threats_for_later_raise_no_alarm(text: str) -> None:
+    assert detect_crisis(text) is None
+
+
+@pytest.mark.parametrize(
+    ("coming", "alone"),
+    [
+        ("催收说今晚来我家", "，我一个人带着孩子"),
+        ("他們說馬上過來", "，我一個人在家"),
+        ("佢哋話今晚過嚟", "，我一個人同個女喺屋企"),
+        ("they said they're coming tonight", " and i'm alone with my son"),
+    ],
+)
+def test_a_visit_tonight_is_danger_when_the_person_is_alone_or_with_children(coming: str, alone: str) -> None:
+    assert detect_crisis(coming) is None
+    hit = detect_crisis(coming + alone)
+    assert hit is not None and hit.kind == "danger"
+
+
+def test_self_harm_and_danger_are_told_apart_in_the_issue_examples() -> None:
+    for text, kind in [
+        ("跟大家说声对不起，欠的下辈子还", "self_harm"),
+        ("猫我已经托付给朋友了，以后就麻烦她了", "self_harm"),
+        ("明天就解脱了", "self_harm"),
+        ("my death would settle the debt, i'll pay with my life", "self_harm"),
+        ("他们把我堵在小区门口不让走", "danger"),
+        ("催收的人跟着我上了公交", "danger"),
+        ("有人推了我一把，还抢了我的手机", "danger"),
+        ("两个陌生人在我店里不肯走", "danger"),
+    ]:
+        hit = detect_crisis(text)
+        assert hit is not None and hit.kind == kind, text
+
+
+def test_every_lexicon_entry_is_exercised_by_a_written_example() -> None:
+    texts = [t for _, t in _signs()] + SIMPLIFIED_CRISIS + TRADITIONAL_CRISIS + ENGLISH_CRISIS + DANGER
+    hit_ids = {hit.pattern_id for t in texts if (hit := detect_crisis(t)) is not None}
+    assert sorted(set(lexicon().kinds) - hit_ids) == []
+
+
 @pytest.mark.parametrize("text", HARMLESS)
 def test_harmless_idioms_and_ordinary_questions_are_not_a_crisis(text: str) -> None:
     assert detect_crisis(text) is None
@@ -163,6 +450,20 @@ def test_every_chinese_phrase_of_the_lexicon_is_caught_when_typed_in_traditional
         converted = [(p, str(conv.convert(p))) for p in chinese]
         missed += [(config, p, t) for p, t in converted if detect_crisis(f"我{t}。") is None]
     assert not missed
+
+
+def test_no_character_of_the_lexicon_hides_its_own_simplified_form() -> None:
+    # Characters written in the lexicon are never converted, so a Traditional one would stop matching its
+    # Simplified counterpart in every message typed in Traditional script.
+    import yaml
+
+    data = yaml.safe_load((ROOT / "bot" / "data" / "crisis_lexicon.yml").read_text(encoding="utf-8"))
+    entries = [e for k in ("self_harm", "danger", "exclusions") for e in data.get(k) or []]
+    written = {ch for e in entries for x in [*(e.get("phrases") or []), *(e.get("regex") or [])] for ch in str(x)}
+    conv = _opencc("t2s")
+    assert conv is not None
+    clashes = sorted(ch for ch in written if "\u4e00" <= ch <= "\u9fff" and str(conv.convert(ch)) in written - {ch})
+    assert clashes == []
 
 
 def test_an_idiom_never_hides_a_real_crisis_in_the_same_message() -> None:
