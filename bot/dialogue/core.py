@@ -591,6 +591,8 @@ class Dialogue:
             enter(turn, "check")
         elif name == "evidence":
             show(turn, book().node("gather_evidence", "view"))
+        elif name == "export":
+            actions.export_pdf(turn)
         elif name == "complain":
             enter(turn, "report_complaint")
         elif name == "plan":
