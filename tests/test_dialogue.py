@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -614,3 +614,12 @@ def test_a_forwarded_sms_that_trips_the_crisis_safeguard_gets_crisis_first_then_
     replies = fake_chat.say("【XX】今晚就去你家，退订回T", forwarded=True)
     assert replies[0].text.startswith(content.t("zh-Hans", first).splitlines()[0])
     assert len(replies) == 2 and "sms:save" in [o.id for o in replies[1].options]
+
+
+def test_a_screenshot_s_sender_number_and_time_are_saved_with_the_sms(fake_chat: Chat) -> None:
+    shot = "+86 138 0013 8000\n昨天 23:10\n【XX金融】你再不还钱，我们就通知你单位领导和你的家人"
+    fake_chat.say("", image=shot.encode("utf-8"), received_at=datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc))
+    fake_chat.press("sms:save")
+    item = fake_chat.store.list_evidence("u1")[0]
+    assert item.meta["numbers"] == ["+8613800138000"]
+    assert item.at.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M") == "12-02 23:10"
