@@ -45,7 +45,8 @@ MAX_GUESSES = 3
 class Decision:
     """What the bot makes of one message.
 
-    action: "crisis" | "intent" (answer `intent`) | "clarify" (ask with `guesses`) | "lending" (an off-topic
+    action: "crisis" | "crisis_soft" (the model is unsure but crisis is close: the crisis reply first, then
+    what `then` says) | "intent" (answer `intent`) | "clarify" (ask with `guesses`) | "lending" (an off-topic
     request about money: say the bot does not help with that) | "out_of_scope".
     intent: the intent acted on; for "clarify" the best guess, for "crisis" "crisis".
     crisis_source: "lexicon" | "model" | "model_close" when action is crisis, else "".
@@ -57,6 +58,7 @@ class Decision:
     crisis_source: str = ""
     domain: bool = False
     confidence: float = 0.0
+    then: Decision | None = None
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +98,7 @@ def has_domain_word(text: str) -> bool:
 def _raw_ranking(parse: Parse) -> list[tuple[str, float]]:
     """The model's ranking, best first (the top intent alone when the backend gave no ranking)."""
     ranking = sorted(parse.ranking, key=lambda r: r[1], reverse=True)
-    return ranking or [(parse.intent, parse.confidence)]
+    return ranking or [("out_of_scope" if parse.intent == "crisis" else parse.intent, parse.confidence)]
 
 
 def crisis_source(parse: Parse) -> str:
@@ -119,9 +121,13 @@ def crisis_source(parse: Parse) -> str:
 def decide(parse: Parse, text: str, threshold: float) -> Decision:
     """Turn a parse into what the bot does with the message (see the module docstring)."""
     source = crisis_source(parse)
-    if source:
-        return Decision("crisis", "crisis", crisis_source=source)
     ranking = _raw_ranking(parse)
+    if source == "lexicon" or (source == "model" and ranking[0][1] >= threshold):
+        return Decision("crisis", "crisis", crisis_source=source)
+    if source:
+        rest = tuple((i, c) for i, c in ranking if i != "crisis")
+        then = decide(Parse("out_of_scope", rest[0][1] if rest else 0.0, (), rest, parse.text), text, threshold)
+        return Decision("crisis_soft", "crisis", crisis_source=source, then=then)
     domain = has_domain_word(text)
     top_intent, top_conf = ranking[0]
     flows = tuple([i for i, _ in ranking if i in FLOW_INTENTS][:MAX_GUESSES])
