@@ -179,6 +179,8 @@ class _Scanner:
                     continue
                 if rule.requires and not self.context(rule.requires):
                     continue
+                if rule.unless and self.context(rule.unless):
+                    continue
                 kept = 0
                 for n, m in enumerate(rule.regex.finditer(self.text)):
                     if n >= MAX_TRIES_PER_RULE or kept >= MAX_HITS_PER_RULE:
