@@ -499,3 +499,17 @@ def test_lawful_reminders_visits_and_court_notices_stay_low(text):
     a = assess(text)
     assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], \
         [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize("text", [
+    "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
+    "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
+    "check it on the People's Court Online Service platform.",
+])
+def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
+    a = assess(text)
+    assert a.verify and a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+def test_a_polite_visit_announced_in_cantonese_is_lawful():
+    assert assess("陳先生，我哋同事會喺週三下晝3點上門拜訪，傾下還款安排，如果唔方便請致電改期。").risk == "low"
