@@ -72,6 +72,8 @@ class TelegramConfig:
 
     mode: str = "polling"
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    api_url: str = ""
+    rate_limit: bool = True
 
 
 @dataclass(frozen=True)

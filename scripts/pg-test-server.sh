@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests and benchmarks: 127.0.0.1 only, a free port, trust auth.
+#   scripts/pg-test-server.sh check          exit 0 when PostgreSQL is installed, 3 when not
 #   scripts/pg-test-server.sh install        install the Debian package when initdb is missing (root, apt)
 #   scripts/pg-test-server.sh start DIR      create a cluster in DIR, start it, print its postgresql:// URL
 #   scripts/pg-test-server.sh stop DIR       stop it and remove DIR
@@ -7,6 +8,10 @@
 set -euo pipefail
 
 find_bin() {
+  if [ -n "${PG_BIN:-}" ]; then  # a given folder only (also how a test plays "PostgreSQL is not installed")
+    [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] && echo "$PG_BIN" && return 0
+    return 1
+  fi
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     dirname "$(command -v pg_ctl)"; return 0
   fi
@@ -26,6 +31,9 @@ free_port() {
 }
 
 case "${1:-}" in
+  check)
+    find_bin >/dev/null || exit 3
+    ;;
   install)
     if find_bin >/dev/null; then echo "[pg] PostgreSQL found in $(find_bin)"; exit 0; fi
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -69,5 +77,5 @@ case "${1:-}" in
     as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w restart >/dev/null
     ;;
   *)
-    echo "usage: $0 install | start DIR | stop DIR | restart DIR" >&2; exit 2 ;;
+    echo "usage: $0 check | install | start DIR | stop DIR | restart DIR" >&2; exit 2 ;;
 esac

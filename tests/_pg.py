@@ -15,6 +15,19 @@ NOT_AVAILABLE = 3
 SKIP_REASON = "skipped: PostgreSQL not available (install the postgresql package, or set BOT_TEST_PG_URL)"
 
 
+def available() -> bool:
+    """Whether the tests can have a PostgreSQL server (an installed one, or BOT_TEST_PG_URL)."""
+    if os.environ.get("BOT_TEST_PG_URL"):
+        return True
+    done = subprocess.run(["bash", str(SCRIPT), "check"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's (which must not skip the PostgreSQL tests)."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 class PgServer:
     """One cluster started for the test session (or an existing server named by BOT_TEST_PG_URL)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,7 +15,7 @@ for _k, _v in {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
 
 from bot.config import Config, load_config  # noqa: E402
 from bot.store import BaseStore, PostgresStore, Store  # noqa: E402
-from tests._pg import SKIP_REASON, PgServer  # noqa: E402
+from tests._pg import SKIP_REASON, PgServer, available, in_ci  # noqa: E402
 
 if TYPE_CHECKING:
     from bot.nlu import InProcessParser
@@ -43,7 +43,7 @@ def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server for the session; skipped without PostgreSQL, but never under CI (CI=true fails)."""
     server = PgServer()
     if not server.start():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail("PostgreSQL is not available, and CI must run the PostgreSQL tests "
                         "(make setup installs it: scripts/pg-test-server.sh install)")
         pytest.skip(SKIP_REASON)
@@ -88,3 +88,31 @@ def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     yield factory
     for store in opened:
         store.close()
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    """Whether a test runs on PostgreSQL."""
+    names = getattr(item, "fixturenames", ())
+    callspec = getattr(item, "callspec", None)
+    on_pg = callspec is not None and callspec.params.get("backend") == "postgres"
+    return on_pg or "pg_server" in names or "pg_url" in names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL (and outside CI), leave its tests out and say so once at the end."""
+    wanted = [i for i in items if _needs_postgres(i)]
+    if not wanted or in_ci() or available():
+        return
+    config.hook.pytest_deselected(items=wanted)
+    items[:] = [i for i in items if not _needs_postgres(i)]
+    config.stash[_PG_LEFT_OUT] = len(wanted)
+
+
+_PG_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The one line that says the PostgreSQL tests did not run."""
+    left_out = config.stash.get(_PG_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{SKIP_REASON} ({left_out} tests)", yellow=True)

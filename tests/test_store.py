@@ -421,3 +421,25 @@ def test_postgres_turn_that_fails_leaves_nothing_behind(pg_url: str, key: bytes)
             raise RuntimeError("worker died here")
         assert store.list_evidence("u") == []
         assert not store.handled("tg:9")
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_postgresql_one_line_says_skipped_but_ci_fails(ci: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PG_BIN": "/nonexistent", "CI": ci}
+    env.pop("BOT_TEST_PG_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_store.py", "-k",
+         "not without_postgresql"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
+    )
+    lines = [line for line in done.stdout.splitlines() if "PostgreSQL not available" in line]
+    if ci:
+        assert done.returncode != 0 and "CI must run the PostgreSQL tests" in done.stdout
+    else:
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert len(lines) == 1 and lines[0].startswith("skipped: PostgreSQL not available"), done.stdout[-2000:]
+        assert "passed" in done.stdout.splitlines()[-1]  # the SQLite tests still ran
