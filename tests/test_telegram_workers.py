@@ -121,3 +121,64 @@ def test_three_workers_answer_200_users_in_order_once(
 
 def _key(workers: list[Worker]) -> bytes:
     return workers[0].env["BOT_DATA_KEY"].encode()
+
+
+def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resumes(
+    tmp_path: Path, pg_url: str, fake: FakeBotApi
+) -> None:
+    import threading
+    import time
+
+    import psycopg
+
+    key = Fernet.generate_key().decode()
+    nlu_down = f"http://127.0.0.1:{free_port()}"
+    a, b = (Worker(tmp_path, n, f"http://127.0.0.1:{fake.port}", pg_url, key, nlu_down).start() for n in "ab")
+    chat = 900_001
+    ids = itertools.count(1)
+
+    def deliver(worker: Worker, upd: dict[str, Any]) -> int:
+        async def one() -> int:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                return await post(session, lambda: worker.url, upd, retry_s=5)
+
+        return asyncio.run(one())
+
+    def saves() -> list[str]:
+        return [c.text for c in fake.calls_of("sendMessage", chat) if SAVED.search(c.text)]
+
+    try:
+        a.wait_healthy()
+        b.wait_healthy()
+        assert deliver(a, {"update_id": next(ids), **fake.forwarded_update(chat, SMS)}) == 200
+        save = {"update_id": next(ids), **fake.callback_update(chat, "sms:save")}
+        with psycopg.connect(pg_url) as blocker, psycopg.connect(pg_url, autocommit=True) as watcher:
+            # hold the turn just before it commits
+            blocker.execute("LOCK TABLE handled IN EXCLUSIVE MODE")
+            codes: list[int] = []
+            sender = threading.Thread(target=lambda: codes.append(deliver(a, save)))
+            sender.start()
+            deadline = time.monotonic() + 20
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO handled%'"
+            ).fetchone():
+                assert time.monotonic() < deadline, "the save never reached the database"
+                time.sleep(0.05)
+            a.kill()  # kill -9 with the evidence written but not committed
+        sender.join(30)
+        assert codes != [200]  # Telegram was never told the update was handled...
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
+            assert store.list_evidence(f"tg:{chat}") == []  # ...and nothing half-saved remains
+        assert deliver(b, save) == 200  # so it delivers the update again, here to the other worker
+        assert [SAVED.search(t).group(1) for t in saves()] == ["1"]  # type: ignore[union-attr]
+        a.start().wait_healthy()  # restarted; the flow goes on wherever the next update lands
+        assert deliver(a, {"update_id": next(ids), **fake.forwarded_update(chat, SMS)}) == 200
+        assert deliver(b, {"update_id": next(ids), **fake.callback_update(chat, "sms:save")}) == 200
+        assert deliver(a, save) == 200  # a late re-delivery of the first save changes nothing
+        assert [SAVED.search(t).group(1) for t in saves()] == ["1", "2"]  # type: ignore[union-attr]
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
+            assert len(store.list_evidence(f"tg:{chat}")) == 2
+        assert b.stop() == 0  # SIGTERM: a clean exit
+    finally:
+        a.kill()
+        b.kill()
