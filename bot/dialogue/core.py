@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
@@ -65,6 +66,8 @@ CRISIS_SCAN_TAIL = 2_000
 MAX_OCR_ECHO = 500
 TOPIC_CHECK_CHARS = 40
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
+FREE_TEXT_CRISIS_CHARS = 8
+"""Free-text answers (an evidence description) this long are also checked by the model for crisis."""
 SURE_SMALL_TALK = 0.8
 """Thanks or goodbye at a question step ends the step (resume offered) only when the model is this sure."""
 THANKS_EMOJI = frozenset("🙏👍👌❤💕🌹")
@@ -83,7 +86,14 @@ CLARIFY_OPTIONS = {
     "report_complaint": "flow:complain", "repayment_plan": "flow:plan", "contacts_harassed": "flow:contacts",
     "know_rights": "flow:rights", "assess_sms": "flow:check",
 }
-QUESTION_MARKS = ("?", "？", "吗", "怎么", "怎样", "如何", "什么", "嗎", "怎麼", "什麼", "how", "what", "why")
+QUESTION_MARKS = (
+    "?", "？", "吗", "怎么", "怎样", "如何", "嗎", "怎麼", "為什麼", "为什么", "能不能", "可不可以", "是不是", "有没有",
+    "会不会", "點算", "点算", "係咪",
+)
+"""Words that make a message a question ("叫什么鑫的公司" names something, so 什么 alone does not count)."""
+_ENGLISH_QUESTION = re.compile(
+    r"^\s*(?:how|what|why|when|where|who|can|could|is|are|do|does|should|will|would)\b", re.IGNORECASE
+)
 
 
 def _crisis_scan(text: str) -> CrisisHit | None:
@@ -217,6 +227,8 @@ class Dialogue:
         answer: Answer | Invalid | None = None
         if node is not None:
             if node.free:
+                if await self._free_text_crisis(turn, text):
+                    return
                 advance(turn, node, text)
                 return
             if signal == "strong":
@@ -262,9 +274,20 @@ class Dialogue:
         if decision.action == "crisis":
             self._crisis(turn)
             return
+        if decision.action == "crisis_soft":  # unsure, but crisis is close: the crisis reply comes first
+            self._crisis(turn)
+            then = decision.then
+            if then is None or then.action not in ("intent", "clarify"):
+                if node is not None:  # back to the question that waits, after the crisis reply
+                    turn.state.paused = None
+                    self._stay(turn, node, answer, text, "out_of_scope")
+                return
+            decision = then
         intent = decision.intent if decision.action in ("intent", "lending") else decision.action
         if node is not None:
             if not self._leaves_step(turn, node, decision, text, signal, answer):
+                if turn.state.paused == {"flow": node.flow, "step": node.name}:
+                    turn.state.paused = None  # a crisis reply paused this step; the answer continues it
                 self._stay(turn, node, answer, text, intent)
                 return
             turn.state.paused = {"flow": node.flow, "step": node.name}
@@ -281,6 +304,18 @@ class Dialogue:
             last = turn.replies[-1]
             if "resume" not in {o.id for o in last.options}:
                 turn.replies[-1] = replace(last, options=(*turn.options(["resume"]), *last.options))
+
+    async def _free_text_crisis(self, turn: Turn, text: str) -> bool:
+        """A free-text answer is also read by the model for crisis; True when only the crisis reply is due."""
+        if len(text.strip()) < FREE_TEXT_CRISIS_CHARS:
+            return False
+        parse = await self._parse(text)
+        if parse is None:
+            return False
+        decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
+        if decision.action in ("crisis", "crisis_soft"):
+            self._crisis(turn)
+        return decision.action == "crisis"
 
     def _stay(self, turn: Turn, node: Node, answer: Answer | Invalid | None, text: str, intent: str) -> None:
         """The message belongs to the step that waits: take it, or correct kindly and ask again."""
@@ -303,7 +338,16 @@ class Dialogue:
         signal: Signal | None,
         answer: Answer | Invalid | None,
     ) -> bool:
-        """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS."""
+        """Whether a message at a waiting step is clearly something else: another topic, or a pasted SMS.
+
+        A statement that fits the question ("they keep calling my family" where the complaint asks what
+        happened) stays, even when the model would open another flow for it; a question does not.
+        """
+        sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
+        if node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS:
+            return True
+        if isinstance(answer, Answer) and not self._is_question(text) and decision.intent not in SMALL_TALK:
+            return False
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
             return not turn.values.get("detected")  # it answers a later question of this flow: stay
         if decision.intent in ("thanks", "goodbye") and decision.confidence >= SURE_SMALL_TALK:
@@ -312,14 +356,13 @@ class Dialogue:
             return node.flow not in decision.guesses
         if decision.action == "clarify" and self._is_question(text):
             return node.flow not in decision.guesses[:1]
-        sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
-        return node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS
+        return False
 
     @staticmethod
     def _is_question(text: str) -> bool:
         """Whether a message is phrased as a question."""
         lowered = text.lower()
-        return any(mark in lowered for mark in QUESTION_MARKS)
+        return any(mark in lowered for mark in QUESTION_MARKS) or bool(_ENGLISH_QUESTION.match(lowered))
 
     def _plain_answer(self, node: Node, text: str, signal: Signal | None) -> bool:
         """Whether a valid-looking answer can be taken without asking the model what the message is.
@@ -407,7 +450,7 @@ class Dialogue:
         if node.ask != "text":
             return False
         lowered = text.lower()
-        return len(text) > TOPIC_CHECK_CHARS or any(mark in lowered for mark in QUESTION_MARKS)
+        return len(text) > TOPIC_CHECK_CHARS or self._is_question(lowered)
 
     @staticmethod
     def _changes_topic(node: Node, intent: str) -> bool:

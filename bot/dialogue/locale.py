@@ -50,6 +50,10 @@ def _opencc(config: str) -> Any:
         return opencc.OpenCC(f"{config}.json")
 
 
+SHORT_ENGLISH = frozenset({"hi", "yo", "ty"})
+"""Whole messages too short for the letter count that are English all the same."""
+
+
 def detect_script(text: str) -> str | None:
     """Return zh-Hant / zh-Hans (script-specific characters), "zh" (Chinese in both scripts), en, or None."""
     sample = _URL.sub(" ", text[:DETECT_CHARS])
@@ -61,6 +65,8 @@ def detect_script(text: str) -> str | None:
             return "zh-Hans"
         return "zh"
     if len(_LATIN.findall(sample)) >= MIN_LATIN_LETTERS:
+        return "en"
+    if sample.strip(" !.?~").lower() in SHORT_ENGLISH:
         return "en"
     return None
 
