@@ -227,7 +227,7 @@ class Dialogue:
         answer: Answer | Invalid | None = None
         if node is not None:
             if node.free:
-                if await self._free_text_crisis(turn, text):
+                if self._free_text_crisis(turn, text):
                     return
                 advance(turn, node, text)
                 return
@@ -305,11 +305,11 @@ class Dialogue:
             if "resume" not in {o.id for o in last.options}:
                 turn.replies[-1] = replace(last, options=(*turn.options(["resume"]), *last.options))
 
-    async def _free_text_crisis(self, turn: Turn, text: str) -> bool:
+    def _free_text_crisis(self, turn: Turn, text: str) -> bool:
         """A free-text answer is also read by the model for crisis; True when only the crisis reply is due."""
         if len(text.strip()) < FREE_TEXT_CRISIS_CHARS:
             return False
-        parse = await self._parse(text)
+        parse = wait_for(self._parse(text))
         if parse is None:
             return False
         decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
