@@ -10,7 +10,8 @@ from collections.abc import Callable
 from bot.config import Config
 from bot.dialogue import Dialogue
 from bot.nlu import InProcessParser, build_parser, quiet_rasa
-from bot.store import Store
+from bot.offload import run_bridged
+from bot.store import BaseStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -37,4 +38,15 @@ def build_dialogue(cfg: Config, wait_for_model: bool = False) -> Dialogue:
             print(f"(ready in {time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
         else:
             parser.start_loading()
-    return Dialogue(cfg, parser, Store.from_config(cfg), ocr=load_ocr())
+    return Dialogue(cfg, parser, BaseStore.from_config(cfg), ocr=load_ocr())
+
+
+async def health_report(dialogue: Dialogue) -> dict[str, object]:
+    """What GET /health answers: healthy while the store answers (the bot works without the NLU model)."""
+    report: dict[str, object] = {"ok": True, "store": "ok", "nlu": "ready" if dialogue.parser.ready else "loading"}
+    try:
+        await run_bridged(dialogue.store.ping)
+    except StoreError as exc:
+        log.warning("health check: %s", exc)
+        report.update(ok=False, store="unreachable")
+    return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -44,6 +44,7 @@ class StoreConfig:
 
     url: str = "sqlite:///data/bot.sqlite3"
     key_file: str = "data/secret.key"
+    pool_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class TelegramConfig:
 
     mode: str = "polling"
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    api_url: str = ""
+    rate_limit: bool = True
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,11 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         wechat_app_id=env.get("WECHAT_APP_ID") or None,
         wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
     )
-    return Config(**{**{f.name: getattr(cfg, f.name) for f in fields(cfg)}, "secrets": secrets})
+    parts: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    store_url = env.get("BOT_STORE_URL")
+    if store_url:  # the deployment's database (a password may be in it) wins over the file
+        parts["store"] = replace(cfg.store, url=store_url)
+    return Config(**{**parts, "secrets": secrets})
 
 
 def _reject_secrets(data: dict[str, Any], prefix: str) -> None:

@@ -26,8 +26,9 @@ from bot.dialogue.state import State
 from bot.dialogue.turn import MAX_TEXT_CHARS
 from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse
-from bot.store import Store
+from bot.store import BaseStore, Store
 from tests._fake_parser import FakeParser
+from tests.conftest import StoreFactory
 
 CONVERSATIONS = Path(__file__).parent / "conversations"
 TYPED_PREFIX = "typed_"
@@ -49,15 +50,15 @@ def build_dialogue(cfg: Config, parser: Any, store: Store, ocr: bool = True) -> 
 
 @dataclass
 class Chat:
-    """One user talking to the bot through a store file that can be closed and reopened (a restart)."""
+    """One user talking to the bot through a store that can be closed and reopened (a restart), on either engine."""
 
     cfg: Config
     parser: Any
-    path: Path
+    open_store: StoreFactory
     key: bytes
     ocr: bool = True
     user: str = "u1"
-    store: Store = field(init=False)
+    store: BaseStore = field(init=False)
     dialogue: Dialogue = field(init=False)
     keys: list[str] = field(default_factory=list)
 
@@ -65,7 +66,7 @@ class Chat:
         self.open()
 
     def open(self) -> None:
-        self.store = Store(self.path, self.key)
+        self.store = self.open_store(self.key)
         self.dialogue = build_dialogue(self.cfg, self.parser, self.store, self.ocr)
 
     def restart(self) -> None:
@@ -95,15 +96,15 @@ def key() -> bytes:
 
 
 @pytest.fixture
-def chat(cfg: Config, parser: Any, tmp_path: Path, key: bytes) -> Chat:
+def chat(cfg: Config, parser: Any, open_store: StoreFactory, key: bytes) -> Chat:
     """A chat with the real Rasa model."""
-    return Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+    return Chat(cfg, parser, open_store, key)
 
 
 @pytest.fixture
-def fake_chat(cfg: Config, tmp_path: Path, key: bytes) -> Chat:
+def fake_chat(cfg: Config, open_store: StoreFactory, key: bytes) -> Chat:
     """A chat with the keyword stand-in parser (mechanics only, no model needed)."""
-    return Chat(cfg, FakeParser(), tmp_path / "bot.sqlite3", key)
+    return Chat(cfg, FakeParser(), open_store, key)
 
 
 # -- conversations as data -----------------------------------------------------------------------------
@@ -199,9 +200,9 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
 
 @pytest.mark.parametrize("conversation", _load_conversations())
 def test_conversation(
-    conversation: dict[str, Any], cfg: Config, parser: Any, tmp_path: Path, key: bytes
+    conversation: dict[str, Any], cfg: Config, parser: Any, open_store: StoreFactory, key: bytes
 ) -> None:
-    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key, ocr=conversation.get("ocr", True))
+    chat = Chat(cfg, parser, open_store, key, ocr=conversation.get("ocr", True))
     for no, turn in enumerate(conversation["turns"], start=1):
         where = f"turn {no} {({k: v for k, v in turn.items() if k != 'expect'})}"
         if turn.get("restart"):
@@ -263,17 +264,17 @@ def test_crisis_mid_flow_is_the_first_reply_and_nothing_is_lost(fake_chat: Chat)
     assert "工商银行" in replies[-1].text
 
 
-def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, tmp_path: Path, key: bytes) -> None:
-    chat = Chat(cfg, FakeParser(ready=False), tmp_path / "bot.sqlite3", key)
+def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
+    chat = Chat(cfg, FakeParser(ready=False), open_store, key)
     replies = chat.say("我不想活了")
     assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
 
 
 def test_while_the_model_loads_buttons_commands_and_sms_still_work(
-    cfg: Config, tmp_path: Path, key: bytes
+    cfg: Config, open_store: StoreFactory, key: bytes
 ) -> None:
     parser = FakeParser(ready=False)
-    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+    chat = Chat(cfg, parser, open_store, key)
     replies = chat.say("我想做个还款计划")
     assert chat.keys == ["common.not_ready", *[f"buttons.{o}" for o in book().menu]]
     assert [o.id for o in replies[-1].options] == list(book().menu)
@@ -292,12 +293,12 @@ def test_while_the_model_loads_buttons_commands_and_sms_still_work(
     assert parser.calls == 0
 
 
-def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, tmp_path: Path, key: bytes) -> None:
+def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
     class Broken(FakeParser):
         async def parse(self, text: str) -> Parse:
             raise ConnectionError("rasa server down")
 
-    chat = Chat(cfg, Broken(), tmp_path / "bot.sqlite3", key)
+    chat = Chat(cfg, Broken(), open_store, key)
     replies = chat.say("我想投诉")
     assert "common.not_ready" in chat.keys and replies[-1].options
 

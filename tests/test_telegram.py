@@ -19,12 +19,10 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from telegram.ext._utils import webhookhandler as ptb_webhook
 
 from bot.channels.telegram import (
     MAX_IMAGE_BYTES,
     USER_PREFIX,
-    ConstantTimeSecretHandler,
     build_application,
     drop_unreadable_updates,
     keyboard,
@@ -526,8 +524,6 @@ def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
                 time.sleep(0.2)
             chat_id = next(_chat_ids)
             update = {"update_id": 10, **api.text_update(chat_id, "/help")}
-            # PTB compares with !=; ours compares in constant time and is the handler the server uses.
-            assert ptb_webhook.TelegramHandler is ConstantTimeSecretHandler
             assert post_update(port, update, "wrong-secret") == 403
             assert post_update(port, update, WEBHOOK_SECRET[:-1] + "X") == 403
             assert post_update(port, update, WEBHOOK_SECRET + "X") == 403
