@@ -94,8 +94,8 @@ def test_hedged_items_stay_hedged():
 
 
 def test_patterns_are_compiled_once_and_cached():
+    """How fast: bench/bench_limits.py."""
     assert get_rules() is get_rules()
-    assert RULES.compile_seconds < 5
 
 
 def test_a_broken_pattern_file_is_reported_by_name(tmp_path):
