@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
@@ -80,7 +81,14 @@ CLARIFY_OPTIONS = {
     "report_complaint": "flow:complain", "repayment_plan": "flow:plan", "contacts_harassed": "flow:contacts",
     "know_rights": "flow:rights", "assess_sms": "flow:check",
 }
-QUESTION_MARKS = ("?", "？", "吗", "怎么", "怎样", "如何", "什么", "嗎", "怎麼", "什麼", "how", "what", "why")
+QUESTION_MARKS = (
+    "?", "？", "吗", "怎么", "怎样", "如何", "嗎", "怎麼", "為什麼", "为什么", "能不能", "可不可以", "是不是", "有没有",
+    "会不会", "點算", "点算", "係咪",
+)
+"""Words that make a message a question ("叫什么鑫的公司" names something, so 什么 alone does not count)."""
+_ENGLISH_QUESTION = re.compile(
+    r"^\s*(?:how|what|why|when|where|who|can|could|is|are|do|does|should|will|would)\b", re.IGNORECASE
+)
 
 
 def _crisis_scan(text: str) -> CrisisHit | None:
@@ -339,7 +347,7 @@ class Dialogue:
     def _is_question(text: str) -> bool:
         """Whether a message is phrased as a question."""
         lowered = text.lower()
-        return any(mark in lowered for mark in QUESTION_MARKS)
+        return any(mark in lowered for mark in QUESTION_MARKS) or bool(_ENGLISH_QUESTION.match(lowered))
 
     def _plain_answer(self, node: Node, text: str, signal: Signal | None) -> bool:
         """Whether a valid-looking answer can be taken without asking the model what the message is.
@@ -427,7 +435,7 @@ class Dialogue:
         if node.ask != "text":
             return False
         lowered = text.lower()
-        return len(text) > TOPIC_CHECK_CHARS or any(mark in lowered for mark in QUESTION_MARKS)
+        return len(text) > TOPIC_CHECK_CHARS or self._is_question(lowered)
 
     @staticmethod
     def _changes_topic(node: Node, intent: str) -> bool:

@@ -50,7 +50,7 @@ def _opencc(config: str) -> Any:
         return opencc.OpenCC(f"{config}.json")
 
 
-SHORT_ENGLISH = frozenset({"hi", "ok", "yo", "ty", "no", "k", "kk"})
+SHORT_ENGLISH = frozenset({"hi", "yo", "ty"})
 """Whole messages too short for the letter count that are English all the same."""
 
 

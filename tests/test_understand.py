@@ -1,0 +1,64 @@
+"""What the bot makes of the model's ranking: crisis first, no off-topic answer for domain words, ask when unsure."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu_types import Parse
+from bot.understand import decide, domain_words, has_domain_word
+
+THRESHOLD = 0.45
+
+
+def _parse(*ranking: tuple[str, float], notes: tuple[str, ...] = ()) -> Parse:
+    return Parse(ranking[0][0], ranking[0][1], (), tuple(ranking), "", notes)
+
+
+@pytest.mark.parametrize("text", ["爆通讯录", "欠信用卡不还会怎么样", "逾期三天了", "催收打电话", "卡債還不出來",
+                                  "my loan app is harassing me", "cuishou zenme ban"])
+def test_collection_words_in_every_script_count_as_domain_words(text: str) -> None:
+    assert has_domain_word(text), text
+
+
+@pytest.mark.parametrize("text", ["今天天气怎么样", "tell me a joke", "推荐个口子", "who won the game"])
+def test_everyday_and_borrowing_talk_has_no_domain_word(text: str) -> None:
+    assert domain_words(text) == []
+
+
+def test_the_safeguard_hit_is_crisis_whatever_else_the_model_says() -> None:
+    d = decide(_parse(("crisis", 1.0), notes=("crisis safeguard (danger, dg_x)",)), "x", THRESHOLD)
+    assert (d.action, d.crisis_source) == ("crisis", "lexicon")
+
+
+def test_crisis_ranked_close_behind_the_top_gives_the_crisis_reply_then_the_answer() -> None:
+    d = decide(_parse(("stay_calm", 0.5), ("crisis", 0.3), ("know_rights", 0.1)), "好累", THRESHOLD)
+    assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "stay_calm"
+
+
+def test_a_confident_crisis_intent_is_a_full_crisis() -> None:
+    assert decide(_parse(("crisis", 0.9), ("stay_calm", 0.05)), "x", THRESHOLD).action == "crisis"
+
+
+def test_a_domain_word_turns_off_topic_into_did_you_mean() -> None:
+    d = decide(_parse(("out_of_scope", 0.5), ("contacts_harassed", 0.3), ("know_rights", 0.1)), "爆通讯录", THRESHOLD)
+    assert d.action == "clarify" and d.guesses[:2] == ("contacts_harassed", "know_rights")
+
+
+def test_without_a_domain_word_off_topic_stays_off_topic() -> None:
+    d = decide(_parse(("out_of_scope", 0.6), ("stay_calm", 0.1)), "今天天气怎么样", THRESHOLD)
+    assert d.action == "out_of_scope"
+
+
+def test_a_sure_off_topic_money_request_gets_its_own_answer() -> None:
+    d = decide(_parse(("out_of_scope", 0.95), ("repayment_plan", 0.02)), "哪里能办贷款", THRESHOLD)
+    assert (d.action, d.intent) == ("lending", "out_of_scope")
+
+
+def test_two_flows_neck_and_neck_are_asked_about() -> None:
+    d = decide(_parse(("contacts_harassed", 0.49), ("know_rights", 0.43), ("stay_calm", 0.02)), "rights?", THRESHOLD)
+    assert d.action == "clarify" and d.guesses[:2] == ("contacts_harassed", "know_rights")
+
+
+def test_a_clear_winner_is_answered() -> None:
+    d = decide(_parse(("report_complaint", 0.9), ("know_rights", 0.05)), "怎么投诉", THRESHOLD)
+    assert (d.action, d.intent) == ("intent", "report_complaint")
