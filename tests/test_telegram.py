@@ -36,6 +36,7 @@ from bot.channels.telegram import (
 from bot.config import Config, ConfigError, Secrets, TelegramConfig, WebhookConfig
 from bot.dialogue.types import Incoming, Option, Reply
 from bot.store import Store
+from tests._dialogue import make_dialogue
 from tests.fake_bot_api import TOKEN, Call, FakeBotApi, find_cjk_font, render_screenshot
 
 SEND_METHODS = ("sendMessage", "sendDocument", "sendPhoto")
@@ -234,10 +235,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture(scope="module")
 def dialogue(tg_cfg: Config, parser: Any, store: Store) -> ObservedDialogue:
-    from bot.app import load_ocr
-    from bot.dialogue import Dialogue
-
-    return ObservedDialogue(Dialogue(tg_cfg, parser, store, ocr=load_ocr()))
+    return ObservedDialogue(make_dialogue(tg_cfg, parser, store, ocr="installed"))
 
 
 @pytest.fixture(scope="module")
