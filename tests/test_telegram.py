@@ -36,7 +36,7 @@ from bot.channels.telegram import (
 from bot.config import Config, ConfigError, Secrets, TelegramConfig, WebhookConfig
 from bot.dialogue.types import Incoming, Option, Reply
 from bot.store import Store
-from tests._dialogue import make_dialogue
+from tests._dialogue import make_dialogue, words_in_logs
 from tests.fake_bot_api import TOKEN, Call, FakeBotApi, find_cjk_font, render_screenshot
 
 SEND_METHODS = ("sendMessage", "sendDocument", "sendPhoto")
@@ -673,3 +673,105 @@ def test_no_telegram_import_outside_the_channel() -> None:
         and any(line.startswith(("import telegram", "from telegram")) for line in p.read_text().splitlines())
     ]
     assert offenders == []
+
+
+# ── Telegram failures ───────────────────────────────────────────────────────────────────────────────────
+def test_a_user_who_blocked_the_bot_is_noted_quietly_and_others_still_answered(
+    chat: Chat, bot: RunningBot, fake: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    refused = len(fake.refused)
+    with caplog.at_level(logging.INFO):
+        sent = chat.say("/help", error_ok=True)
+    assert sent == [] and [c.error.code for c in fake.refused[refused:] if c.error] == [403]
+    assert "blocked the bot" in caplog.text and "Traceback" not in caplog.text
+    other = Chat(bot, fake, next(_chat_ids))
+    assert other.say("/help")
+
+
+def test_flood_control_429_is_retried_and_the_message_still_arrives(chat: Chat, fake: FakeBotApi) -> None:
+    from bot.dialogue.content import t
+
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    refused = len(fake.refused)
+    mark = fake.mark()
+    fake.push_update(fake.text_update(chat.id, "/privacy"))
+    got = fake.wait_for("sendMessage", lambda c: c.chat_id == chat.id, timeout=30, after=mark)
+    assert [c.error.code for c in fake.refused[refused:] if c.error] == [429]  # refused once, then sent again
+    assert got.text.startswith(t("zh-Hans", "common.privacy").splitlines()[0][:10])
+
+
+@pytest.mark.parametrize("failing", ["getFile", "download"])
+def test_a_screenshot_that_cannot_be_fetched_gets_a_calm_answer_and_the_chat_goes_on(
+    chat: Chat, fake: FakeBotApi, failing: str
+) -> None:
+    from bot.dialogue.content import t
+
+    update = fake.photo_update(chat.id, render_screenshot("overdue " * 10))
+    if failing == "getFile":
+        fake.fail_next("getFile", 400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+    else:
+        fake.files.pop(update["message"]["photo"][-1]["file_id"])  # getFile works, the download is a 404
+    sent = chat.push(update, error_ok=True)
+    assert shown(sent) == t("zh-Hans", "telegram.error")
+    assert chat.say("/help")
+
+
+def test_a_screenshot_sent_as_a_file_is_read_like_a_photo(chat: Chat, dialogue: ObservedDialogue) -> None:
+    image = render_screenshot("Final notice: we will visit your home and call your employer.", jpeg=False)
+    chat.language_code = "en"
+    sent = chat.push(chat.fake.document_update(chat.id, image, "Screenshot_2026.png", "image/png", language_code="en"))
+    incoming, _ = dialogue.last_for(f"{USER_PREFIX}{chat.id}")
+    assert incoming.image == image
+    assert "visit your home" in shown(sent)
+
+
+def test_a_corrupt_image_is_answered_kindly(chat: Chat) -> None:
+    from bot.dialogue.content import t
+
+    sent = chat.photo(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    assert t("zh-Hans", "image.unreadable") in shown(sent)
+
+
+def test_crisis_words_in_a_screenshot_get_the_crisis_reply_first(chat: Chat) -> None:
+    from bot.dialogue.content import t
+
+    if CJK_FONT is None:
+        pytest.skip("no Chinese font")  # tests/conftest.py fails the run instead when CI=true
+    sent = chat.photo(render_screenshot("【XX金融】今晚带人去你家砸门，不还钱别想好过", font_path=CJK_FONT))
+    texts = [c.text for c in sent if c.method == "sendMessage"]
+    assert texts[0].startswith(t("zh-Hans", "crisis.danger").splitlines()[0])
+    assert "sms:save" in buttons(sent)
+
+
+def test_typing_is_shown_while_the_core_is_slow(chat: Chat, dialogue: ObservedDialogue, fake: FakeBotApi) -> None:
+    release = dialogue.hold(f"{USER_PREFIX}{chat.id}")
+    mark = fake.mark()
+    update = fake.push_update(fake.text_update(chat.id, "/help"))
+    try:
+        fake.wait_for("sendChatAction", lambda c: c.chat_id == chat.id, timeout=30, after=mark)
+        assert not [c for c in fake.calls[mark:] if c.method == "sendMessage" and c.chat_id == chat.id]
+    finally:
+        release.set()
+    chat.bot.wait_done(update)
+    assert chat.sent(mark)
+
+
+# ── logging: a whole conversation on the real model ────────────────────────────────────────────────────
+def test_a_whole_conversation_leaves_no_user_words_in_any_log_record(
+    chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    words = ["李四光", "110101199001011234", "13912345678", "招联金融", "我老婆知道了要跟我离婚"]
+    with caplog.at_level(logging.DEBUG):
+        chat.say(f"你好，我叫{words[0]}，身份证{words[1]}")
+        chat.forward(f"【{words[3]}】{words[0]}你已逾期，再不还款明天去你单位，联系你家人{words[2]}，退订回T")
+        chat.press("sms:save")
+        chat.say(words[4])
+        chat.press("flow:plan")
+        chat.press("rp:begin")
+        chat.say(words[3])
+        chat.say(f"{ObservedDialogue.BOOM} {words[0]} {words[1]}", error_ok=True)
+        chat.say("/delete")
+        chat.press("del:yes")
+    assert len(caplog.records) > 0 and any(r.name.startswith("bot.") for r in caplog.records)
+    assert words_in_logs(caplog.records, words) == []
