@@ -23,6 +23,11 @@ set -o pipefail
 if [ "$status" -ne 0 ]; then echo "[setup] pip install failed (exit $status); see the messages above" >&2; exit "$status"; fi
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 step "3/4 a Chinese font (used to render SMS screenshots in the OCR tests)"
-bash scripts/install-font.sh
+if ! bash scripts/install-font.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "[setup] error: CI=true and no Chinese font: the Chinese screenshot tests cannot run" >&2; exit 1
+  fi
+  echo "[setup] going on without it: the Chinese screenshot tests will be skipped on this machine"
+fi
 step "4/4 checking the install"
 "$VENV/bin/python" -c 'import rasa, telegram, opencc, yaml, cryptography, rapidocr_onnxruntime, wechatpy; print("[setup] rasa", rasa.__version__, "| python-telegram-bot", telegram.__version__)'
