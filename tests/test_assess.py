@@ -446,3 +446,68 @@ def test_the_training_corpus_is_large_labelled_by_the_contract_and_never_held_ou
             assert r["categories"] == [], r["id"]
         if r.get("kind") == "authority_fake":
             assert "impersonation" in r["categories"], r["id"]
+
+
+# ------------------------------------------- compositional rules: actor × action, authority × claim, channel × demand
+
+
+@pytest.mark.parametrize("text, category", [
+    # the collector claims to work with the police or a court
+    ("我们和你户籍地派出所已经对接好了，欠款今天必须还清", "impersonation"),
+    ("本公司已联合你所在区法院，逾期欠款将马上处理", "impersonation"),
+    ("再不还钱，明天民警陪同我们上门", "impersonation"),
+    ("我司是经法院授权的清收机构，请今天结清欠款", "impersonation"),
+    ("We are working with the police on your unpaid loan.", "impersonation"),
+    # a message written to a third party, or about telling one
+    ("陈*的同事你好，他在我平台的欠款逾期两个月了", "third_party_contact"),
+    ("您是刘*的室友吧？麻烦提醒他尽快还钱", "third_party_contact"),
+    ("你老婆的电话我已经拿到了，晚上打给她", "third_party_contact"),
+    ("我们会寄一封催款函到你的单位人事部", "third_party_contact"),
+    ("Dear colleague of Mr. Wu: he owes our client money and must repay.", "third_party_contact"),
+    # publishing on platforms and in public places
+    ("再拖下去，你的名字和欠款金额就挂到抖音上公示", "privacy_exposure"),
+    ("你的身份证号和住址明天会出现在本地论坛", "privacy_exposure"),
+    ("Your photo will be posted in every WeChat group of your hometown.", "privacy_exposure"),
+    # payment routes a lender never uses
+    ("公司账户冻结了，今天钱直接转给我，我帮你入账", "scam_payment"),
+    ("请把欠款存入我们的过渡账户，完成后结清", "scam_payment"),
+    ("交600元手续费，我就帮你把逾期记录消掉", "scam_payment"),
+    ("还款请汇到 6228 1234 5678 9012，今天到账", "scam_payment"),
+    ("Pay now via this link to avoid the court: bit.ly/x1y2", "scam_payment"),
+])
+def test_new_wording_of_each_category_is_caught_by_the_rules(text, category):
+    a = assess(text)
+    hits = [f for f in a.findings if f.category == category and f.source == "rule"]
+    assert hits, [(f.rule, f.text) for f in a.findings]
+    for f in hits:
+        assert text[f.start:f.end] == f.text and f.explanation and f.legal_basis
+
+
+@pytest.mark.parametrize("text", [
+    "您好，我司外访专员将于周三下午上门拜访，如不方便请提前致电改约。",
+    "您的借款已逾期，请通过官方APP还款；任何要求您转账到私人户口的都是诈骗。",
+    "作为担保人，请您督促其尽快还款，如有疑问请致电客服。",
+    "我们联系不上您，已请您的紧急联系人转告您回电，未透露借款信息。",
+    "【某某区人民法院】（2025）某0101民初123号案件已立案，本院不会要求当事人缴纳任何撤案费，详询12368。",
+    "还款请汇入对公账户，户名：某某消费金融有限公司，账号 6222 0000 1111 2222。",
+    "如遇冒充公安或法院的人要求转账，请向当地派出所报案。",
+    "Please upload a photo of your ID card in the app to finish verification.",
+])
+def test_lawful_reminders_visits_and_court_notices_stay_low(text):
+    a = assess(text)
+    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], \
+        [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize("text", [
+    "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
+    "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
+    "check it on the People's Court Online Service platform.",
+])
+def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
+    a = assess(text)
+    assert a.verify and a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+def test_a_polite_visit_announced_in_cantonese_is_lawful():
+    assert assess("陳先生，我哋同事會喺週三下晝3點上門拜訪，傾下還款安排，如果唔方便請致電改期。").risk == "low"

@@ -81,3 +81,32 @@ def test_the_model_cannot_turn_a_genuine_court_notice_into_a_false_threat(stub):
 def test_the_model_stays_quiet_on_a_bare_link_or_symbols(stub):
     for text in ("https://t.cn/月亮", "😀😡"):
         assert assess(text).risk == "low"
+
+
+def test_a_company_named_as_payee_gets_no_model_scam_finding(stub_scam):
+    a = assess("线下还款请汇入对公账户，户名：某某消费金融有限公司，账号 6222 0000 1111 2222。")
+    assert "scam_payment" not in a.categories
+    assert "scam_payment" in assess("线下还款请汇入这个账号 6222 0000 1111 2222。").categories
+
+
+class _ScamStub(Classifier):
+    """A classifier that calls every message a scam (to test where the model may add scam_payment)."""
+
+    def __init__(self) -> None:
+        super().__init__({}, np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(len(CATEGORIES)))
+
+    def scores(self, text: str) -> np.ndarray:
+        p = np.zeros(len(CATEGORIES))
+        p[CATEGORIES.index("scam_payment")] = 0.95
+        return p
+
+
+@pytest.fixture
+def stub_scam(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _ScamStub())
+
+
+def test_the_model_does_not_count_a_lawful_phrase_either(stub):
+    assert assess("如遇月亮般的人暴力催收，请报警。").risk == "low"
+    a = assess("你就像月亮一样躲着我们！如遇暴力催收，请报警。")
+    assert "insult_or_intimidation" in a.categories

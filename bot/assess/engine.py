@@ -15,7 +15,8 @@ MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one 
 MAX_HITS_PER_RULE = 3
 MAX_TRIES_PER_RULE = 200  # rejected candidates examined per rule before giving up (bounded time)
 MAX_FINDINGS = 40
-MODEL_THRESHOLD = 0.75  # the classifier adds a category the rules missed only above this probability
+MODEL_THRESHOLD = 0.60  # the classifier adds a category the rules missed from this probability (chosen by
+# leave-one-file-out cross-validation on the tune files: scripts/cv_sms_model.py)
 MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
 # Legal basis shown with a model-only finding (the rules' usual basis for that category).
 _MODEL_BASIS = {"false_legal_threat": "civil_not_criminal", "impersonation": "impersonation_ban",
@@ -179,6 +180,8 @@ class _Scanner:
                     continue
                 if rule.requires and not self.context(rule.requires):
                     continue
+                if rule.unless and self.context(rule.unless):
+                    continue
                 kept = 0
                 for n, m in enumerate(rule.regex.finditer(self.text)):
                     if n >= MAX_TRIES_PER_RULE or kept >= MAX_HITS_PER_RULE:
@@ -235,13 +238,29 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     return [h for h in hits if h.rule.category not in _COURT_PROCEDURE], True, True, None
 
 
+def _without_lawful(text: str, s: int, e: int, lawful: list[tuple[int, int, str]]) -> str | None:
+    """Return text[s:e] with its lawful phrases blanked out, or None when it contains none."""
+    inside = [(max(a, s), min(b, e)) for a, b, _ in lawful if a < e and s < b]
+    if not inside:
+        return None
+    chars = list(text[s:e])
+    for a, b in inside:
+        chars[a - s:b - s] = " " * (b - a)
+    return "".join(chars)
+
+
 def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool, loc: str,
-                    rules: RuleSet) -> list[Finding]:
+                    rules: RuleSet, scanner: _Scanner | None = None) -> list[Finding]:
     """Add what only the classifier sees: one "likely" finding per category the rules missed, on its sentence.
 
     The rules' findings are never removed. A genuine-looking court notice gets no model false_legal_threat or
-    impersonation (that would undo "verify, don't dismiss").
+    impersonation (that would undo "verify, don't dismiss"), and a message that names a company as the payee
+    gets no model scam_payment (an account number with a company name is the official channel; the scam rules
+    still look at everything else in it). As for the rules, lawful phrases do not count: when the sentence the
+    model relies on holds one ("如遇…请向派出所报案"), it is scored again without it and must still reach the
+    threshold.
     """
+    official_payee = scanner is not None and scanner.context("official_payee")
     clf = get_classifier()
     if clf is None:
         return []
@@ -252,8 +271,13 @@ def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool
         p = float(probs[k])
         if cat in found or p < MODEL_THRESHOLD or (verify and cat in _COURT_PROCEDURE):
             continue
+        if official_payee and cat == "scam_payment":
+            continue
         s, e = clf.best_sentence(text, k)
         if e <= s:
+            continue
+        rest = _without_lawful(text, s, e, scanner.lawful_spans()) if scanner is not None else None
+        if rest is not None and float(clf.scores(rest)[k]) < MODEL_THRESHOLD:
             continue
         start, end = norm.span(s, e)
         out.append(Finding(
@@ -357,7 +381,8 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
             legal_basis=rules.text("legal_basis", "impersonation_ban", loc), rule="imp_court_scam",
         ))
     if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
-        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules))
+        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules,
+                                        scanner))
     findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}
     categories = [c for c in CATEGORIES if c in cats]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.assess import engine
 from bot.assess.engine import assess
+from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
 
@@ -29,6 +32,7 @@ class Scores:
     fn: int = 0
     per_cat_tp: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     per_cat_gold: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+    per_cat_pred: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     lawful_rated_high: list[str] = field(default_factory=list)
     high_rated_low: list[str] = field(default_factory=list)
     court_genuine: int = 0
@@ -62,6 +66,11 @@ class Scores:
         gold = self.per_cat_gold[cat]
         return self.per_cat_tp[cat] / gold if gold else None
 
+    def precision(self, cat: str) -> float | None:
+        """Precision of one category (None when it was never predicted)."""
+        pred = self.per_cat_pred[cat]
+        return self.per_cat_tp[cat] / pred if pred else None
+
     def summary(self) -> str:
         """One line for assertion messages."""
         return (f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
@@ -83,6 +92,8 @@ def evaluate(rows: Iterable[dict[str, Any]]) -> Scores:
         for c in gold:
             s.per_cat_gold[c] += 1
             s.per_cat_tp[c] += c in pred
+        for c in pred:
+            s.per_cat_pred[c] += 1
         s.binary_correct += (r["risk"] == "low") == (a.risk == "low")
         if r["risk"] == "low" and a.risk == "high":
             s.lawful_rated_high.append(rid)
@@ -97,3 +108,14 @@ def evaluate(rows: Iterable[dict[str, Any]]) -> Scores:
         if gold != pred:
             s.wrong.append((rid, sorted(gold - pred), sorted(pred - gold)))
     return s
+
+
+@contextmanager
+def using_classifier(clf: Classifier | None) -> Iterator[None]:
+    """Assess with the given classifier (None: the rules alone) instead of the trained one, for evaluation."""
+    saved = engine.get_classifier
+    setattr(engine, "get_classifier", lambda: clf)  # noqa: B010 (mypy refuses assigning to a function)
+    try:
+        yield
+    finally:
+        setattr(engine, "get_classifier", saved)  # noqa: B010

@@ -1,8 +1,9 @@
 """The learned layer: a multi-label linear classifier over character n-grams of the normalised SMS.
 
 Trained with scikit-learn (one logistic regression per category, liblinear, fixed seed: deterministic) on the
-labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl and
-sms_voices.jsonl, 500 SMS from an independent writer; never the held-out split or a blind set).
+labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl,
+sms_voices.jsonl and sms_voices2.jsonl, 500 and 600 SMS from two independent writers; never the held-out split or
+a blind set).
 Training takes about a second, so it happens on first use and the
 weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default `.cache/assess/`).
 Inference does not call scikit-learn: it looks the n-grams up in the vocabulary and takes one dot product
@@ -30,23 +31,23 @@ from bot.assess.normalize import normalise
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = ROOT / "tests" / "data"
-TRAIN_FILES = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl", "sms_voices.jsonl")
+TRAIN_FILES = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl", "sms_voices.jsonl", "sms_voices2.jsonl")
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
 C = 4.0
 SEED = 0
-VERSION = "1"  # bump when the features or the training change (invalidates cached weights)
+VERSION = "2"  # bump when the features or the training change (invalidates cached weights)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 _SPACE = re.compile(r"\s+")
 _lock = threading.Lock()
 _cache: dict[str, Classifier | None] = {}
 
 
-def ngrams(text: str) -> list[str]:
-    """Return the character 1–3-grams of an already normalised text (lower-cased, spaces collapsed)."""
+def ngrams(text: str, sizes: tuple[int, ...] = NGRAMS) -> list[str]:
+    """Return the character n-grams (1–3 by default) of an already normalised text (lower-cased, spaces collapsed)."""
     s = _SPACE.sub(" ", text.lower())
     out: list[str] = []
-    for n in NGRAMS:
+    for n in sizes:
         out.extend(s[i:i + n] for i in range(len(s) - n + 1))
     return out
 
@@ -60,10 +61,11 @@ class Classifier:
     coef: np.ndarray  # (V, K)
     bias: np.ndarray  # (K,)
     n_train: int = 0
+    sizes: tuple[int, ...] = NGRAMS
 
     def scores(self, text: str) -> np.ndarray:
         """Return one probability per category (order of CATEGORIES) for a normalised text."""
-        counts = Counter(i for g in ngrams(text) if (i := self.vocab.get(g)) is not None)
+        counts = Counter(i for g in ngrams(text, self.sizes) if (i := self.vocab.get(g)) is not None)
         if not counts:
             return 1.0 / (1.0 + np.exp(-self.bias))
         ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -91,18 +93,24 @@ class Classifier:
         return start, end
 
 
+def read_rows(path: Path) -> list[dict]:
+    """Read the tune rows of one labelled file (held-out rows excluded)."""
+    rows: list[dict] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if r.get("split", "tune") == "tune":
+                rows.append(r)
+    return rows
+
+
 def _rows(data_dir: Path) -> list[dict]:
-    """Read the training rows (held-out rows excluded)."""
+    """Read the training rows of every training file present (held-out rows excluded)."""
     rows: list[dict] = []
     for name in TRAIN_FILES:
         path = data_dir / name
-        if not path.exists():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if r.get("split", "tune") == "tune":
-                    rows.append(r)
+        if path.exists():
+            rows.extend(read_rows(path))
     return rows
 
 
@@ -121,12 +129,18 @@ def data_hash(data_dir: Path = DATA_DIR) -> str | None:
 
 def train(data_dir: Path = DATA_DIR) -> Classifier:
     """Train the classifier on the tune rows under `data_dir` (deterministic)."""
+    return train_rows(_rows(data_dir))
+
+
+def train_rows(rows: list[dict], sizes: tuple[int, ...] = NGRAMS, c: float = C,
+               min_df: int = MIN_DF) -> Classifier:
+    """Train the classifier on labelled rows with the given features (deterministic; used for cross-validation)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows = _rows(data_dir)
     texts = [normalise(r["text"]).text for r in rows]
-    vec = TfidfVectorizer(analyzer=ngrams, min_df=MIN_DF, sublinear_tf=True, dtype=np.float64)
+    vec = TfidfVectorizer(analyzer=lambda t: ngrams(t, sizes), min_df=min_df, sublinear_tf=True,
+                          dtype=np.float64)
     x = vec.fit_transform(texts)
     coef = np.zeros((x.shape[1], len(CATEGORIES)))
     bias = np.zeros(len(CATEGORIES))
@@ -135,12 +149,12 @@ def train(data_dir: Path = DATA_DIR) -> Classifier:
         if y.min() == y.max():
             bias[k] = -10.0 if y.max() == 0 else 10.0
             continue
-        clf = LogisticRegression(C=C, solver="liblinear", random_state=SEED, max_iter=1000)
+        clf = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=1000)
         clf.fit(x, y)
         coef[:, k] = clf.coef_[0]
         bias[k] = clf.intercept_[0]
     vocab = {str(g): int(i) for g, i in vec.vocabulary_.items()}
-    return Classifier(vocab, np.asarray(vec.idf_, dtype=np.float64), coef, bias, len(rows))
+    return Classifier(vocab, np.asarray(vec.idf_, dtype=np.float64), coef, bias, len(rows), tuple(sizes))
 
 
 def _cache_dir() -> Path:
@@ -154,7 +168,7 @@ def _save(clf: Classifier, path: Path) -> None:
     words = sorted(clf.vocab, key=clf.vocab.__getitem__)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
         np.savez_compressed(fh, words=np.array(words), idf=clf.idf, coef=clf.coef, bias=clf.bias,
-                            n_train=np.array([clf.n_train]))
+                            n_train=np.array([clf.n_train]), sizes=np.array(clf.sizes))
     os.replace(fh.name, path)
 
 
@@ -163,7 +177,7 @@ def _load(path: Path) -> Classifier:
     with np.load(path, allow_pickle=False) as z:
         words = [str(w) for w in z["words"]]
         return Classifier({w: i for i, w in enumerate(words)}, z["idf"], z["coef"], z["bias"],
-                          int(z["n_train"][0]))
+                          int(z["n_train"][0]), tuple(int(n) for n in z["sizes"]))
 
 
 def get_classifier(data_dir: Path = DATA_DIR) -> Classifier | None:

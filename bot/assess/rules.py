@@ -49,6 +49,7 @@ class Rule:
     example: str
     counter_examples: tuple[str, ...] = ()
     requires: str | None = None
+    unless: str | None = None  # a context that, anywhere in the message, makes the rule not count
     not_after: re.Pattern[str] | None = None
     violent: bool = False
     script: str = "zh"  # zh: run when the text has Chinese; en: when it has Latin letters; any: always
@@ -269,6 +270,7 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
                 example=str(item["example"]),
                 counter_examples=_as_list(item.get("counter_example")),
                 requires=str(item["requires"]) if item.get("requires") else None,
+                unless=str(item["unless"]) if item.get("unless") else None,
                 not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
                 violent=bool(item.get("violent", False)),
                 script=_script(source, item.get("script"), where),
@@ -335,8 +337,9 @@ def _check_texts(rules: RuleSet) -> None:
             raise RuleError(f"{r.category}.yml {r.id}: no explanation '{r.explain}' in texts.yml")
         if r.legal_basis and not rules.has_text("legal_basis", r.legal_basis):
             raise RuleError(f"{r.category}.yml {r.id}: no legal_basis '{r.legal_basis}' in texts.yml")
-        if r.requires and r.requires not in rules.contexts:
-            raise RuleError(f"{r.category}.yml {r.id}: unknown context '{r.requires}'")
+        for ctx in (r.requires, r.unless):
+            if ctx and ctx not in rules.contexts:
+                raise RuleError(f"{r.category}.yml {r.id}: unknown context '{ctx}'")
     for section, entries in rules.texts.items():
         for key, entry in (entries or {}).items():
             missing = [loc for loc in LOCALES if not isinstance(entry, dict) or not entry.get(loc)]

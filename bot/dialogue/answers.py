@@ -146,5 +146,7 @@ def parse_answer(node: Node, text: str, locale: str) -> Answer | Invalid:
         except RateError as exc:
             return Invalid(f"answers.rate.{exc.reason}")
     if node.ask == "text" and not node.free:
+        if not any(ch.isalpha() for ch in text):  # "2" or "😀" is not a name
+            return Invalid("understand.name_needed")
         return Answer(" ".join(text.split())[:MAX_NAME_CHARS])
     return Answer(text)

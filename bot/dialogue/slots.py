@@ -29,6 +29,10 @@ _INCOME = ("工资", "月入", "收入", "月薪", "薪水", "薪资", "挣", "�
 _COSTS = ("房租", "租金", "生活费", "开销", "开支", "花销", "花费", "支出", "水电", "伙食", "吃饭", "rent",
           "living", "expenses", "costs", "spend")
 _DEBT = ("欠", "借", "贷", "负债", "逾期", "债", "本金", "额度", "owe", "debt", "borrow", "loan")
+_NOT_MONEY = ("%", "期", "个", "月", "天", "年", "号", "点", "次", "岁", "家", "笔", "张", "位", "人", "小时", "分钟",
+              "year", "month", "day", "time", "app", "loan")
+MIN_PLAIN_AMOUNT = 10
+"""A bare number below this, without 元/万/k, is not a debt, an income or a cost ("一个" becomes 1 in cn2an)."""
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _MULT = {"万": Decimal(10_000), "w": Decimal(10_000), "千": Decimal(1_000), "k": Decimal(1_000),
          "百": Decimal(100)}
@@ -86,10 +90,10 @@ def amounts(text: str) -> list[tuple[str | None, Decimal]]:
     found: list[tuple[str | None, Decimal]] = []
     for m in _NUMBER.finditer(norm):
         after = norm[m.end(): m.end() + 2]
-        if after.startswith(("%", "期", "个月", "月", "天", "年", "号", "点", "次", "岁")) and not m.group(2):
-            continue  # 18%, 12期, 3个月, 10号 … are not amounts
+        if after.startswith(_NOT_MONEY) and not m.group(2):
+            continue  # 18%, 12期, 3个月, 10号, 一个 (1个), 好几家 … are not amounts
         value = _value(m.group(1), m.group(2), m.group(3))
-        if value is None:
+        if value is None or (value < MIN_PLAIN_AMOUNT and not m.group(2) and not m.group(4)):
             continue
         before = norm[max(0, m.start() - CONTEXT_CHARS): m.start()]
         found.append((_label(before), value))
@@ -109,6 +113,12 @@ def is_bare_amount(text: str) -> bool:
     return True
 
 
+def _has_debt_word(text: str) -> bool:
+    """Whether the message speaks of owing anywhere in it."""
+    norm = normalise_amounts(text)
+    return any(w in norm for w in _DEBT)
+
+
 def plan_slots(text: str, bare_is_debt: bool = False) -> dict[str, str]:
     """Read the plan's answers from a message: creditor, amount, income, costs (decimal strings).
 
@@ -120,6 +130,10 @@ def plan_slots(text: str, bare_is_debt: bool = False) -> dict[str, str]:
     if platform is not None:  # the kind is still asked: a name alone can mislead (a bank's card, its app)
         slots["creditor"] = platform[0]
     costs = Decimal(0)
+    found = amounts(text.replace(platform[0], " ") if platform is not None else text)
+    unlabelled = [value for label, value in found if label is None]
+    if len(unlabelled) == 1 and not any(label == "amount" for label, _ in found) and _has_debt_word(text):
+        bare_is_debt = True  # "我欠了 credit card 三万": one figure in a message about a debt is the debt
     if platform is not None:  # digits inside a lender's name (360借条) are not amounts
         text = text.replace(platform[0], " ")
     for label, value in amounts(text):
