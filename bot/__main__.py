@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | shell | wechat | wechat-menu | nlu | assess | train | validate`."""
+"""Command line: `python -m bot run | shell | wechat | nlu | assess | evidence verify | train | …` (see --help)."""
 
 from __future__ import annotations
 
@@ -160,6 +160,36 @@ def _wechat_menu(_: argparse.Namespace) -> int:
     return 0
 
 
+def _evidence_verify(_: argparse.Namespace) -> int:
+    """Re-check every user's evidence hash chain; exit 1 naming the first changed entry of a broken chain."""
+    from bot.evidence.chain import REASONS
+    from bot.store import Store, StoreError
+
+    cfg = load_config()
+    try:
+        store = Store.from_config(cfg)
+    except StoreError as exc:  # wrong or malformed key, newer schema: nothing is changed or re-keyed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    broken = 0
+    entries = 0
+    with store:
+        users = store.chain_users()
+        for no, user in enumerate(users, start=1):
+            report = store.verify_evidence(user)
+            entries += report.count
+            if report.ok:
+                print(f"log {no}: {report.count} entries, chain intact, head {report.head}")
+                continue
+            broken += 1
+            print(
+                f"log {no}: CHANGED at entry {report.first_bad_seq} (row id {report.first_bad_id}): it "
+                f"{REASONS.get(report.reason, report.reason)}; the last good chain hash is {report.head}"
+            )
+    print(f"{len(users)} logs, {entries} entries checked: " + (f"{broken} broken" if broken else "all intact"))
+    return 1 if broken else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     ap = argparse.ArgumentParser(prog="python -m bot", description="催收维权助手 — collection-rights helper bot")
@@ -184,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--locale", default="zh-Hans", choices=("zh-Hans", "zh-Hant", "en"))
     p.add_argument("text", nargs="*")
     p.set_defaults(func=_assess)
+    p = sub.add_parser("evidence", help="evidence log tools")
+    ev = p.add_subparsers(dest="evidence_command", required=True)
+    q = ev.add_parser("verify", help="re-check every user's SHA-256 evidence chain; exit 1 if one was changed")
+    q.set_defaults(func=_evidence_verify)
     p = sub.add_parser("train", help="train the NLU model if its data changed")
     p.add_argument("--force", action="store_true", help="retrain even if nothing changed")
     p.add_argument("--config", help="another pipeline config (for comparisons)")

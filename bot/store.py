@@ -18,11 +18,12 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from bot.config import Config
+from bot.evidence import chain
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-EVIDENCE_KINDS = ("sms", "call", "visit", "contact", "note", "screenshot")
+SCHEMA_VERSION = 2
+EVIDENCE_KINDS = ("sms", "call", "visit", "contact", "post", "note", "screenshot")
 MAX_EVIDENCE_CHARS = 20_000
 TRUNCATION_MARKER = "\n…[已截断 / truncated]"
 MEMORY = ":memory:"
@@ -56,6 +57,24 @@ CREATE TABLE IF NOT EXISTS shared (
 """
 
 
+def _migrate_v2_chain(conn: sqlite3.Connection) -> None:
+    """Schema v2: the evidence hash chain (bot/evidence/chain.py) and withdrawn entries.
+
+    seq numbers each user's entries in logging order; content_hash and hash are the entry's content hash and chain
+    hash; withdrawn_at marks an entry whose text the user removed (its hashes stay, so the chain still verifies).
+    Rows from v1 get their hashes from Store._chain_unhashed once the key is known.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(evidence)")}
+    for name, decl in (("seq", "INTEGER"), ("content_hash", "TEXT"), ("hash", "TEXT"), ("withdrawn_at", "TEXT")):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE evidence ADD COLUMN {name} {decl}")
+    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS evidence_chain ON evidence (user_id, seq)")
+
+
+MIGRATIONS: dict[int, Any] = {2: _migrate_v2_chain}
+"""Schema upgrades by target version, applied in order inside one transaction each."""
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or used (bad URL, newer schema, closed store)."""
 
@@ -74,6 +93,8 @@ class EvidenceItem:
     meta: dict[str, Any]
     at: datetime
     created_at: datetime
+    seq: int = 0
+    hash: str = ""
 
 
 def _fernet(key: bytes | str) -> Fernet:
@@ -173,6 +194,7 @@ class Store:
             self._conn: sqlite3.Connection | None = conn
             self._migrate()
             self._check_key()
+            self._chain_unhashed()
         except BaseException:
             conn.close()
             self._conn = None
@@ -228,12 +250,17 @@ class Store:
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
             version = row[0]
             if version is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                version = 1  # the tables were just created in their v1 shape
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             elif version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} has schema v{version}, newer than this bot's "
                     f"v{SCHEMA_VERSION}; upgrade the bot"
                 )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](conn)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+                log.info("store schema upgraded to v%d", target)
 
     def _check_key(self) -> None:
         """Store a key-check token on first open; afterwards fail clearly if the key is not that one."""
@@ -337,32 +364,88 @@ class Store:
         meta: dict[str, Any] | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Log one item for the user and return its id; text over 20,000 chars is cut with a marker."""
+        """Log one item for the user, chained to their previous item, and return its id.
+
+        Text over 20,000 chars is cut with a marker. The content hash is taken of the plain text before encryption.
+        """
         if kind not in EVIDENCE_KINDS:
             raise ValueError(f"evidence kind {kind!r} is not one of: {', '.join(EVIDENCE_KINDS)}")
         created = _now()
         at = created if at is None else at
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("evidence time must be timezone-aware (e.g. datetime.now(timezone.utc))")
-        text_blob = self._encrypt(_clip(text).encode("utf-8"))
-        meta_blob = self._encrypt(json.dumps(meta or {}, ensure_ascii=False).encode("utf-8"))
+        body = _clip(text)
+        meta = meta or {}
+        meta_json = json.dumps(meta, ensure_ascii=False)
+        content = chain.content_hash(kind, body, json.loads(meta_json), at.isoformat(), created.isoformat())
+        text_blob = self._encrypt(body.encode("utf-8"))
+        meta_blob = self._encrypt(meta_json.encode("utf-8"))
         with self._tx() as conn:
+            seq, prev = self._chain_tail(conn, user_id)
             cur = conn.execute(
-                "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (user_id, kind, text_blob, meta_blob, at.isoformat(), _micros(at), created.isoformat()),
+                "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at, seq, content_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    kind,
+                    text_blob,
+                    meta_blob,
+                    at.isoformat(),
+                    _micros(at),
+                    created.isoformat(),
+                    seq + 1,
+                    content,
+                    chain.link_hash(prev, seq + 1, content),
+                ),
             )
             item_id = cur.lastrowid
         assert item_id is not None
         log.debug("evidence item %d (%s) stored", item_id, kind)
         return item_id
 
+    @staticmethod
+    def _chain_tail(conn: sqlite3.Connection, user_id: str) -> tuple[int, str]:
+        """Return the user's last sequence number and chain hash (0 and the genesis hash for a new log)."""
+        row = conn.execute(
+            "SELECT seq, hash FROM evidence WHERE user_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (user_id,),
+        ).fetchone()
+        return (0, chain.GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def _chain_unhashed(self) -> None:
+        """Give rows logged before the hash chain existed their place in the chain, in logging order."""
+        with self._read() as conn:
+            users = [r[0] for r in conn.execute("SELECT DISTINCT user_id FROM evidence WHERE seq IS NULL")]
+        for user_id in users:
+            with self._tx() as conn:
+                rows = conn.execute(
+                    "SELECT id, kind, text, meta, at, created_at FROM evidence "
+                    "WHERE user_id = ? AND seq IS NULL ORDER BY id",
+                    (user_id,),
+                ).fetchall()
+                seq, prev = self._chain_tail(conn, user_id)
+                for row in rows:
+                    seq += 1
+                    content = chain.content_hash(
+                        str(row[1]),
+                        self._decrypt(row[2]).decode("utf-8"),
+                        json.loads(self._decrypt(row[3])),
+                        str(row[4]),
+                        str(row[5]),
+                    )
+                    prev = chain.link_hash(prev, seq, content)
+                    conn.execute(
+                        "UPDATE evidence SET seq = ?, content_hash = ?, hash = ? WHERE id = ?",
+                        (seq, content, prev, row[0]),
+                    )
+            log.info("chained %d earlier evidence rows of one user", len(rows))
+
     def list_evidence(self, user_id: str) -> list[EvidenceItem]:
         """Return the user's evidence, oldest first (by when it happened, then by logging order)."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT id, kind, text, meta, at, created_at FROM evidence "
-                "WHERE user_id = ? ORDER BY at_us, id",
+                "SELECT id, kind, text, meta, at, created_at, seq, hash FROM evidence "
+                "WHERE user_id = ? AND withdrawn_at IS NULL ORDER BY at_us, id",
                 (user_id,),
             ).fetchall()
         return [
@@ -373,15 +456,68 @@ class Store:
                 meta=json.loads(self._decrypt(row[3])),
                 at=datetime.fromisoformat(row[4]),
                 created_at=datetime.fromisoformat(row[5]),
+                seq=int(row[6] or 0),
+                hash=str(row[7] or ""),
             )
             for row in rows
         ]
 
+    def count_evidence(self, user_id: str) -> int:
+        """Return how many items the user has logged (without decrypting them)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM evidence WHERE user_id = ? AND withdrawn_at IS NULL", (user_id,)
+            ).fetchone()
+        return int(row[0])
+
     def delete_evidence(self, user_id: str, item_id: int) -> bool:
-        """Delete one of the user's items; False if it does not exist or belongs to someone else."""
+        """Withdraw one of the user's items: its text is erased, its hashes stay so the chain still verifies.
+
+        False if it does not exist, was already withdrawn, or belongs to someone else.
+        """
+        empty = self._encrypt(b"")
         with self._tx() as conn:
-            cur = conn.execute("DELETE FROM evidence WHERE id = ? AND user_id = ?", (item_id, user_id))
+            cur = conn.execute(
+                "UPDATE evidence SET text = ?, meta = ?, withdrawn_at = ? "
+                "WHERE id = ? AND user_id = ? AND withdrawn_at IS NULL",
+                (empty, self._encrypt(b"{}"), _now().isoformat(), item_id, user_id),
+            )
         return cur.rowcount > 0
+
+    def chain_users(self) -> list[str]:
+        """Return every user id that has an evidence log (for verification; never logged or shown)."""
+        with self._read() as conn:
+            return [str(r[0]) for r in conn.execute("SELECT DISTINCT user_id FROM evidence ORDER BY user_id")]
+
+    def verify_evidence(self, user_id: str) -> chain.ChainReport:
+        """Recompute the user's hash chain from the decrypted rows and report the first entry that differs."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, seq, kind, text, meta, at, created_at, content_hash, hash, withdrawn_at "
+                "FROM evidence WHERE user_id = ? ORDER BY seq IS NULL, seq, id",
+                (user_id,),
+            ).fetchall()
+        return chain.verify_chain(self._chain_row(row) for row in rows)
+
+    def _chain_row(self, row: tuple[Any, ...]) -> chain.ChainRow:
+        """Decrypt one row and recompute its content hash (None when the ciphertext was altered)."""
+        withdrawn = row[9] is not None
+        content: str | None = None
+        if not withdrawn:
+            try:
+                text = self._fernet.decrypt(bytes(row[3])).decode("utf-8")
+                meta = json.loads(self._fernet.decrypt(bytes(row[4])))
+                content = chain.content_hash(str(row[2]), text, meta, str(row[5]), str(row[6]))
+            except (InvalidToken, UnicodeDecodeError, ValueError):
+                content = None
+        return chain.ChainRow(
+            id=int(row[0]),
+            seq=int(row[1]) if row[1] is not None else -1,
+            stored_content=row[7],
+            stored_hash=row[8],
+            content=content,
+            withdrawn=withdrawn,
+        )
 
     def delete_user(self, user_id: str) -> int:
         """Erase the user's state and evidence for good and return how many rows were deleted."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -652,3 +652,12 @@ def test_crisis_words_inside_a_screenshot_get_the_crisis_reply_first_then_the_as
     replies = fake_chat.send_image("【XX金融】今晚带人去你家砸门，退订回T")
     assert replies[0].text.startswith(content.t("zh-Hans", "crisis.danger").splitlines()[0])
     assert fake_chat.state["topic"] == "check" and "sms:save" in [o.id for r in replies for o in r.options]
+
+
+def test_a_screenshot_s_sender_number_and_time_are_saved_with_the_sms(fake_chat: Chat) -> None:
+    shot = "+86 138 0013 8000\n昨天 23:10\n【XX金融】你再不还钱，我们就通知你单位领导和你的家人"
+    fake_chat.say("", image=shot.encode("utf-8"), received_at=datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc))
+    fake_chat.press("sms:save")
+    item = fake_chat.store.list_evidence("u1")[0]
+    assert item.meta["numbers"] == ["+8613800138000"]
+    assert item.at.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M") == "12-02 23:10"

@@ -17,6 +17,7 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
 
@@ -583,6 +584,25 @@ class Dialogue:
             self._crisis(turn, hit.kind)
             turn.prefix.append(echo)
         self._assess(turn, read)
+        self._screenshot_details(turn, read)
+
+    def _screenshot_details(self, turn: Turn, read: str) -> None:
+        """Keep the sender number and the time a screenshot shows (its first lines) with the SMS to be saved."""
+        from bot.evidence.parse import find_numbers, find_time
+
+        pending = turn.state.pending_sms
+        if not pending:
+            return
+        header = "\n".join(read.splitlines()[:3])
+        numbers = find_numbers(header) or find_numbers(read)
+        tz = local_time(turn.incoming.received_at, self.cfg.assess.timezone).tzinfo or timezone.utc
+        when, _ = find_time(header, turn.incoming.received_at, tz)
+        meta = pending.setdefault("meta", {})
+        if numbers:
+            meta["numbers"] = numbers[:3]
+        if when is not None:
+            pending["at"] = when.at.isoformat()
+            meta["precision"], meta["time_words"] = when.precision, when.words
 
     # -- buttons, commands, empty messages ----------------------------------------------------------------
 
@@ -633,6 +653,8 @@ class Dialogue:
             enter(turn, "check")
         elif name == "evidence":
             show(turn, book().node("gather_evidence", "view"))
+        elif name == "export":
+            actions.export_pdf(turn)
         elif name == "complain":
             enter(turn, "report_complaint")
         elif name == "plan":
