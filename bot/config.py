@@ -181,7 +181,11 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Read config.yaml (or the file in BOT_CONFIG), validate it and add secrets from the environment."""
     env = dict(os.environ) if env is None else env
-    cfg_path = Path(path or env.get("BOT_CONFIG") or DEFAULT_PATH)
+    chosen = path or env.get("BOT_CONFIG") or None
+    cfg_path = Path(chosen or DEFAULT_PATH)
+    if chosen is not None and not cfg_path.is_file():  # a mistyped path must not quietly give the defaults
+        where = "BOT_CONFIG" if not path else "config file"
+        raise ConfigError(f"{where}: {cfg_path} does not exist (or is not a file)")
     try:
         raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else {}
     except yaml.YAMLError as exc:

@@ -23,7 +23,12 @@ set -o pipefail
 if [ "$status" -ne 0 ]; then echo "[setup] pip install failed (exit $status); see the messages above" >&2; exit "$status"; fi
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 step "3/5 a Chinese font (used to render SMS screenshots in the OCR tests)"
-bash scripts/install-font.sh
+if ! bash scripts/install-font.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "[setup] error: CI=true and no Chinese font: the Chinese screenshot tests cannot run" >&2; exit 1
+  fi
+  echo "[setup] going on without it: the Chinese screenshot tests will be skipped on this machine"
+fi
 step "4/5 PostgreSQL for the store and multi-worker tests"
 # CI installs it from the Debian packages (as root); a developer without it gets the SQLite tests only.
 if ! bash scripts/pg-test-server.sh install; then

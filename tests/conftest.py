@@ -116,3 +116,36 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     left_out = config.stash.get(_PG_LEFT_OUT, 0)
     if left_out:
         terminalreporter.write_line(f"{SKIP_REASON} ({left_out} tests)", yellow=True)
+
+
+def missing_capabilities() -> list[str]:
+    """Capabilities some tests need that this machine lacks, each with how to get it."""
+    from tests.fake_bot_api import find_cjk_font
+
+    missing = []
+    if find_cjk_font() is None:
+        missing.append("a Chinese font (scripts/install-font.sh, or apt-get install fonts-wqy-microhei)")
+    try:
+        import bot.ocr  # noqa: F401
+    except ImportError as exc:
+        missing.append(f"the screenshot reader bot.ocr ({exc}; reinstall requirements.txt)")
+    return missing
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI=true, stop at once with a clear error when a required capability is missing."""
+    if in_ci():
+        missing = missing_capabilities()
+        if missing:
+            raise pytest.UsageError("CI=true but this machine lacks: " + "; ".join(missing))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true a skipped test fails: CI must not be green without the path it skipped."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"skipped under CI=true, which must run every test: {reason}"

@@ -808,7 +808,7 @@ def quiet_logs() -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     ptb = logging.getLogger("telegram")
-    if ptb.getEffectiveLevel() < logging.INFO:
+    if ptb.level < logging.INFO:  # its own level, so a root logger set to DEBUG later does not open it
         ptb.setLevel(logging.INFO)
 
 
