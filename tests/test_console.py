@@ -13,11 +13,12 @@ from bot.channels.console import run_console
 from bot.config import Config
 from bot.dialogue import Dialogue, content
 from bot.store import Store
+from tests._dialogue import make_dialogue
 from tests._fake_parser import FakeParser
 
 
 def _dialogue(cfg: Config, tmp_path: Path, parser: Any = None) -> Dialogue:
-    return Dialogue(cfg, parser or FakeParser(), Store(tmp_path / "bot.sqlite3", Fernet.generate_key()))
+    return make_dialogue(cfg, parser or FakeParser(), Store(tmp_path / "bot.sqlite3", Fernet.generate_key()))
 
 
 def _run(
