@@ -607,3 +607,38 @@ def test_real_enforcement_and_mediation_notices_get_verify_advice_never_a_false_
     assert not {"false_legal_threat", "impersonation"} & set(a.categories)
     assert a.advice[0].key == "court_may_be_real"
 
+
+
+@pytest.mark.parametrize("text, category", [
+    # a relative named only in the shared kin list reaches the third-party rules (macros inside macros)
+    ("今晚我们就打给你岳母，让她评评理。", "third_party_contact"),
+    ("我哋聽日打咗畀你阿爺先，再打畀你前度。", "third_party_contact"),
+    # a contact told they owe the debt too
+    ("您是他的紧急联系人，他不还您就要承担连带还款责任。", "false_legal_threat"),
+    # the police coming, in Cantonese and English
+    ("差人听日会上嚟拉你，你自己谂。", "false_legal_threat"),
+    ("The police will come with our staff to your office on Monday.", "false_legal_threat"),
+    ("你再拖，警方就会发协查通报到你单位。", "false_legal_threat"),
+    # humiliation in front of others, and dares
+    ("明天去你单位，当着你领导的面让你丢人。", "insult_or_intimidation"),
+    ("再不还就拉你进去关几天，不信试试。", "insult_or_intimidation"),
+])
+def test_kin_police_visits_liability_and_dares_in_new_wording_are_caught(text, category):
+    a = assess(text)
+    assert [f for f in a.findings if f.category == category and f.source == "rule"], \
+        [(f.rule, f.text) for f in a.findings]
+
+
+def test_a_warning_about_app_repayment_does_not_hide_a_personal_account_demand():
+    a = assess("系统升级请勿通过APP还款，请把本期1,200元转到专员个人微信，转完截图。")
+    assert "scam_payment" in a.categories and a.risk == "high"
+
+
+def test_a_fee_waiver_does_not_hide_an_odd_payment_link_after_it():
+    a = assess("今天点这个链接还款免收违约金：pay-now8.vip/k2 ，过时失效。")
+    assert "scam_payment" in a.categories
+
+
+def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
+    a = assess("您作为担保人，依合同应承担连带保证责任，请督促借款人按时还款。")
+    assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
