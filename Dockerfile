@@ -1,5 +1,7 @@
-# 催收维权助手 — one image for every worker (Telegram polling/webhook, or a terminal chat).
-# Build: docker build -t cuishou-bot .    Run: docker run -e TELEGRAM_BOT_TOKEN=... -v bot-data:/app/data cuishou-bot
+# 催收维权助手 — one image for every worker (Telegram polling/webhook, WeChat) and for the NLU server.
+# Build: docker build -t cuishou-bot .     Several workers: docker compose up (docker-compose.yml, README "Scale-out").
+# No secret is baked in: TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, BOT_DATA_KEY, BOT_STORE_URL come from the
+# environment at run time.
 FROM python:3.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -23,6 +25,7 @@ RUN .venv/bin/python -m bot train && mkdir -p data && chown -R bot:bot data rasa
 
 USER bot
 VOLUME ["/app/data"]
-# Webhook mode listens on telegram.webhook.port (config.yaml); polling needs no open port.
+# Webhook mode listens on telegram.webhook.port (config.yaml); GET /health on the same port.
 EXPOSE 8443
-CMD [".venv/bin/python", "-m", "bot", "run"]
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 CMD ["python", "-m", "bot", "health"]
+CMD ["python", "-m", "bot", "run"]

@@ -11,7 +11,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): requirements.txt constraints.txt scripts/setup-venv.sh scripts/install-font.sh
+$(STAMP): requirements.txt constraints.txt scripts/setup-venv.sh scripts/install-font.sh scripts/pg-test-server.sh
 	@bash scripts/setup-venv.sh
 	@touch $(STAMP)
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | shell | wechat | wechat-menu | nlu | assess | train | validate`."""
+"""Command line: `python -m bot run | health | shell | wechat | nlu | assess | evidence verify | …` (see --help)."""
 
 from __future__ import annotations
 
@@ -124,7 +124,40 @@ def _run(args: argparse.Namespace) -> int:
         threading.Thread(
             target=run_wechat, args=(cfg, dialogue, dialogue.store), name="wechat", daemon=True
         ).start()
-    run_telegram(cfg, dialogue)
+    from bot.app import health_report
+
+    run_telegram(cfg, dialogue, health=lambda: health_report(dialogue))
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    """Exit 0 when this worker answers (webhook mode: GET /health on its port; else: the store answers)."""
+    cfg = load_config()
+    if cfg.telegram.mode == "webhook" or args.url:
+        import urllib.error
+        import urllib.request
+
+        hook = cfg.telegram.webhook
+        host = "127.0.0.1" if hook.listen in ("0.0.0.0", "::", "") else hook.listen
+        url = args.url or f"http://{host}:{hook.port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=args.timeout) as resp:
+                print(f"healthy: {resp.read().decode('utf-8', 'replace')}")
+                return 0
+        except urllib.error.HTTPError as exc:
+            print(f"unhealthy: {url} answered {exc.code} {exc.read().decode('utf-8', 'replace')}", file=sys.stderr)
+        except (urllib.error.URLError, OSError) as exc:
+            print(f"unhealthy: {url} does not answer ({exc})", file=sys.stderr)
+        return 1
+    from bot.store import BaseStore, StoreError
+
+    try:
+        with BaseStore.from_config(cfg) as store:
+            store.ping()
+    except StoreError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    print("healthy: the store answers")
     return 0
 
 
@@ -145,12 +178,12 @@ def _wechat(args: argparse.Namespace) -> int:
 def _wechat_menu(_: argparse.Namespace) -> int:
     """Create the WeChat custom menu from the command table."""
     from bot.channels.wechat import create_menu
-    from bot.store import Store
+    from bot.store import BaseStore
 
     cfg = load_config()
     from wechatpy.exceptions import WeChatClientException
 
-    with Store.from_config(cfg) as store:
+    with BaseStore.from_config(cfg) as store:
         try:
             menu = create_menu(cfg, store)
         except WeChatClientException as exc:  # 48001: the account type has no menu API; 40164: IP whitelist
@@ -158,6 +191,36 @@ def _wechat_menu(_: argparse.Namespace) -> int:
             return 1
     print(json.dumps(menu, ensure_ascii=False, indent=2))
     return 0
+
+
+def _evidence_verify(_: argparse.Namespace) -> int:
+    """Re-check every user's evidence hash chain; exit 1 naming the first changed entry of a broken chain."""
+    from bot.evidence.chain import REASONS
+    from bot.store import Store, StoreError
+
+    cfg = load_config()
+    try:
+        store = Store.from_config(cfg)
+    except StoreError as exc:  # wrong or malformed key, newer schema: nothing is changed or re-keyed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    broken = 0
+    entries = 0
+    with store:
+        users = store.chain_users()
+        for no, user in enumerate(users, start=1):
+            report = store.verify_evidence(user)
+            entries += report.count
+            if report.ok:
+                print(f"log {no}: {report.count} entries, chain intact, head {report.head}")
+                continue
+            broken += 1
+            print(
+                f"log {no}: CHANGED at entry {report.first_bad_seq} (row id {report.first_bad_id}): it "
+                f"{REASONS.get(report.reason, report.reason)}; the last good chain hash is {report.head}"
+            )
+    print(f"{len(users)} logs, {entries} entries checked: " + (f"{broken} broken" if broken else "all intact"))
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_wechat)
     p = sub.add_parser("wechat-menu", help="create the WeChat custom menu (needs WECHAT_APP_ID/SECRET)")
     p.set_defaults(func=_wechat_menu)
+    p = sub.add_parser("health", help="exit 0 if this worker is healthy (for HEALTHCHECK and the proxy)")
+    p.add_argument("--url", help="health URL (default: the webhook port's /health)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    p.set_defaults(func=_health)
     p = sub.add_parser("shell", help="chat in the terminal")
     p.add_argument("--script", help="replay the user lines of FILE instead of reading the keyboard")
     p.set_defaults(func=_shell)
@@ -184,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--locale", default="zh-Hans", choices=("zh-Hans", "zh-Hant", "en"))
     p.add_argument("text", nargs="*")
     p.set_defaults(func=_assess)
+    p = sub.add_parser("evidence", help="evidence log tools")
+    ev = p.add_subparsers(dest="evidence_command", required=True)
+    q = ev.add_parser("verify", help="re-check every user's SHA-256 evidence chain; exit 1 if one was changed")
+    q.set_defaults(func=_evidence_verify)
     p = sub.add_parser("train", help="train the NLU model if its data changed")
     p.add_argument("--force", action="store_true", help="retrain even if nothing changed")
     p.add_argument("--config", help="another pipeline config (for comparisons)")
@@ -200,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from bot.nlu import ModelUnusable
+
+        if not isinstance(exc, ModelUnusable):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

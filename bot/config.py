@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -44,6 +44,7 @@ class StoreConfig:
 
     url: str = "sqlite:///data/bot.sqlite3"
     key_file: str = "data/secret.key"
+    pool_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class TelegramConfig:
 
     mode: str = "polling"
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    api_url: str = ""
+    rate_limit: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,11 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Read config.yaml (or the file in BOT_CONFIG), validate it and add secrets from the environment."""
     env = dict(os.environ) if env is None else env
-    cfg_path = Path(path or env.get("BOT_CONFIG") or DEFAULT_PATH)
+    chosen = path or env.get("BOT_CONFIG") or None
+    cfg_path = Path(chosen or DEFAULT_PATH)
+    if chosen is not None and not cfg_path.is_file():  # a mistyped path must not quietly give the defaults
+        where = "BOT_CONFIG" if not path else "config file"
+        raise ConfigError(f"{where}: {cfg_path} does not exist (or is not a file)")
     try:
         raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else {}
     except yaml.YAMLError as exc:
@@ -201,7 +208,11 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         wechat_app_id=env.get("WECHAT_APP_ID") or None,
         wechat_app_secret=env.get("WECHAT_APP_SECRET") or None,
     )
-    return Config(**{**{f.name: getattr(cfg, f.name) for f in fields(cfg)}, "secrets": secrets})
+    parts: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    store_url = env.get("BOT_STORE_URL")
+    if store_url:  # the deployment's database (a password may be in it) wins over the file
+        parts["store"] = replace(cfg.store, url=store_url)
+    return Config(**{**parts, "secrets": secrets})
 
 
 def _reject_secrets(data: dict[str, Any], prefix: str) -> None:

@@ -204,7 +204,10 @@ class InProcessParser:
         """Load the model and wait until it is ready (for the CLI and tests)."""
         self.start_loading().result()
         if self._error is not None:
-            raise RuntimeError(f"could not load the model {self.model_path}: {self._error}") from self._error
+            raise ModelUnusable(
+                f"could not load the model {self.model_path}: {self._error}; "
+                "retrain it with `make train FORCE=1`"
+            ) from self._error
         return self
 
     def _parse_blocking(self, text: str) -> dict[str, Any]:
@@ -237,6 +240,10 @@ class InProcessParser:
             raise RuntimeError(f"the Rasa model failed to load: {self._error}")
         if not self._loaded.is_set():
             raise ModelLoading("the model is still loading")
+
+
+class ModelUnusable(RuntimeError):
+    """The trained model exists but cannot be loaded (corrupt, or from another Rasa version)."""
 
 
 class ModelLoading(RuntimeError):

@@ -1,36 +1,72 @@
-"""Persistence: per-user conversation state and evidence log in SQLite, user text encrypted at rest."""
+"""Persistence: per-user conversation state and evidence log, user text encrypted at rest.
+
+Two backends with one interface: SQLite (one machine, the default) and PostgreSQL (several workers). The schema
+is a numbered list of migration steps, each written for both engines; a database is brought up to the newest
+step when it is opened, and a database written by a newer bot is refused. Adding a column is one more step.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import random
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from bot.config import Config
+from bot.evidence import chain
+from bot.offload import bridged, call_in, wait_for
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-EVIDENCE_KINDS = ("sms", "call", "visit", "contact", "note", "screenshot")
+EVIDENCE_KINDS = ("sms", "call", "visit", "contact", "post", "note", "screenshot")
 MAX_EVIDENCE_CHARS = 20_000
 TRUNCATION_MARKER = "\n…[已截断 / truncated]"
 MEMORY = ":memory:"
 KEY_CHECK_PLAINTEXT = b"cuishou-weiquan-bot store key check v1"
 BUSY_TIMEOUT_MS = 5_000
+UPDATE_MARK_TTL_S = 7 * 86_400
+"""How long a handled update id is remembered (Telegram re-delivers for up to 24 h)."""
+PURGE_EVERY = 500
+"""Forget expired update ids after this many turns of one process."""
+LOCK_WAIT_MAX_S = 0.05
+"""Longest pause between two tries for a user's lock held by another worker."""
+MIGRATION_LOCK = 815_001
+"""Advisory lock id that keeps two PostgreSQL workers from migrating at the same time."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, written for each engine (statements separated by semicolons)."""
+
+    version: int
+    what: str
+    sqlite: str
+    postgres: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "state, evidence, key check, shared values",
+        sqlite="""
 CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state (
     user_id    TEXT PRIMARY KEY,
@@ -53,11 +89,87 @@ CREATE TABLE IF NOT EXISTS shared (
     value      BLOB    NOT NULL,
     expires_us INTEGER NOT NULL
 );
-"""
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS state (
+    user_id    TEXT PRIMARY KEY,
+    data       BYTEA NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    id         BIGSERIAL PRIMARY KEY,
+    user_id    TEXT   NOT NULL,
+    kind       TEXT   NOT NULL,
+    text       BYTEA  NOT NULL,
+    meta       BYTEA  NOT NULL,
+    at         TEXT   NOT NULL,
+    at_us      BIGINT NOT NULL,
+    created_at TEXT   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evidence_by_user ON evidence (user_id, at_us, id);
+CREATE TABLE IF NOT EXISTS shared (
+    name       TEXT   PRIMARY KEY,
+    value      BYTEA  NOT NULL,
+    expires_us BIGINT NOT NULL
+);
+""",
+    ),
+    Migration(
+        2,
+        "ids of handled updates, so a re-delivered update is not answered twice",
+        sqlite="""
+CREATE TABLE IF NOT EXISTS handled (
+    update_key TEXT    PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    at_us      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handled_by_user ON handled (user_id);
+CREATE INDEX IF NOT EXISTS handled_by_time ON handled (at_us);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS handled (
+    update_key TEXT   PRIMARY KEY,
+    user_id    TEXT   NOT NULL,
+    at_us      BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handled_by_user ON handled (user_id);
+CREATE INDEX IF NOT EXISTS handled_by_time ON handled (at_us);
+""",
+    ),
+    Migration(
+        3,
+        "the evidence hash chain (bot/evidence/chain.py) and withdrawn entries",
+        # seq numbers each user's entries in logging order; content_hash and hash are the entry's content hash and
+        # chain hash; withdrawn_at marks an entry whose text the user removed (its hashes stay, so the chain still
+        # verifies). Rows logged before this step get their hashes from _chain_unhashed once the key is known.
+        sqlite="""
+ALTER TABLE evidence ADD COLUMN seq INTEGER;
+ALTER TABLE evidence ADD COLUMN content_hash TEXT;
+ALTER TABLE evidence ADD COLUMN hash TEXT;
+ALTER TABLE evidence ADD COLUMN withdrawn_at TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS evidence_chain ON evidence (user_id, seq);
+""",
+        postgres="""
+ALTER TABLE evidence ADD COLUMN IF NOT EXISTS seq BIGINT;
+ALTER TABLE evidence ADD COLUMN IF NOT EXISTS content_hash TEXT;
+ALTER TABLE evidence ADD COLUMN IF NOT EXISTS hash TEXT;
+ALTER TABLE evidence ADD COLUMN IF NOT EXISTS withdrawn_at TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS evidence_chain ON evidence (user_id, seq);
+""",
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+USER_TABLES = ("evidence", "state", "handled")
+"""Every table with rows that belong to one user (by user_id): /delete empties all of them."""
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used (bad URL, newer schema, closed store)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now; a later try may succeed (the update is not lost)."""
 
 
 class StoreKeyError(StoreError):
@@ -74,6 +186,8 @@ class EvidenceItem:
     meta: dict[str, Any]
     at: datetime
     created_at: datetime
+    seq: int = 0
+    hash: str = ""
 
 
 def _fernet(key: bytes | str) -> Fernet:
@@ -116,14 +230,36 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
+def _scheme(url: str) -> str:
+    """Return the URL's scheme in lower case, or "" when there is none."""
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep else ""
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether store.url names a PostgreSQL database."""
+    return _scheme(url) in ("postgresql", "postgres")
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if not is_postgres_url(url):
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
 def sqlite_path(url: str, cfg: Config) -> str:
     """Turn a sqlite:/// URL into a file path (relative to the repo root) or ':memory:'."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
         shown = scheme if sep else "(none)"
         raise ValueError(
-            f"store.url: only SQLite is supported in this version (got scheme {shown!r}); "
-            "use sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3 or sqlite:///:memory:"
+            f"store.url: unsupported scheme {shown!r}; use sqlite:///relative/path.sqlite3, "
+            "sqlite:////absolute/path.sqlite3, sqlite:///:memory: or postgresql://user@host:port/database"
         )
     if not rest.startswith("/") or rest == "/":
         raise ValueError(f"store.url: {url!r} has no file path; use sqlite:///data/bot.sqlite3")
@@ -151,38 +287,48 @@ def _clip(text: str) -> str:
     return text[: MAX_EVIDENCE_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
 
 
-class Store:
-    """Conversation state and evidence, one SQLite connection guarded by a lock."""
 
-    def __init__(self, path: str | Path, key: bytes) -> None:
-        """Open (creating if needed) the database at path; key is a Fernet key."""
+
+def _offloaded(fn: F) -> F:
+    """Run a store method in the store's thread pool when called from bridged dialogue code."""
+
+    @wraps(fn)
+    def wrapper(self: BaseStore, *args: Any, **kwargs: Any) -> Any:
+        if bridged():
+            return call_in(self._executor, lambda: fn(self, *args, **kwargs))
+        return fn(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+class BaseStore:
+    """Conversation state and evidence; the SQL is shared, the engines differ in connections and schema.
+
+    Every public method can be called from plain code (it runs at once) or from the dialogue's bridged code
+    (it runs in a bounded thread pool while the event loop serves other chats). `turn()` gives the view of
+    the store for answering one message: on PostgreSQL it holds the user's lock across workers and commits
+    the state, the evidence and the update id together.
+    """
+
+    dialect = ""
+    placeholder = "?"
+    begin = "BEGIN"
+
+    def __init__(self, key: bytes, pool_size: int) -> None:
+        """Set up the cipher and the thread pool that runs database calls for the event loop."""
         self._fernet = _fernet(key)
-        self._lock = threading.Lock()
-        self.path = str(path)
-        if self.path != MEMORY:
-            file = Path(self.path)
-            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not file.exists():
-                os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA secure_delete = ON")
-            self._conn: sqlite3.Connection | None = conn
-            self._migrate()
-            self._check_key()
-        except BaseException:
-            conn.close()
-            self._conn = None
-            raise
-        log.info("store opened: %s (schema v%d)", self.path, SCHEMA_VERSION)
+        self.pool_size = max(1, pool_size)
+        self._executor = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="store")
+        self._bound: Any = None
+        self._sql: dict[str, str] = {}
+        self._turns = 0
+        self.duplicate = False
+        self.where = ""
+        self._turn_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Store:
+    def from_config(cls, cfg: Config) -> BaseStore:
         """Open the store named by store.url, keyed by BOT_DATA_KEY or else the key file."""
-        path = sqlite_path(cfg.store.url, cfg)
         if cfg.secrets.data_key:
             key = cfg.secrets.data_key.strip().encode("utf-8")
             try:
@@ -191,57 +337,125 @@ class Store:
                 raise StoreKeyError(f"BOT_DATA_KEY: {exc}") from None
         else:
             key = load_or_create_key(cfg.path(cfg.store.key_file))
-        return cls(path, key)
+        if is_postgres_url(cfg.store.url):
+            return PostgresStore(cfg.store.url, key, pool_size=cfg.store.pool_size)
+        return Store(sqlite_path(cfg.store.url, cfg), key, pool_size=cfg.store.pool_size)
+
+    # -- what each engine provides --------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """Lend a connection for one transaction or one statement."""
+        raise NotImplementedError
+        yield None  # pragma: no cover
+
+    def _down(self, exc: BaseException) -> StoreError | None:
+        """Translate a driver error meaning "the database is unreachable" into StoreUnavailable."""
+        return None
+
+    def _after_delete(self) -> None:
+        """Engine-specific clean-up after a user's rows are deleted."""
+
+    @contextmanager
+    def turn(self, user_id: str, update_key: str | None = None) -> Iterator[BaseStore]:
+        """The store as seen while answering one message of user_id (see the class docstring)."""
+        session = self._session(None)
+        session.duplicate = update_key is not None and session.handled(update_key)
+        yield session
 
     # -- plumbing -------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run the block in one write transaction."""
-        with self._lock:
-            conn = self._open_conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def slots(self) -> asyncio.Semaphore:
+        """The running loop's limit on turns in progress (each takes a pool thread and a connection)."""
+        loop = asyncio.get_running_loop()
+        sem = self._turn_slots.get(loop)
+        if sem is None:
+            sem = self._turn_slots[loop] = asyncio.Semaphore(self.pool_size)
+        return sem
+
+    def _session(self, conn: Any) -> BaseStore:
+        """A shallow copy of the store bound to conn (or unbound)."""
+        session = object.__new__(type(self))
+        session.__dict__.update(self.__dict__)
+        session._bound = conn
+        session.duplicate = False
+        return session
+
+    def _q(self, sql: str) -> str:
+        """Return the statement in the engine's placeholder style."""
+        out = self._sql.get(sql)
+        if out is None:
+            out = self._sql[sql] = sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        return out
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock for a read."""
-        with self._lock:
-            yield self._open_conn()
+    def _tx(self) -> Iterator[Callable[..., Any]]:
+        """Run the block in one write transaction; yields execute(sql, params)."""
+        if self._bound is not None:
+            conn = self._bound
+            yield lambda sql, params=(): conn.execute(self._q(sql), params)
+            return
+        try:
+            with self._connection() as conn:
+                conn.execute(self.begin)
+                try:
+                    yield lambda sql, params=(): conn.execute(self._q(sql), params)
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                conn.execute("COMMIT")
+        except Exception as exc:
+            down = self._down(exc)
+            if down is not None:
+                raise down from exc
+            raise
 
-    def _open_conn(self) -> sqlite3.Connection:
-        """Return the connection, or raise if the store was closed."""
-        if self._conn is None:
-            raise StoreError("the store is closed")
-        return self._conn
+    @contextmanager
+    def _read(self) -> Iterator[Callable[..., Any]]:
+        """Run reads; yields execute(sql, params)."""
+        if self._bound is not None:
+            conn = self._bound
+            yield lambda sql, params=(): conn.execute(self._q(sql), params)
+            return
+        try:
+            with self._connection() as conn:
+                yield lambda sql, params=(): conn.execute(self._q(sql), params)
+        except Exception as exc:
+            down = self._down(exc)
+            if down is not None:
+                raise down from exc
+            raise
 
-    def _migrate(self) -> None:
-        """Create the schema on first open and refuse a database written by a newer version."""
-        with self._lock:
-            self._open_conn().executescript(_SCHEMA)  # idempotent; executescript commits on its own
-        with self._tx() as conn:
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            version = row[0]
-            if version is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema v{version}, newer than this bot's "
-                    f"v{SCHEMA_VERSION}; upgrade the bot"
-                )
+    @staticmethod
+    def _rollback(conn: Any) -> None:
+        """Roll back, ignoring a connection that is already gone."""
+        try:
+            conn.execute("ROLLBACK")
+        except Exception as exc:  # the connection died: the server has rolled back for us
+            log.debug("rollback failed: %s", type(exc).__name__)
+
+    def _migrate_with(self, run_script: Callable[[str], None], execute: Callable[..., Any]) -> None:
+        """Apply the migration steps this database lacks, in order, in the current transaction."""
+        execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.where} has schema v{current}, newer than this bot's v{SCHEMA_VERSION}; upgrade the bot"
+            )
+        for step in MIGRATIONS:
+            if step.version > current:
+                run_script(step.sqlite if self.dialect == "sqlite" else step.postgres)
+                execute(self._q("INSERT INTO schema_version (version) VALUES (?)"), (step.version,))
+                log.info("store schema migrated to v%d (%s)", step.version, step.what)
 
     def _check_key(self) -> None:
         """Store a key-check token on first open; afterwards fail clearly if the key is not that one."""
-        with self._tx() as conn:
-            row = conn.execute("SELECT value FROM store_meta WHERE name = 'key_check'").fetchone()
+        with self._tx() as ex:
+            row = ex("SELECT value FROM store_meta WHERE name = 'key_check'").fetchone()
             if row is None:
                 token = self._fernet.encrypt(KEY_CHECK_PLAINTEXT)
-                conn.execute("INSERT INTO store_meta (name, value) VALUES ('key_check', ?)", (token,))
+                ex("INSERT INTO store_meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING", (token,))
                 return
         try:
             ok = self._fernet.decrypt(bytes(row[0])) == KEY_CHECK_PLAINTEXT
@@ -253,7 +467,7 @@ class Store:
     def _wrong_key_message(self) -> str:
         """Explain a key mismatch without guessing at data."""
         return (
-            f"{self.path} was encrypted with a different data key; set BOT_DATA_KEY (or restore the key "
+            f"{self.where} was encrypted with a different data key; set BOT_DATA_KEY (or restore the key "
             "file) to the key it was created with. Without that key the stored data cannot be read."
         )
 
@@ -270,65 +484,118 @@ class Store:
 
     # -- conversation state ---------------------------------------------------------------------------
 
+    @_offloaded
     def get_state(self, user_id: str) -> dict[str, Any]:
         """Return the user's conversation state, or {} for a new user."""
-        with self._read() as conn:
-            row = conn.execute("SELECT data FROM state WHERE user_id = ?", (user_id,)).fetchone()
+        with self._read() as ex:
+            row = ex("SELECT data FROM state WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return {}
         state = json.loads(self._decrypt(row[0]))
         return state if isinstance(state, dict) else {}
 
+    @_offloaded
     def put_state(self, user_id: str, state: dict[str, Any]) -> None:
         """Replace the user's conversation state (must be JSON-serialisable)."""
         blob = self._encrypt(json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO state (user_id, data, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-                (user_id, blob, _now().isoformat()),
-            )
+        with self._tx() as ex:
+            self._put_state(ex, user_id, blob)
+
+    @staticmethod
+    def _put_state(ex: Callable[..., Any], user_id: str, blob: bytes) -> None:
+        """Upsert the state row."""
+        ex(
+            "INSERT INTO state (user_id, data, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            (user_id, blob, _now().isoformat()),
+        )
+
+    # -- handled updates (idempotency) -----------------------------------------------------------------
+
+    @_offloaded
+    def handled(self, update_key: str) -> bool:
+        """Whether an update with this id was already answered."""
+        with self._read() as ex:
+            return ex("SELECT 1 FROM handled WHERE update_key = ?", (update_key,)).fetchone() is not None
+
+    @_offloaded
+    def finish(self, user_id: str, state: dict[str, Any] | None, update_key: str | None) -> bool:
+        """Write the state (None: the user was deleted) and mark the update handled, in one transaction.
+
+        Returns False when another worker marked the same update first (its answer stands, ours is dropped).
+        """
+        blob = (
+            None
+            if state is None
+            else self._encrypt(json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        )
+        with self._tx() as ex:
+            if update_key is not None:
+                cur = ex(
+                    "INSERT INTO handled (update_key, user_id, at_us) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (update_key, "" if state is None else user_id, _micros(_now())),
+                )
+                if cur.rowcount != 1:
+                    return False
+            if blob is not None:
+                self._put_state(ex, user_id, blob)
+        self._turns += 1
+        if self._bound is None and self._turns % PURGE_EVERY == 0:
+            self.purge_handled()
+        return True
+
+    @_offloaded
+    def purge_handled(self, older_than_s: float = UPDATE_MARK_TTL_S) -> int:
+        """Forget update ids handled longer ago than older_than_s; return how many."""
+        cutoff = _micros(_now()) - int(older_than_s * 1_000_000)
+        with self._tx() as ex:
+            return int(ex("DELETE FROM handled WHERE at_us < ?", (cutoff,)).rowcount)
 
     # -- short-lived values shared by workers (API tokens, "seen this message" marks) --------------------
 
+    @_offloaded
     def put_shared(self, name: str, value: bytes, ttl_s: float) -> None:
         """Keep value (encrypted) under name for ttl_s seconds, replacing any previous value."""
         expires = _micros(_now()) + int(ttl_s * 1_000_000)
         blob = self._encrypt(value)
-        with self._tx() as conn:
-            conn.execute(
+        with self._tx() as ex:
+            ex(
                 "INSERT INTO shared (name, value, expires_us) VALUES (?, ?, ?) ON CONFLICT (name) "
                 "DO UPDATE SET value = excluded.value, expires_us = excluded.expires_us",
                 (name, blob, expires),
             )
 
+    @_offloaded
     def get_shared(self, name: str) -> tuple[bytes, float] | None:
         """Return (value, seconds left) for name, or None when it is absent or expired."""
-        with self._read() as conn:
-            row = conn.execute("SELECT value, expires_us FROM shared WHERE name = ?", (name,)).fetchone()
+        with self._read() as ex:
+            row = ex("SELECT value, expires_us FROM shared WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
         left = (int(row[1]) - _micros(_now())) / 1_000_000
         return (self._decrypt(row[0]), left) if left > 0 else None
 
+    @_offloaded
     def claim(self, name: str, ttl_s: float) -> bool:
         """Mark name as taken for ttl_s seconds; True only for the first caller (across processes)."""
         now = _micros(_now())
-        with self._tx() as conn:
-            conn.execute("DELETE FROM shared WHERE name = ? AND expires_us <= ?", (name, now))
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO shared (name, value, expires_us) VALUES (?, ?, ?)",
+        with self._tx() as ex:
+            ex("DELETE FROM shared WHERE name = ? AND expires_us <= ?", (name, now))
+            cur = ex(
+                "INSERT INTO shared (name, value, expires_us) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (name, b"", now + int(ttl_s * 1_000_000)),
             )
-        return cur.rowcount == 1
+            return int(cur.rowcount) == 1
 
+    @_offloaded
     def purge_shared(self) -> int:
         """Delete expired shared values and return how many there were."""
-        with self._tx() as conn:
-            return int(conn.execute("DELETE FROM shared WHERE expires_us <= ?", (_micros(_now()),)).rowcount)
+        with self._tx() as ex:
+            return int(ex("DELETE FROM shared WHERE expires_us <= ?", (_micros(_now()),)).rowcount)
 
     # -- evidence log ---------------------------------------------------------------------------------
 
+    @_offloaded
     def add_evidence(
         self,
         user_id: str,
@@ -337,32 +604,78 @@ class Store:
         meta: dict[str, Any] | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Log one item for the user and return its id; text over 20,000 chars is cut with a marker."""
+        """Log one item for the user, chained to their previous item, and return its id.
+
+        Text over 20,000 chars is cut with a marker. The content hash is taken of the plain text before encryption.
+        """
         if kind not in EVIDENCE_KINDS:
             raise ValueError(f"evidence kind {kind!r} is not one of: {', '.join(EVIDENCE_KINDS)}")
         created = _now()
         at = created if at is None else at
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("evidence time must be timezone-aware (e.g. datetime.now(timezone.utc))")
-        text_blob = self._encrypt(_clip(text).encode("utf-8"))
-        meta_blob = self._encrypt(json.dumps(meta or {}, ensure_ascii=False).encode("utf-8"))
-        with self._tx() as conn:
-            cur = conn.execute(
-                "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (user_id, kind, text_blob, meta_blob, at.isoformat(), _micros(at), created.isoformat()),
-            )
-            item_id = cur.lastrowid
-        assert item_id is not None
+        body = _clip(text)
+        meta_json = json.dumps(meta or {}, ensure_ascii=False)
+        content = chain.content_hash(kind, body, json.loads(meta_json), at.isoformat(), created.isoformat())
+        text_blob = self._encrypt(body.encode("utf-8"))
+        meta_blob = self._encrypt(meta_json.encode("utf-8"))
+        with self._tx() as ex:
+            seq, prev = self._chain_tail(ex, user_id)
+            row = ex(
+                "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at, seq, content_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    user_id, kind, text_blob, meta_blob, at.isoformat(), _micros(at), created.isoformat(),
+                    seq + 1, content, chain.link_hash(prev, seq + 1, content),
+                ),
+            ).fetchone()
+        item_id = int(row[0])
         log.debug("evidence item %d (%s) stored", item_id, kind)
         return item_id
 
+    def _chain_tail(self, ex: Callable[..., Any], user_id: str) -> tuple[int, str]:
+        """Return the user's last sequence number and chain hash (0 and the genesis hash for a new log)."""
+        row = ex(
+            "SELECT seq, hash FROM evidence WHERE user_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (user_id,),
+        ).fetchone()
+        return (0, chain.GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def _chain_unhashed(self) -> None:
+        """Give rows logged before the hash chain existed their place in the chain, in logging order."""
+        with self._read() as ex:
+            users = [r[0] for r in ex("SELECT DISTINCT user_id FROM evidence WHERE seq IS NULL").fetchall()]
+        for user_id in users:
+            with self._tx() as ex:
+                rows = ex(
+                    "SELECT id, kind, text, meta, at, created_at FROM evidence "
+                    "WHERE user_id = ? AND seq IS NULL ORDER BY id",
+                    (user_id,),
+                ).fetchall()
+                seq, prev = self._chain_tail(ex, user_id)
+                for row in rows:
+                    seq += 1
+                    content = chain.content_hash(
+                        str(row[1]),
+                        self._decrypt(row[2]).decode("utf-8"),
+                        json.loads(self._decrypt(row[3])),
+                        str(row[4]),
+                        str(row[5]),
+                    )
+                    prev = chain.link_hash(prev, seq, content)
+                    ex(
+                        "UPDATE evidence SET seq = ?, content_hash = ?, hash = ? WHERE id = ?",
+                        (seq, content, prev, row[0]),
+                    )
+            log.info("chained %d earlier evidence rows of one user", len(rows))
+
+    @_offloaded
     def list_evidence(self, user_id: str) -> list[EvidenceItem]:
         """Return the user's evidence, oldest first (by when it happened, then by logging order)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT id, kind, text, meta, at, created_at FROM evidence "
-                "WHERE user_id = ? ORDER BY at_us, id",
+        with self._read() as ex:
+            rows = ex(
+                "SELECT id, kind, text, meta, at, created_at, seq, hash FROM evidence "
+                "WHERE user_id = ? AND withdrawn_at IS NULL ORDER BY at_us, id",
                 (user_id,),
             ).fetchall()
         return [
@@ -373,26 +686,161 @@ class Store:
                 meta=json.loads(self._decrypt(row[3])),
                 at=datetime.fromisoformat(row[4]),
                 created_at=datetime.fromisoformat(row[5]),
+                seq=int(row[6] or 0),
+                hash=str(row[7] or ""),
             )
             for row in rows
         ]
 
-    def delete_evidence(self, user_id: str, item_id: int) -> bool:
-        """Delete one of the user's items; False if it does not exist or belongs to someone else."""
-        with self._tx() as conn:
-            cur = conn.execute("DELETE FROM evidence WHERE id = ? AND user_id = ?", (item_id, user_id))
-        return cur.rowcount > 0
+    @_offloaded
+    def count_evidence(self, user_id: str) -> int:
+        """Return how many items the user has logged (without decrypting them)."""
+        with self._read() as ex:
+            row = ex("SELECT COUNT(*) FROM evidence WHERE user_id = ? AND withdrawn_at IS NULL", (user_id,)).fetchone()
+        return int(row[0])
 
+    @_offloaded
+    def delete_evidence(self, user_id: str, item_id: int) -> bool:
+        """Withdraw one of the user's items: its text is erased, its hashes stay so the chain still verifies.
+
+        False if it does not exist, was already withdrawn, or belongs to someone else.
+        """
+        empty, no_meta = self._encrypt(b""), self._encrypt(b"{}")
+        with self._tx() as ex:
+            cur = ex(
+                "UPDATE evidence SET text = ?, meta = ?, withdrawn_at = ? "
+                "WHERE id = ? AND user_id = ? AND withdrawn_at IS NULL",
+                (empty, no_meta, _now().isoformat(), item_id, user_id),
+            )
+            return int(cur.rowcount) > 0
+
+    @_offloaded
+    def chain_users(self) -> list[str]:
+        """Return every user id that has an evidence log (for verification; never logged or shown)."""
+        with self._read() as ex:
+            return [str(r[0]) for r in ex("SELECT DISTINCT user_id FROM evidence ORDER BY user_id").fetchall()]
+
+    @_offloaded
+    def verify_evidence(self, user_id: str) -> chain.ChainReport:
+        """Recompute the user's hash chain from the decrypted rows and report the first entry that differs."""
+        with self._read() as ex:
+            rows = ex(
+                "SELECT id, seq, kind, text, meta, at, created_at, content_hash, hash, withdrawn_at "
+                "FROM evidence WHERE user_id = ? ORDER BY seq IS NULL, seq, id",
+                (user_id,),
+            ).fetchall()
+        return chain.verify_chain(self._chain_row(row) for row in rows)
+
+    def _chain_row(self, row: tuple[Any, ...]) -> chain.ChainRow:
+        """Decrypt one row and recompute its content hash (None when the ciphertext was altered)."""
+        withdrawn = row[9] is not None
+        content: str | None = None
+        if not withdrawn:
+            try:
+                text = self._fernet.decrypt(bytes(row[3])).decode("utf-8")
+                meta = json.loads(self._fernet.decrypt(bytes(row[4])))
+                content = chain.content_hash(str(row[2]), text, meta, str(row[5]), str(row[6]))
+            except (InvalidToken, UnicodeDecodeError, ValueError):
+                content = None
+        return chain.ChainRow(
+            id=int(row[0]),
+            seq=int(row[1]) if row[1] is not None else -1,
+            stored_content=row[7],
+            stored_hash=row[8],
+            content=content,
+            withdrawn=withdrawn,
+        )
+
+    @_offloaded
     def delete_user(self, user_id: str) -> int:
-        """Erase the user's state and evidence for good and return how many rows were deleted."""
-        with self._tx() as conn:
-            deleted = conn.execute("DELETE FROM evidence WHERE user_id = ?", (user_id,)).rowcount
-            deleted += conn.execute("DELETE FROM state WHERE user_id = ?", (user_id,)).rowcount
-        with self._lock:
-            # Fold the write-ahead log back in and empty it, so old pages do not linger there.
-            self._open_conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Erase every row of the user for good (state, evidence, handled update ids); return how many."""
+        with self._tx() as ex:
+            deleted = sum(int(ex(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount) for t in USER_TABLES)
+        if self._bound is None:
+            self._after_delete()
         log.info("deleted %d rows of one user's data", deleted)
         return deleted
+
+    @_offloaded
+    def ping(self) -> None:
+        """Run a trivial query; raises StoreUnavailable when the database cannot be reached."""
+        with self._read() as ex:
+            ex("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        """Close connections and the thread pool; later calls raise StoreError."""
+        self._executor.shutdown(wait=False)
+
+    def __enter__(self) -> BaseStore:
+        """Use the store as a context manager that closes it."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+        self.close()
+
+
+class Store(BaseStore):
+    """The SQLite store: one file, one connection guarded by a lock (one machine, one worker)."""
+
+    dialect = "sqlite"
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, path: str | Path, key: bytes, pool_size: int = 4) -> None:
+        """Open (creating if needed) the database at path; key is a Fernet key."""
+        super().__init__(key, pool_size)
+        self._lock = threading.Lock()
+        self.path = self.where = str(path)
+        if self.path != MEMORY:
+            file = Path(self.path)
+            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not file.exists():
+                os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA secure_delete = ON")
+            self._conn: sqlite3.Connection | None = conn
+            self._migrate()
+            self._check_key()
+            self._chain_unhashed()
+        except BaseException:
+            conn.close()
+            self._conn = None
+            super().close()
+            raise
+        log.info("store opened: SQLite (schema v%d)", SCHEMA_VERSION)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and lend the connection."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the store is closed")
+            yield self._conn
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest step (one writer at a time, across processes too)."""
+        with self._tx() as ex:
+
+            def run_script(script: str) -> None:
+                for statement in script.split(";"):
+                    if not statement.strip():
+                        continue
+                    try:
+                        ex(statement)
+                    except sqlite3.OperationalError as exc:  # SQLite has no ADD COLUMN IF NOT EXISTS
+                        if "duplicate column name" not in str(exc):
+                            raise
+
+            self._migrate_with(run_script, ex)
+
+    def _after_delete(self) -> None:
+        """Fold the write-ahead log back in and empty it, so old pages do not linger there."""
+        with self._connection() as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         """Close the connection; later calls raise StoreError."""
@@ -400,11 +848,127 @@ class Store:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        super().close()
 
-    def __enter__(self) -> Store:
-        """Use the store as a context manager that closes it."""
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        """Close the store."""
-        self.close()
+class PostgresStore(BaseStore):
+    """The PostgreSQL store: a bounded connection pool; each turn holds its user's advisory lock."""
+
+    dialect = "postgres"
+    placeholder = "%s"
+    spare_connections = 2
+    """Connections beyond pool_size for calls made outside a turn (a turn never waits for one)."""
+
+    def __init__(self, url: str, key: bytes, pool_size: int = 8, connect_timeout_s: float = 10.0) -> None:
+        """Connect to the database at url (postgresql://…), create or migrate the schema, check the key."""
+        import psycopg
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
+        super().__init__(key, pool_size)
+        self.url = url
+        self.where = safe_url(url)
+        self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=self.pool_size + self.spare_connections,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout_s))},
+            check=ConnectionPool.check_connection,
+            timeout=connect_timeout_s,
+            open=False,
+            name="bot-store",
+        )
+        try:
+            try:
+                self._pool.open(wait=True, timeout=connect_timeout_s)
+            except PoolTimeout as exc:
+                raise StoreUnavailable(
+                    f"cannot connect to PostgreSQL at {self.where} within {connect_timeout_s:.0f} s; check that "
+                    "the server runs, the host and port in store.url (or BOT_STORE_URL) and the password"
+                ) from exc
+            self._migrate()
+            self._check_key()
+            self._chain_unhashed()
+        except BaseException:
+            self._pool.close()
+            super().close()
+            raise
+        log.info("store opened: PostgreSQL %s (schema v%d, pool %d)", self.where, SCHEMA_VERSION, self.pool_size)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """Borrow a pooled connection."""
+        if self._pool.closed:
+            raise StoreError("the store is closed")
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _down(self, exc: BaseException) -> StoreError | None:
+        """Name the unreachable database (never its password)."""
+        if isinstance(exc, self._errors):
+            return StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})")
+        return None
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest step; workers starting together take turns."""
+        with self._tx() as ex:
+            ex("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            self._migrate_with(lambda script: ex(script), ex)
+
+    @contextmanager
+    def turn(self, user_id: str, update_key: str | None = None) -> Iterator[BaseStore]:
+        """Hold the user's lock in one transaction for the whole turn; commit on success, else roll back."""
+        conn = call_in(self._executor, self._open_turn)
+        try:
+            delay = 0.001
+            while not call_in(self._executor, self._try_lock, conn, user_id):
+                pause = delay * (0.5 + random.random())
+                if bridged():
+                    wait_for(asyncio.sleep(pause))
+                else:
+                    time.sleep(pause)
+                delay = min(delay * 2, LOCK_WAIT_MAX_S)
+            session = self._session(conn)
+            session.duplicate = update_key is not None and session.handled(update_key)
+            try:
+                yield session
+            except BaseException:
+                call_in(self._executor, self._rollback, conn)
+                raise
+            call_in(self._executor, self._commit, conn)
+        except self._errors as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
+        finally:
+            call_in(self._executor, self._pool.putconn, conn)
+        self._turns += 1
+        if self._turns % PURGE_EVERY == 0:
+            self.purge_handled()
+
+    def _open_turn(self) -> Any:
+        """Borrow a connection and begin the turn's transaction."""
+        try:
+            conn = self._pool.getconn()
+        except self._errors as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
+        try:
+            conn.execute("BEGIN")
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        return conn
+
+    @staticmethod
+    def _try_lock(conn: Any, user_id: str) -> bool:
+        """Take the user's transaction-scoped advisory lock if no other worker holds it."""
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (user_id,)).fetchone()
+        return bool(row[0])
+
+    @staticmethod
+    def _commit(conn: Any) -> None:
+        """Commit the turn."""
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the pool; later calls raise StoreError."""
+        self._pool.close()
+        super().close()

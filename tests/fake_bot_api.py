@@ -1,8 +1,8 @@
 """A local fake Telegram Bot API server: real HTTP on 127.0.0.1 that python-telegram-bot talks to unmodified.
 
 It answers the methods the bot uses, long-polls getUpdates like Telegram does, serves files for download,
-checks the limits Telegram enforces (4096-character messages, 64-byte callback data, well-formed HTML) and
-records every call so tests can wait for what the bot sent.
+checks the limits Telegram enforces (4096-character messages, 64-byte callback data, well-formed HTML) before
+it records a call, so `calls` holds only what Telegram would have accepted (and shown), and `refused` the rest.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     result: Any = None
+    error: ApiError | None = None
 
     @property
     def chat_id(self) -> int | None:
@@ -84,9 +85,11 @@ class Call:
 
     @property
     def text(self) -> str:
-        """The message text (or caption) as the user would see it: HTML entities decoded, tags removed."""
+        """The message text (or caption) as the user sees it: what the Bot API stored for an accepted message."""
+        if isinstance(self.result, dict) and isinstance(self.result.get("text"), str):
+            return str(self.result["text"])
         raw = self.params.get("text") or self.params.get("caption") or ""
-        return visible_text(str(raw))
+        return visible_text(str(raw)) if self.params.get("parse_mode") == "HTML" else str(raw)
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -135,6 +138,9 @@ class FakeBotApi:
         self.username = username
         self.poll_timeout_cap = poll_timeout_cap
         self.calls: list[Call] = []
+        """Accepted calls, in the order they were answered (a refused call is in `refused` instead)."""
+        self.refused: list[Call] = []
+        """Calls the fake answered with an error (bad HTML, too long, a failure asked for by fail_next)."""
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, list[ApiError]] = {}
         self._updates: list[dict[str, Any]] = []
@@ -303,20 +309,25 @@ class FakeBotApi:
         if method == "getUpdates":
             return self._get_updates(params)
         call = Call(method, params)
+        try:
+            with self._cond:
+                queued = self.failures.get(method)
+                if queued:
+                    raise queued.pop(0)
+            answer = getattr(self, f"_m_{method}", None)
+            if answer is None:
+                raise ApiError(404, "Not Found")
+            call.result = answer(params)  # validates first: a refused call never counts as sent
+        except ApiError as err:
+            call.error = err
+            with self._cond:
+                self.refused.append(call)
+                self._cond.notify_all()
+            raise
         with self._cond:
             self.calls.append(call)
             self._cond.notify_all()
-            queued = self.failures.get(method)
-            if queued:
-                raise queued.pop(0)
-        answer = getattr(self, f"_m_{method}", None)
-        if answer is None:
-            raise ApiError(404, "Not Found")
-        result = answer(params)
-        with self._cond:
-            call.result = result
-            self._cond.notify_all()
-        return result
+        return call.result
 
     def record(self, method: str, params: dict[str, Any]) -> None:
         """Record a call that is not a Bot API method (e.g. a file download)."""

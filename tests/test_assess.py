@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import time
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -252,7 +251,7 @@ JUNK = [
     ("   \n\t ", "empty"),
     ("😀😡🙏💸" * 5, "no_words"),
     ("https://t.cn/A6xYz9Qp", "link_only"),
-    (os.urandom(4096).decode("latin-1"), None),
+    (random.Random(4096).randbytes(4096).decode("latin-1"), None),  # seeded: a failure can be replayed
     ("\x00\x01\x02 逾期 \ud800\udfff \ufffd", "binary"),
     ("还款" + "\u200b" * 1000 + "提醒", None),
 ]
@@ -273,11 +272,10 @@ def test_junk_input_gets_a_valid_answer_never_a_crash(text, note):
         assert a.risk == "low" and len(a.notes) >= 2
 
 
-def test_a_100_kb_paste_is_answered_quickly_with_a_note():
+def test_a_100_kb_paste_is_answered_with_a_note():
+    """How fast: bench/bench_limits.py."""
     text = ("【青禾分期】您的借款已逾期，请通过官方APP还款。" * 5000)[:100_000]
-    t0 = time.perf_counter()
     a = assess(text)
-    assert time.perf_counter() - t0 < 2
     assert a.risk == "low" and any("20000" in n for n in a.notes)
 
 
@@ -290,10 +288,10 @@ def test_a_100_kb_paste_is_answered_quickly_with_a_note():
     "a" * 50000,
     "你 " * 30000,
 ])
-def test_pathological_inputs_finish_well_under_a_second(text):
-    t0 = time.perf_counter()
+def test_pathological_inputs_get_an_answer_with_capped_findings(text):
+    """How fast: bench/bench_limits.py."""
     a = assess(text)
-    assert time.perf_counter() - t0 < 2  # generous: CI machines are noisy
+    assert a.risk in RISKS
     assert len(a.findings) <= 40
 
 

@@ -11,13 +11,10 @@ from bot.assess import CATEGORIES, LOCALES, assess
 from bot.assess.engine import _Scanner
 from bot.assess.normalize import normalise
 from bot.assess.rules import PATTERN_DIR, RuleError, get_rules, load_rules
+from tests._legal_sources import HOTLINES
 
 RULES = get_rules()
 ALL_RULES = RULES.rules()
-# Every number a user can dial must be one that docs/legal-sources.md lists with its source.
-SOURCES = (Path(__file__).resolve().parent.parent / "docs" / "legal-sources.md").read_text(encoding="utf-8")
-_LISTED = SOURCES.split("## Hotlines")[1].split("Not used")[0]  # the hotline table, not the numbers left out
-HOTLINES = set(re.findall(r"(?<![\d.-])(?:010-)?(?:1\d{2}|1\d{4}|9\d{2,4})(?![\d])", _LISTED))
 
 
 def rule_hits(rule_id: str, text: str) -> bool:
@@ -94,8 +91,8 @@ def test_hedged_items_stay_hedged():
 
 
 def test_patterns_are_compiled_once_and_cached():
+    """How fast: bench/bench_limits.py."""
     assert get_rules() is get_rules()
-    assert RULES.compile_seconds < 5
 
 
 def test_a_broken_pattern_file_is_reported_by_name(tmp_path):
@@ -124,7 +121,6 @@ def test_the_first_character_precheck_never_changes_what_a_rule_matches():
     import json
     import random
     import re as stdre
-    from pathlib import Path
 
     data = Path(__file__).parent / "data"
     texts = [json.loads(line)["text"]
@@ -159,7 +155,6 @@ def test_first_chars_is_exact_or_gives_up():
 
 def test_skipping_a_rule_whose_first_characters_are_absent_never_loses_a_match():
     import json
-    from pathlib import Path
 
     data = Path(__file__).parent / "data"
     texts = [json.loads(line)["text"]

@@ -23,9 +23,11 @@ def test_the_shipped_config_loads_with_documented_defaults() -> None:
     assert cfg.secrets.telegram_token is None
 
 
-def test_a_missing_file_means_all_defaults(tmp_path: Path) -> None:
-    cfg = load_config(tmp_path / "nope.yaml", env={})
-    assert cfg.nlu.confidence_threshold == 0.45
+def test_a_config_file_that_is_not_there_is_an_error_not_the_defaults(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml does not exist"):
+        load_config(tmp_path / "nope.yaml", env={})
+    with pytest.raises(ConfigError, match="BOT_CONFIG: .*confg.yaml does not exist"):
+        load_config(env={"BOT_CONFIG": str(tmp_path / "confg.yaml")})
 
 
 def test_an_unknown_key_is_named_with_the_allowed_ones(tmp_path: Path) -> None:

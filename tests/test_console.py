@@ -13,11 +13,12 @@ from bot.channels.console import run_console
 from bot.config import Config
 from bot.dialogue import Dialogue, content
 from bot.store import Store
+from tests._dialogue import make_dialogue
 from tests._fake_parser import FakeParser
 
 
 def _dialogue(cfg: Config, tmp_path: Path, parser: Any = None) -> Dialogue:
-    return Dialogue(cfg, parser or FakeParser(), Store(tmp_path / "bot.sqlite3", Fernet.generate_key()))
+    return make_dialogue(cfg, parser or FakeParser(), Store(tmp_path / "bot.sqlite3", Fernet.generate_key()))
 
 
 def _run(
@@ -62,3 +63,16 @@ def test_attachments_are_saved_to_files(cfg: Config, tmp_path: Path) -> None:
     files = list(exports.glob("complaint-pack-*.md"))
     assert len(files) == 1 and str(files[0]) in out
     assert files[0].stat().st_mode & 0o077 == 0
+
+
+def test_export_saves_the_pdf_and_prints_its_path_but_not_for_an_empty_log(cfg: Config, tmp_path: Path) -> None:
+    from bot.evidence.pdf import find_cjk_font
+
+    exports = tmp_path / "exports"
+    dialogue = _dialogue(cfg, tmp_path)
+    out = _run(dialogue, stdin="/export\n", export_dir=exports)
+    assert content.t("zh-Hans", "evidence.empty") in out and not exports.exists()
+    out = _run(dialogue, stdin="【XX】您已逾期，将通知您的家人，退订回T\n1\n/export\n", export_dir=exports)
+    files = list(exports.glob("complaint-file-*.pdf" if find_cjk_font() else "complaint-pack-*.md"))
+    assert len(files) == 1 and str(files[0]) in out
+    assert files[0].read_bytes().startswith(b"%PDF" if find_cjk_font() else b"#")

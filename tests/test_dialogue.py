@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +26,34 @@ from bot.dialogue.state import State
 from bot.dialogue.turn import MAX_TEXT_CHARS
 from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse
-from bot.store import Store
+from bot.store import BaseStore, Store
+from tests._dialogue import make_dialogue, text_ocr, words_in_logs
 from tests._fake_parser import FakeParser
+from tests.conftest import StoreFactory
 
 CONVERSATIONS = Path(__file__).parent / "conversations"
 TYPED_PREFIX = "typed_"
 KNOWN_FAILURES = CONVERSATIONS / "known_failures.yaml"
 """Conversations written blind, as people type them: no reply may be a generic fallback."""
 FALLBACK_KEYS = ("common.out_of_scope", "answers.choice", "common.error", "understand.no_words")
-TEXT_OCR_PREFIX = b""
-
-
-def text_ocr(image: bytes) -> str:
-    """A screenshot reader for tests: the "image" is the UTF-8 text it shows."""
-    return image.decode("utf-8")
 
 
 def build_dialogue(cfg: Config, parser: Any, store: Store, ocr: bool = True) -> Dialogue:
-    """Wire the dialogue core the way bot/app.py does, with the test screenshot reader."""
-    return Dialogue(cfg, parser, store, ocr=text_ocr if ocr else None)
+    """Wire the dialogue core through bot/app.py, with the test screenshot reader (or none)."""
+    return make_dialogue(cfg, parser, store, ocr=text_ocr if ocr else None)
 
 
 @dataclass
 class Chat:
-    """One user talking to the bot through a store file that can be closed and reopened (a restart)."""
+    """One user talking to the bot through a store that can be closed and reopened (a restart), on either engine."""
 
     cfg: Config
     parser: Any
-    path: Path
+    open_store: StoreFactory
     key: bytes
     ocr: bool = True
     user: str = "u1"
-    store: Store = field(init=False)
+    store: BaseStore = field(init=False)
     dialogue: Dialogue = field(init=False)
     keys: list[str] = field(default_factory=list)
 
@@ -65,7 +61,7 @@ class Chat:
         self.open()
 
     def open(self) -> None:
-        self.store = Store(self.path, self.key)
+        self.store = self.open_store(self.key)
         self.dialogue = build_dialogue(self.cfg, self.parser, self.store, self.ocr)
 
     def restart(self) -> None:
@@ -84,9 +80,22 @@ class Chat:
     def press(self, option_id: str) -> list[Reply]:
         return asyncio.run(self.send(option_id=option_id))
 
+    def send_image(self, shows: str) -> list[Reply]:
+        """Send a screenshot that the test screenshot reader reads as `shows`."""
+        return asyncio.run(self.send(image=shows.encode("utf-8")))
+
     @property
     def state(self) -> dict[str, Any]:
         return self.store.get_state(self.user)
+
+
+def to_the_amount_question(chat: Chat, creditor: str = "某银行", kind: str = "rp:kind:bank") -> None:
+    """Start a repayment plan and answer who the creditor is and what kind: the plan then asks the amount."""
+    chat.press("flow:plan")
+    chat.press("rp:begin")
+    chat.say(creditor)
+    chat.press(kind)
+    assert chat.state["step"] == "amount"
 
 
 @pytest.fixture
@@ -95,15 +104,15 @@ def key() -> bytes:
 
 
 @pytest.fixture
-def chat(cfg: Config, parser: Any, tmp_path: Path, key: bytes) -> Chat:
+def chat(cfg: Config, parser: Any, open_store: StoreFactory, key: bytes) -> Chat:
     """A chat with the real Rasa model."""
-    return Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+    return Chat(cfg, parser, open_store, key)
 
 
 @pytest.fixture
-def fake_chat(cfg: Config, tmp_path: Path, key: bytes) -> Chat:
+def fake_chat(cfg: Config, open_store: StoreFactory, key: bytes) -> Chat:
     """A chat with the keyword stand-in parser (mechanics only, no model needed)."""
-    return Chat(cfg, FakeParser(), tmp_path / "bot.sqlite3", key)
+    return Chat(cfg, FakeParser(), open_store, key)
 
 
 # -- conversations as data -----------------------------------------------------------------------------
@@ -199,9 +208,9 @@ def _check(chat: Chat, replies: list[Reply], expect: dict[str, Any], where: str)
 
 @pytest.mark.parametrize("conversation", _load_conversations())
 def test_conversation(
-    conversation: dict[str, Any], cfg: Config, parser: Any, tmp_path: Path, key: bytes
+    conversation: dict[str, Any], cfg: Config, parser: Any, open_store: StoreFactory, key: bytes
 ) -> None:
-    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key, ocr=conversation.get("ocr", True))
+    chat = Chat(cfg, parser, open_store, key, ocr=conversation.get("ocr", True))
     for no, turn in enumerate(conversation["turns"], start=1):
         where = f"turn {no} {({k: v for k, v in turn.items() if k != 'expect'})}"
         if turn.get("restart"):
@@ -250,10 +259,7 @@ def test_conversations_cover_every_flow_in_every_locale() -> None:
 
 
 def test_crisis_mid_flow_is_the_first_reply_and_nothing_is_lost(fake_chat: Chat) -> None:
-    fake_chat.press("flow:plan")
-    fake_chat.press("rp:begin")
-    fake_chat.say("工商银行")
-    fake_chat.press("rp:kind:bank")
+    to_the_amount_question(fake_chat, "工商银行")
     replies = fake_chat.say("我不想活了")
     assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
     assert "12356" in replies[0].text
@@ -263,17 +269,17 @@ def test_crisis_mid_flow_is_the_first_reply_and_nothing_is_lost(fake_chat: Chat)
     assert "工商银行" in replies[-1].text
 
 
-def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, tmp_path: Path, key: bytes) -> None:
-    chat = Chat(cfg, FakeParser(ready=False), tmp_path / "bot.sqlite3", key)
+def test_crisis_is_caught_even_while_the_model_is_loading(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
+    chat = Chat(cfg, FakeParser(ready=False), open_store, key)
     replies = chat.say("我不想活了")
     assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
 
 
 def test_while_the_model_loads_buttons_commands_and_sms_still_work(
-    cfg: Config, tmp_path: Path, key: bytes
+    cfg: Config, open_store: StoreFactory, key: bytes
 ) -> None:
     parser = FakeParser(ready=False)
-    chat = Chat(cfg, parser, tmp_path / "bot.sqlite3", key)
+    chat = Chat(cfg, parser, open_store, key)
     replies = chat.say("我想做个还款计划")
     assert chat.keys == ["common.not_ready", *[f"buttons.{o}" for o in book().menu]]
     assert [o.id for o in replies[-1].options] == list(book().menu)
@@ -283,30 +289,24 @@ def test_while_the_model_loads_buttons_commands_and_sms_still_work(
     assert chat.state["topic"] == "help"
     chat.say("【XX】您已逾期，我们将联系您的家人，退订回T")
     assert chat.state["topic"] == "check"
-    chat.press("flow:plan")
-    chat.press("rp:begin")
-    chat.say("某银行")
-    chat.press("rp:kind:bank")
+    to_the_amount_question(chat)
     chat.say("5000")
     assert chat.state["step"] == "rate"
     assert parser.calls == 0
 
 
-def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, tmp_path: Path, key: bytes) -> None:
+def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
     class Broken(FakeParser):
         async def parse(self, text: str) -> Parse:
             raise ConnectionError("rasa server down")
 
-    chat = Chat(cfg, Broken(), tmp_path / "bot.sqlite3", key)
+    chat = Chat(cfg, Broken(), open_store, key)
     replies = chat.say("我想投诉")
     assert "common.not_ready" in chat.keys and replies[-1].options
 
 
 def test_restart_mid_flow_resumes_from_the_store(fake_chat: Chat) -> None:
-    fake_chat.press("flow:plan")
-    fake_chat.press("rp:begin")
-    fake_chat.say("某App")
-    fake_chat.press("rp:kind:platform")
+    to_the_amount_question(fake_chat, "某App", "rp:kind:platform")
     fake_chat.restart()
     fake_chat.say("3000")
     assert fake_chat.state["step"] == "rate"
@@ -324,10 +324,7 @@ def test_a_100_kb_paste_is_answered_quickly_within_message_limits(fake_chat: Cha
 
 
 def test_a_100_kb_paste_mid_question_is_a_kind_correction(fake_chat: Chat) -> None:
-    fake_chat.press("flow:plan")
-    fake_chat.press("rp:begin")
-    fake_chat.say("某银行")
-    fake_chat.press("rp:kind:bank")
+    to_the_amount_question(fake_chat)
     replies = fake_chat.say("1" * 100_000)
     assert fake_chat.state["step"] == "amount"
     assert "answers.amount.not_a_number" in fake_chat.keys
@@ -351,11 +348,9 @@ def test_garbage_state_in_the_store_starts_fresh(fake_chat: Chat) -> None:
 
 
 def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
+    to_the_amount_question(fake_chat)
+
     async def burst() -> None:
-        await fake_chat.send(option_id="flow:plan")
-        await fake_chat.send(option_id="rp:begin")
-        await fake_chat.send(text="某银行")
-        await fake_chat.send(option_id="rp:kind:bank")
         await asyncio.gather(*(fake_chat.send(text=t) for t in ("1000", "12%", "1", "2", "1")))
 
     asyncio.run(burst())
@@ -363,16 +358,18 @@ def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
     assert state["step"] == "creditor" and len(state["data"]["repayment_plan"]["debts"]) == 1
 
 
-def test_message_text_is_never_logged(fake_chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
+def test_message_text_is_never_logged_on_the_real_model(chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
     secret = "张三欠招商银行12345元的秘密短信"
     with caplog.at_level(logging.DEBUG):
-        fake_chat.say(secret)
-        fake_chat.say(f"【XX】{secret}，退订回T")
-        fake_chat.press("sms:save")
-        fake_chat.press("flow:plan")
-        fake_chat.press("rp:begin")
-        fake_chat.say(secret)
-    assert secret not in caplog.text and "张三" not in caplog.text
+        chat.say(secret)
+        chat.say(f"【XX】{secret}，退订回T")
+        chat.press("sms:save")
+        chat.press("flow:plan")
+        chat.press("rp:begin")
+        chat.say(secret)
+        chat.say("张三说他们要去我单位闹")
+    assert len(chat.store.list_evidence(chat.user)) == 1  # the texts really went through
+    assert words_in_logs(caplog.records, [secret, "张三", "12345", "去我单位闹"]) == []
 
 
 def test_an_internal_error_keeps_the_state_and_says_sorry(
@@ -604,13 +601,64 @@ def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:
     assert item.at.tzinfo is not None and item.at.astimezone(timezone.utc).year == 2026
 
 
-@pytest.mark.parametrize(("kind", "first"), [("danger", "crisis.danger"), ("self_harm", "crisis.start")])
+@pytest.mark.parametrize(
+    ("sms", "kind", "first"),
+    [
+        ("【XX金融】今晚带人去你家砸门，退订回T", "danger", "crisis.danger"),
+        ("【XX】逼死你，让你跳楼，退订回T", "self_harm", "crisis.start"),
+    ],
+)
 def test_a_forwarded_sms_that_trips_the_crisis_safeguard_gets_crisis_first_then_the_assessment(
-    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch, kind: str, first: str
+    fake_chat: Chat, sms: str, kind: str, first: str
 ) -> None:
-    from bot.safety import CrisisHit
+    from bot.safety import detect_crisis
 
-    monkeypatch.setattr("bot.dialogue.core.detect_crisis", lambda text: CrisisHit(kind, (0, 2), "test"))
-    replies = fake_chat.say("【XX】今晚就去你家，退订回T", forwarded=True)
+    hit = detect_crisis(sms)
+    assert hit is not None and hit.kind == kind  # the real lexicon, not a stand-in
+    replies = fake_chat.say(sms, forwarded=True)
     assert replies[0].text.startswith(content.t("zh-Hans", first).splitlines()[0])
     assert len(replies) == 2 and "sms:save" in [o.id for o in replies[1].options]
+    assert fake_chat.keys[0] == first and fake_chat.parser.calls == 0  # the lexicon answered, not the model
+    fake_chat.press("sms:save")
+    assert len(fake_chat.store.list_evidence(fake_chat.user)) == 1
+
+
+MODEL_ONLY_CRISIS = "我想从这个世界消失"
+"""A crisis message the lexicon does not know and the trained model classifies as crisis."""
+
+
+def test_a_crisis_only_the_model_recognises_gets_the_crisis_reply_first(chat: Chat) -> None:
+    from bot.safety import detect_crisis
+    from bot.understand import decide
+
+    assert detect_crisis(MODEL_ONLY_CRISIS) is None, "the lexicon knows it now: pick a message it does not"
+    parse = asyncio.run(chat.parser.parse(MODEL_ONLY_CRISIS))
+    assert parse.intent == "crisis" and parse.confidence < 1.0  # the model's own answer, not the safeguard's
+    assert decide(parse, MODEL_ONLY_CRISIS, chat.cfg.nlu.confidence_threshold).crisis_source == "model"
+    replies = chat.say(MODEL_ONLY_CRISIS)
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+    assert chat.keys[0] == "crisis.start"
+
+
+@pytest.mark.parametrize("forwarded", [False, True], ids=["typed", "forwarded"])
+def test_a_crisis_in_the_middle_of_a_very_long_paste_is_caught(chat: Chat, forwarded: bool) -> None:
+    filler = "【XX金融】您的借款已逾期，请尽快还款。"
+    paste = filler * 2500 + "我真的不想活了" + filler * 2500
+    assert len(paste) > 80_000
+    replies = chat.say(paste, forwarded=forwarded)
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.start").splitlines()[0])
+
+
+def test_crisis_words_inside_a_screenshot_get_the_crisis_reply_first_then_the_assessment(fake_chat: Chat) -> None:
+    replies = fake_chat.send_image("【XX金融】今晚带人去你家砸门，退订回T")
+    assert replies[0].text.startswith(content.t("zh-Hans", "crisis.danger").splitlines()[0])
+    assert fake_chat.state["topic"] == "check" and "sms:save" in [o.id for r in replies for o in r.options]
+
+
+def test_a_screenshot_s_sender_number_and_time_are_saved_with_the_sms(fake_chat: Chat) -> None:
+    shot = "+86 138 0013 8000\n昨天 23:10\n【XX金融】你再不还钱，我们就通知你单位领导和你的家人"
+    fake_chat.say("", image=shot.encode("utf-8"), received_at=datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc))
+    fake_chat.press("sms:save")
+    item = fake_chat.store.list_evidence("u1")[0]
+    assert item.meta["numbers"] == ["+8613800138000"]
+    assert item.at.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M") == "12-02 23:10"

@@ -20,13 +20,12 @@ from bot.dialogue.hooks import CHECKLIST, complaint_channels
 from bot.dialogue.place import LOCAL_EMERGENCY
 from bot.jurisdiction import PLACES
 from bot.store import EVIDENCE_KINDS
+from tests._legal_sources import HOTLINES, PHONE, SITE, SITES, SOURCES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESPONSES = ROOT / "responses"
 CODE = [*sorted((ROOT / "bot" / "dialogue").glob("*.py")), ROOT / "bot" / "channels" / "console.py"]
 
-# Every phone number, site and article the bot may show is listed, with its source, in docs/legal-sources.md.
-SOURCES = (ROOT / "docs" / "legal-sources.md").read_text(encoding="utf-8")
 MAX_LABEL_CHARS = 40
 MAX_TEXT_CHARS = 4096
 # Native names of the languages stay in their own script in every locale.
@@ -34,13 +33,7 @@ SCRIPT_EXEMPT = {"buttons.lang:zh-Hans", "buttons.lang:zh-Hant", "commands.langu
 # Characters OpenCC s2t would change that are also correct Traditional in our phrases (干擾, 吃飯, 才可以).
 BOTH_SCRIPTS = set("干吃才")
 
-_PHONE = re.compile(
-    r"(?<![\d./-])(?:\d{3}-\d{3}-\d{4}|0\d{2,3}-\d{4,8}|123\d\d|96\d\d\d|1(?:10|19|20|22|65)|999)(?![\d/%-]|\.\d)"
-)
-_SITE = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+(?:cn|com|org|net)(?:\.cn)?)\b")
-_LISTED = SOURCES.split("## Hotlines and sites")[1].split("Not used, and why")[0]  # the table, not the omissions
-HOTLINES = set(_PHONE.findall(_LISTED))
-SITES = set(_SITE.findall(_LISTED.lower()))
+
 _KEY_CALL = re.compile(r"""\bt\(\s*(?:self\.locale|turn\.locale|locale)?\s*,?\s*"([a-z_]+\.[a-z_.:-]+)\"""")
 
 
@@ -173,10 +166,10 @@ def test_english_texts_are_english() -> None:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_hotline_and_site_is_listed_in_the_legal_sources(locale: str) -> None:
-    for key, text in _dialogue_texts(locale).items():
-        phones = set(_PHONE.findall(text)) - HOTLINES
+    for key, text in _texts(locale).items():  # every file, pack.yml and telegram.yml too
+        phones = set(PHONE.findall(text)) - HOTLINES
         assert not phones, f"{locale} {key}: numbers not in docs/legal-sources.md: {phones}"
-        sites = {s for s in _SITE.findall(text.lower())} - SITES
+        sites = {s for s in SITE.findall(text.lower())} - SITES
         assert not sites, f"{locale} {key}: sites not in docs/legal-sources.md: {sites}"
 
 
@@ -235,7 +228,7 @@ def test_place_notices_give_a_number_that_works_there_and_keep_the_sms_assessmen
         mainland_only = {"12356", "12378", "12348", "400-161-9995"}
         assert not any(n in notice for n in mainland_only), (locale, place)
     assert "999" in texts["crisis.local.hk"] and "165" in texts["crisis.local.tw"]
-    assert not set(_PHONE.findall(texts["crisis.local.other"])), "no number is known for other places"
+    assert not set(PHONE.findall(texts["crisis.local.other"])), "no number is known for other places"
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -283,7 +276,7 @@ def test_every_article_the_texts_cite_is_in_the_legal_sources() -> None:
 def test_every_locale_gives_the_same_numbers_and_articles_per_text(locale: str) -> None:
     base, other = _dialogue_texts("zh-Hans"), _dialogue_texts(locale)
     for key, text in base.items():
-        assert set(_PHONE.findall(text)) == set(_PHONE.findall(other[key])), (locale, key)
+        assert set(PHONE.findall(text)) == set(PHONE.findall(other[key])), (locale, key)
         assert _articles("zh-Hans", text) == _articles(locale, other[key]), (locale, key)
 
 

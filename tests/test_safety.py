@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -500,8 +499,8 @@ def test_hit_reports_kind_span_and_lexicon_entry() -> None:
     assert detect_crisis("") is None
 
 
-def test_a_100kb_paste_returns_quickly_with_or_without_a_crisis() -> None:
-    lexicon()  # loading is timed separately below
+def test_a_100kb_paste_is_checked_with_or_without_a_crisis() -> None:
+    """How fast: bench/bench_limits.py."""
     blobs = [
         "他们天天打电话威胁我" * 10_000,
         "a " * 50_000,
@@ -511,28 +510,15 @@ def test_a_100kb_paste_returns_quickly_with_or_without_a_crisis() -> None:
         " \u200b" * 50_000,
         ("kill " * 20_000) + "myself",
     ]
-    for blob in blobs:
-        started = time.perf_counter()
-        detect_crisis(blob)
-        assert time.perf_counter() - started < 1.0
+    assert [detect_crisis(blob) for blob in blobs[:-1]] == [None] * (len(blobs) - 1)
+    assert detect_crisis(blobs[-1]) == CrisisHit("self_harm", (99_995, 100_006), "sh_en_suicide")  # "kill myself"
     assert detect_crisis("x" * 100_000 + "不想活了") is not None
+    assert detect_crisis("x" * 50_000 + "不想活了" + "x" * 50_000) is not None
 
 
-def test_a_typical_message_is_checked_in_well_under_a_millisecond() -> None:
-    lexicon()
-    texts = ["他们天天打电话骚扰我，说要起诉我，我该怎么办", "They keep calling my mom, what can I do?"]
-    started = time.perf_counter()
-    for _ in range(200):
-        for text in texts:
-            detect_crisis(text)
-    assert (time.perf_counter() - started) / 400 < 0.001
-
-
-def test_the_lexicon_loads_once_and_quickly() -> None:
+def test_the_lexicon_loads_once() -> None:
+    """How fast: bench/bench_limits.py."""
     lexicon.cache_clear()
-    started = time.perf_counter()
-    lexicon()
-    assert time.perf_counter() - started < 5.0
     assert lexicon() is lexicon()
 
 

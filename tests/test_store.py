@@ -12,7 +12,19 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import Config, Secrets, StoreConfig
-from bot.store import MAX_EVIDENCE_CHARS, Store, StoreError, StoreKeyError, sqlite_path
+from bot.store import (
+    MAX_EVIDENCE_CHARS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    BaseStore,
+    PostgresStore,
+    Store,
+    StoreError,
+    StoreKeyError,
+    StoreUnavailable,
+    sqlite_path,
+)
+from tests.conftest import StoreFactory
 
 SMS = "【某某金融】你再不还钱，明天我们就去你单位找你领导，通讯录里的人都会知道你是老赖"
 SENDER = "10690000123456"
@@ -34,6 +46,26 @@ def disk_bytes(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
 
 
+def table_values(store: BaseStore) -> bytes:
+    """Every value of every table, as the database holds it (bytes as stored, text as UTF-8)."""
+    out = []
+    with store._read() as ex:
+        for table in ("state", "evidence", "handled", "shared", "store_meta"):
+            for row in ex(f"SELECT * FROM {table}").fetchall():
+                for value in row:
+                    out.append(bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode())
+    return b"\x00".join(out)
+
+
+def rows_of(store: BaseStore, user: str) -> dict[str, int]:
+    """How many rows each table with a user_id column holds for user."""
+    with store._read() as ex:
+        return {
+            t: int(ex(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (user,)).fetchone()[0])
+            for t in ("state", "evidence", "handled")
+        }
+
+
 def cfg_for(tmp_path: Path, data_key: str | None = None) -> Config:
     return Config(
         store=StoreConfig(
@@ -43,25 +75,25 @@ def cfg_for(tmp_path: Path, data_key: str | None = None) -> Config:
     )
 
 
-def test_a_new_user_has_empty_state(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_a_new_user_has_empty_state(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         assert store.get_state("tg:1") == {}
         assert store.list_evidence("tg:1") == []
 
 
-def test_state_and_evidence_survive_a_restart(db: Path, key: bytes) -> None:
+def test_state_and_evidence_survive_a_restart(open_store: StoreFactory, key: bytes) -> None:
     state = {
         "flow": "repayment_plan",
         "step": "ask_income",
         "locale": "zh-Hans",
         "debts": [{"amount": "12000"}],
     }
-    store = Store(db, key)
+    store = open_store(key)
     store.put_state("tg:1", state)
     item_id = store.add_evidence("tg:1", "sms", SMS, {"sender": SENDER, "risk": "high"})
     store.close()
 
-    store = Store(db, key)
+    store = open_store(key)
     assert store.get_state("tg:1") == state
     [item] = store.list_evidence("tg:1")
     assert (item.id, item.kind, item.text, item.meta) == (
@@ -73,11 +105,20 @@ def test_state_and_evidence_survive_a_restart(db: Path, key: bytes) -> None:
     store.close()
 
 
-def test_put_state_replaces_the_previous_state(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_put_state_replaces_the_previous_state(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         store.put_state("u", {"step": 1})
         store.put_state("u", {"step": 2})
         assert store.get_state("u") == {"step": 2}
+
+
+def test_message_text_is_not_readable_in_any_table(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        store.add_evidence("tg:1", "sms", SMS, {"sender": SENDER, "note": "单位领导电话"})
+        store.put_state("tg:1", {"last_text": "我想死了算了"})
+        raw = table_values(store)
+    for secret in (SMS, "单位领导", SENDER, "我想死了算了", "老赖"):
+        assert secret.encode("utf-8") not in raw
 
 
 def test_message_text_is_not_readable_in_the_database_files(db: Path, key: bytes) -> None:
@@ -91,8 +132,8 @@ def test_message_text_is_not_readable_in_the_database_files(db: Path, key: bytes
             assert secret.encode("utf-8") not in raw
 
 
-def test_delete_user_erases_everything_of_that_user_only(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_delete_user_erases_everything_of_that_user_only(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         store.put_state("tg:alice", {"step": "x"})
         store.add_evidence("tg:alice", "sms", SMS)
         store.add_evidence("tg:alice", "call", "电话里骂人")
@@ -100,13 +141,16 @@ def test_delete_user_erases_everything_of_that_user_only(db: Path, key: bytes) -
         bob_item = store.add_evidence("tg:bob", "note", "bob's note")
 
         assert store.delete_user("tg:alice") == 3
+        assert rows_of(store, "tg:alice") == {"state": 0, "evidence": 0, "handled": 0}
+        assert b"tg:alice" not in table_values(store)
+        assert rows_of(store, "tg:bob") == {"state": 1, "evidence": 1, "handled": 0}
         assert store.get_state("tg:alice") == {}
         assert store.list_evidence("tg:alice") == []
         assert store.get_state("tg:bob") == {"step": "y"}
         assert [i.id for i in store.list_evidence("tg:bob")] == [bob_item]
         assert store.delete_user("tg:alice") == 0
 
-    with Store(db, key) as store:  # still gone after a restart
+    with open_store(key) as store:  # still gone after a restart
         assert store.get_state("tg:alice") == {}
         assert store.list_evidence("tg:alice") == []
 
@@ -123,8 +167,8 @@ def test_deleted_user_leaves_no_trace_of_their_id_on_disk(db: Path, key: bytes) 
     assert user.encode() not in disk_bytes(db)  # ...but secure_delete wipes it with the rows
 
 
-def test_delete_evidence_removes_one_item_and_only_the_owners(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_delete_evidence_removes_one_item_and_only_the_owners(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         first = store.add_evidence("u1", "sms", "one")
         second = store.add_evidence("u1", "sms", "two")
         assert store.delete_evidence("u2", first) is False  # someone else's item
@@ -133,8 +177,8 @@ def test_delete_evidence_removes_one_item_and_only_the_owners(db: Path, key: byt
         assert [i.id for i in store.list_evidence("u1")] == [second]
 
 
-def test_evidence_is_listed_oldest_first_with_its_own_time_zone(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_evidence_is_listed_oldest_first_with_its_own_time_zone(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         late = store.add_evidence("u", "sms", "late", at=datetime(2026, 11, 20, 23, 30, tzinfo=CST))
         # 15:00 UTC is 23:00 in China: earlier than "late" although written with a different offset
         early = store.add_evidence(
@@ -148,18 +192,18 @@ def test_evidence_is_listed_oldest_first_with_its_own_time_zone(db: Path, key: b
     assert all(i.created_at.tzinfo is not None for i in items)
 
 
-def test_a_time_without_time_zone_is_refused(db: Path, key: bytes) -> None:
-    with Store(db, key) as store, pytest.raises(ValueError, match="timezone-aware"):
+def test_a_time_without_time_zone_is_refused(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store, pytest.raises(ValueError, match="timezone-aware"):
         store.add_evidence("u", "sms", "x", at=datetime(2026, 11, 20, 22, 0))
 
 
-def test_unknown_evidence_kind_is_refused(db: Path, key: bytes) -> None:
-    with Store(db, key) as store, pytest.raises(ValueError, match="sms"):
+def test_unknown_evidence_kind_is_refused(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store, pytest.raises(ValueError, match="sms"):
         store.add_evidence("u", "email", "x")
 
 
-def test_very_long_evidence_is_cut_to_20000_chars_with_a_marker(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_very_long_evidence_is_cut_to_20000_chars_with_a_marker(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         store.add_evidence("u", "note", "骚" * 50_000)
         store.add_evidence("u", "note", "刚好" * (MAX_EVIDENCE_CHARS // 2))
         cut, exact = store.list_evidence("u")
@@ -188,11 +232,11 @@ def test_bot_data_key_from_the_environment_wins_over_the_key_file(tmp_path: Path
         assert store.get_state("u") == {"k": 1}
 
 
-def test_a_wrong_key_gives_a_clear_error_not_garbage(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_a_wrong_key_gives_a_clear_error_not_garbage(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         store.add_evidence("u", "sms", SMS)
     with pytest.raises(StoreKeyError, match="different data key"):
-        Store(db, Fernet.generate_key())
+        open_store(Fernet.generate_key())
 
 
 def test_a_malformed_bot_data_key_is_explained(tmp_path: Path) -> None:
@@ -200,11 +244,31 @@ def test_a_malformed_bot_data_key_is_explained(tmp_path: Path) -> None:
         Store.from_config(cfg_for(tmp_path, data_key="hunter2"))
 
 
-def test_only_sqlite_urls_are_accepted_and_passwords_are_not_echoed(tmp_path: Path) -> None:
-    cfg = Config(store=StoreConfig(url="postgresql://bot:s3cret@db.example/bot"))
-    with pytest.raises(ValueError, match="only SQLite is supported") as err:
+def test_an_unknown_url_scheme_names_the_ones_that_work(tmp_path: Path) -> None:
+    cfg = Config(store=StoreConfig(url="mysql://bot:s3cret@db.example/bot"))
+    with pytest.raises(ValueError, match="unsupported scheme 'mysql'.*postgresql://") as err:
         Store.from_config(cfg)
     assert "s3cret" not in str(err.value)
+
+
+def test_an_unreachable_postgresql_is_named_without_its_password(key: bytes) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreUnavailable, match=f"PostgreSQL at postgresql://bot@127.0.0.1:{port}/bot") as err:
+        PostgresStore(f"postgresql://bot:s3cret@127.0.0.1:{port}/bot", key, connect_timeout_s=1)
+    assert "s3cret" not in str(err.value)
+    assert "BOT_STORE_URL" in str(err.value)
+
+
+def test_bot_store_url_overrides_the_file() -> None:
+    from bot.config import load_config
+
+    cfg = load_config(env={"BOT_STORE_URL": "postgresql://bot@db:5432/bot"})
+    assert cfg.store.url == "postgresql://bot@db:5432/bot"
+    assert load_config(env={}).store.url.startswith("sqlite:///")
 
 
 def test_sqlite_urls_resolve_relative_absolute_and_memory(cfg: Config) -> None:
@@ -221,16 +285,16 @@ def test_in_memory_store_works(key: bytes) -> None:
         assert store.get_state("u") == {"a": [1, 2]}
 
 
-def test_a_closed_store_refuses_calls(db: Path, key: bytes) -> None:
-    store = Store(db, key)
+def test_a_closed_store_refuses_calls(open_store: StoreFactory, key: bytes) -> None:
+    store = open_store(key)
     store.close()
     store.close()  # closing twice is harmless
     with pytest.raises(StoreError, match="closed"):
         store.get_state("u")
 
 
-def test_concurrent_writers_lose_nothing(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_concurrent_writers_lose_nothing(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
 
         def log_many(user: str) -> None:
             for n in range(25):
@@ -254,8 +318,8 @@ def test_database_and_directory_are_private(db: Path, key: bytes) -> None:
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
 
 
-def test_a_claim_is_granted_once_across_connections_until_it_expires(db: Path, key: bytes) -> None:
-    with Store(db, key) as one, Store(db, key) as two:  # two workers on one database
+def test_a_claim_is_granted_once_across_connections_until_it_expires(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as one, open_store(key) as two:  # two workers on one database
         assert one.claim("wechat.seen:abc", 60) is True
         assert two.claim("wechat.seen:abc", 60) is False
         assert one.claim("wechat.seen:short", 0.05) is True
@@ -263,8 +327,8 @@ def test_a_claim_is_granted_once_across_connections_until_it_expires(db: Path, k
         assert two.claim("wechat.seen:short", 60) is True
 
 
-def test_shared_values_are_encrypted_and_expire(db: Path, key: bytes) -> None:
-    with Store(db, key) as store:
+def test_shared_values_are_encrypted_and_expire(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
         store.put_shared("wechat.access_token:wx1", b"SECRET-ACCESS-TOKEN", 7200)
         value, left = store.get_shared("wechat.access_token:wx1") or (b"", 0.0)
         assert value == b"SECRET-ACCESS-TOKEN" and 7100 < left <= 7200
@@ -272,4 +336,110 @@ def test_shared_values_are_encrypted_and_expire(db: Path, key: bytes) -> None:
         time.sleep(0.05)
         assert store.get_shared("gone") is None
         assert store.purge_shared() == 1
-    assert b"SECRET-ACCESS-TOKEN" not in disk_bytes(db)
+        assert b"SECRET-ACCESS-TOKEN" not in table_values(store)
+
+
+def test_an_old_database_is_migrated_and_keeps_its_data(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        store.put_state("u", {"step": "kept"})
+        with store._tx() as ex:  # make it look like a database written before the handled-updates step
+            ex("DROP TABLE handled")
+            ex("DELETE FROM schema_version WHERE version > 1")
+    with open_store(key) as store:
+        assert store.get_state("u") == {"step": "kept"}
+        with store._read() as ex:
+            assert ex("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.finish("u", {"step": "next"}, "tg:upd:1") is True
+        assert store.handled("tg:upd:1")
+
+
+def test_a_database_from_a_newer_bot_is_refused(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store, store._tx() as ex:
+        ex("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match=f"schema v{SCHEMA_VERSION + 1}, newer"):
+        open_store(key)
+
+
+def test_migration_steps_are_numbered_in_order_for_both_engines() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert all(m.sqlite.strip() and m.postgres.strip() for m in MIGRATIONS)
+
+
+def test_an_update_is_marked_handled_once_with_the_state(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        with store.turn("u", "tg:7") as db:
+            assert db.duplicate is False
+            assert db.finish("u", {"n": 1}, "tg:7") is True
+        with store.turn("u", "tg:7") as db:  # re-delivered
+            assert db.duplicate is True
+        assert store.finish("u", {"n": 2}, "tg:7") is False  # a second answer is refused...
+        assert store.get_state("u") == {"n": 1}  # ...and its state not written
+        with store.turn("u", None) as db:  # no update id (the terminal): never a duplicate
+            assert db.duplicate is False
+
+
+def test_a_deleting_turn_leaves_no_row_with_the_user_id(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        store.finish("tg:carol", {"a": 1}, "tg:1")
+        with store.turn("tg:carol", "tg:2") as db:
+            db.delete_user("tg:carol")
+            db.finish("tg:carol", None, "tg:2")
+        assert rows_of(store, "tg:carol") == {"state": 0, "evidence": 0, "handled": 0}
+        assert b"tg:carol" not in table_values(store)
+        assert store.handled("tg:2")
+
+
+def test_postgres_turns_of_one_user_wait_for_each_other_across_workers(pg_url: str, key: bytes) -> None:
+    with PostgresStore(pg_url, key, pool_size=2) as one, PostgresStore(pg_url, key, pool_size=2) as two:
+        order: list[str] = []
+        first_in = threading.Event()
+
+        def second() -> None:
+            first_in.wait()
+            with two.turn("tg:42") as db:
+                order.append("second reads " + str(db.get_state("tg:42").get("n")))
+                db.finish("tg:42", {"n": 2}, None)
+
+        worker = threading.Thread(target=second)
+        worker.start()
+        with one.turn("tg:42") as db:
+            first_in.set()
+            time.sleep(0.3)  # the other worker tries meanwhile and must wait
+            order.append("first writes")
+            db.finish("tg:42", {"n": 1}, None)
+        worker.join(10)
+        with one.turn("tg:other") as db:  # another user is never held up
+            db.get_state("tg:other")
+        assert order == ["first writes", "second reads 1"]
+        assert one.get_state("tg:42") == {"n": 2}
+
+
+def test_postgres_turn_that_fails_leaves_nothing_behind(pg_url: str, key: bytes) -> None:
+    with PostgresStore(pg_url, key, pool_size=2) as store:
+        with pytest.raises(RuntimeError), store.turn("u", "tg:9") as db:
+            db.add_evidence("u", "note", "half-saved")
+            raise RuntimeError("worker died here")
+        assert store.list_evidence("u") == []
+        assert not store.handled("tg:9")
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_postgresql_one_line_says_skipped_but_ci_fails(ci: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PG_BIN": "/nonexistent", "CI": ci}
+    env.pop("BOT_TEST_PG_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_store.py", "-k",
+         "not without_postgresql"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
+    )
+    lines = [line for line in done.stdout.splitlines() if "PostgreSQL not available" in line]
+    if ci:
+        assert done.returncode != 0 and "CI must run the PostgreSQL tests" in done.stdout
+    else:
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert len(lines) == 1 and lines[0].startswith("skipped: PostgreSQL not available"), done.stdout[-2000:]
+        assert "passed" in done.stdout.splitlines()[-1]  # the SQLite tests still ran

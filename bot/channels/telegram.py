@@ -9,6 +9,7 @@ responses/<locale>/telegram.yml. It never logs what users write.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import hmac
 import html
@@ -23,7 +24,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import tornado.web
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -60,7 +61,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.ext._utils import webhookhandler as ptb_webhook
 from telegram.request import RequestData
 
 from bot.channels.telegram_http import AiohttpRequest
@@ -69,6 +69,7 @@ from bot.dialogue import content
 from bot.dialogue.commands import command_menu
 from bot.dialogue.locale import from_hint
 from bot.dialogue.types import Attachment, Incoming, Option, Reply
+from bot.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.dialogue.core import Dialogue
@@ -104,6 +105,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 """Signals that stop the bot gracefully (PTB's own default); tests running it in a thread pass None."""
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
+MAX_UPDATE_BYTES = 1_000_000
+"""A webhook request larger than this is refused (an update is a few kilobytes)."""
+
+_store_down: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("store_down", default=None)
+"""Set while the webhook handles one update: the error handler notes there that the store was unreachable."""
 
 
 # ── rendering ────────────────────────────────────────────────────────────────────────────────────────────
@@ -430,7 +436,12 @@ class TelegramChannel:
         user = update.effective_user
         assert user is not None
         fields.setdefault("received_at", datetime.now(timezone.utc))
-        return Incoming(user_id=f"{USER_PREFIX}{user.id}", locale_hint=user.language_code, **fields)
+        return Incoming(
+            user_id=f"{USER_PREFIX}{user.id}",
+            locale_hint=user.language_code,
+            update_id=f"{USER_PREFIX}{update.update_id}",
+            **fields,
+        )
 
     def _from_message(
         self, update: Update, message: Message, text: str, image: bytes | None = None
@@ -558,6 +569,12 @@ class TelegramChannel:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Logs the failure (never the message text) and calmly tells the user something went wrong."""
         err = context.error
+        if isinstance(err, StoreUnavailable):  # nothing was written or sent: the update will come again
+            log.warning("update %s not handled: %s", getattr(update, "update_id", "?"), err)
+            marks = _store_down.get()
+            if marks is not None:
+                marks.append(True)
+            return
         if isinstance(err, Forbidden):
             log.info("a user has blocked the bot or left the chat")
             return
@@ -640,7 +657,8 @@ def build_application(
         .post_init(channel.post_init)
         .job_queue(None)  # no scheduled jobs: the dialogue state lives in the store, not in PTB
     )
-    if rate_limit:  # Telegram's flood limits: 30 messages/s overall, 20/min per group; retry after a 429
+    # Telegram's flood limits: 30 messages/s overall, 20/min per group; retry after a 429
+    if rate_limit and cfg.telegram.rate_limit:
         builder = builder.rate_limiter(
             AIORateLimiter(  # type: ignore[arg-type]
                 overall_max_rate=FloodLimit.MESSAGES_PER_SECOND,
@@ -648,6 +666,9 @@ def build_application(
                 max_retries=3,
             )
         )
+    if not base_url and cfg.telegram.api_url:
+        base_url = cfg.telegram.api_url.rstrip("/") + "/bot"
+        base_file_url = base_file_url or cfg.telegram.api_url.rstrip("/") + "/file/bot"
     if base_url:
         builder = builder.base_url(base_url)
     if base_file_url:
@@ -701,21 +722,84 @@ def webhook_options(cfg: Config) -> dict[str, Any]:
     }
 
 
-class ConstantTimeSecretHandler(ptb_webhook.TelegramHandler):
-    """PTB's webhook request handler, but the secret token is compared in constant time (PTB uses !=)."""
+def webhook_app(application: Application, options: dict[str, Any], health: Any = None) -> web.Application:
+    """The webhook's HTTP server: an update is answered 200 only once it has been handled.
 
-    def _validate_post(self) -> None:
-        """Reject (403) a request whose secret token header is missing or wrong, then PTB's own checks."""
-        if self.secret_token is not None:
-            token = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if not hmac.compare_digest(token.encode(), self.secret_token.encode()):
-                raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN, reason="wrong or missing secret token")
-        super()._validate_post()
+    PTB's own webhook server answers at once and handles the update later: with several workers a user's next
+    message could overtake the previous one, and an update accepted by a worker that then dies is lost. Here
+    the platform waits for each answer (so it delivers one user's updates in order), gets 503 when the store
+    is unreachable (so it delivers the update again later), and the secret is compared in constant time.
+    """
+    secret = str(options["secret_token"]).encode()
+
+    async def on_update(request: web.Request) -> web.Response:
+        token = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+        if not hmac.compare_digest(token, secret):
+            return web.Response(status=HTTPStatus.FORBIDDEN, text="wrong or missing secret token")
+        try:
+            update = Update.de_json(json.loads(await request.read()), application.bot)
+        except Exception as exc:  # not an update: the sender must not deliver it again
+            log.warning("webhook request is not a readable update (%s)", type(exc).__name__)
+            return web.Response(status=HTTPStatus.BAD_REQUEST, text="not an update")
+        marks: list[bool] = []
+        token_set = _store_down.set(marks)
+        try:
+            await application.process_update(update)
+        finally:
+            _store_down.reset(token_set)
+        if marks:
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text="store unavailable; deliver again")
+        return web.Response(text="ok")
+
+    async def on_health(request: web.Request) -> web.Response:
+        report = await health() if health is not None else {"ok": True}
+        status = HTTPStatus.OK if report.get("ok") else HTTPStatus.SERVICE_UNAVAILABLE
+        return web.json_response(report, status=status)
+
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app.router.add_post("/" + str(options["url_path"]).strip("/"), on_update)
+    app.router.add_get("/health", on_health)
+    return app
 
 
-def use_constant_time_secret_check() -> None:
-    """Make PTB's webhook server build its request handler from ConstantTimeSecretHandler (pinned PTB 22.8)."""
-    ptb_webhook.TelegramHandler = ConstantTimeSecretHandler  # type: ignore[misc]
+async def start_webhook(application: Application, options: dict[str, Any], health: Any = None) -> web.AppRunner:
+    """Register the webhook with Telegram and start serving it; returns the server to clean up later."""
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.bot.set_webhook(
+        url=options["webhook_url"], secret_token=options["secret_token"], allowed_updates=ALLOWED_UPDATES
+    )
+    await application.start()
+    runner = web.AppRunner(webhook_app(application, options, health), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, options["listen"], options["port"]).start()
+    log.info("Telegram: webhook on %s:%s/%s", options["listen"], options["port"], options["url_path"])
+    return runner
+
+
+async def stop_webhook(application: Application, runner: web.AppRunner | None) -> None:
+    """Stop serving (requests in progress finish first) and shut the application down."""
+    if runner is not None:
+        await runner.cleanup()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+
+
+def run_webhook(
+    application: Application, options: dict[str, Any], stop_signals: Sequence[int] | None, health: Any = None
+) -> None:
+    """Serve the webhook until a stop signal or Application.stop_running(), as PTB's run_webhook would."""
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    runner: web.AppRunner | None = None
+    try:
+        runner = loop.run_until_complete(start_webhook(application, options, health))
+        for sig in stop_signals or ():
+            loop.add_signal_handler(sig, loop.stop)
+        loop.run_forever()
+    finally:
+        loop.run_until_complete(stop_webhook(application, runner))
 
 
 def quiet_logs() -> None:
@@ -724,7 +808,7 @@ def quiet_logs() -> None:
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     ptb = logging.getLogger("telegram")
-    if ptb.getEffectiveLevel() < logging.INFO:
+    if ptb.level < logging.INFO:  # its own level, so a root logger set to DEBUG later does not open it
         ptb.setLevel(logging.INFO)
 
 
@@ -734,6 +818,7 @@ def run_telegram(
     *,
     application: Application | None = None,
     stop_signals: Sequence[int] | None = STOP_SIGNALS,
+    health: Any = None,
 ) -> None:
     """Run the bot until stopped: long polling, or a webhook server when telegram.mode is "webhook"."""
     webhook = webhook_options(cfg) if cfg.telegram.mode == "webhook" else None  # fail before connecting
@@ -744,6 +829,4 @@ def run_telegram(
         log.info("Telegram: long polling")
         app.run_polling(**polling_options(), **extra)
     else:
-        log.info("Telegram: webhook on %s:%s/%s", webhook["listen"], webhook["port"], webhook["url_path"])
-        use_constant_time_secret_check()
-        app.run_webhook(**webhook, **extra)
+        run_webhook(app, webhook, stop_signals, health)

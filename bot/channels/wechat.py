@@ -47,7 +47,7 @@ from bot.dialogue.commands import NAMES as COMMAND_NAMES
 from bot.dialogue.locale import detect_script
 from bot.dialogue.state import State
 from bot.dialogue.types import Incoming, Option, Reply
-from bot.store import Store
+from bot.store import BaseStore
 
 if TYPE_CHECKING:
     from bot.dialogue.types import Attachment
@@ -227,7 +227,7 @@ class ApiClient(WeChatClient):
     process, a claim in the store across processes) fetches a new one. The token is never logged.
     """
 
-    def __init__(self, app_id: str, secret: str, store: Store, base_url: str = API_BASE_URL) -> None:
+    def __init__(self, app_id: str, secret: str, store: BaseStore, base_url: str = API_BASE_URL) -> None:
         """A client for the account app_id, keeping its token in store."""
         super().__init__(app_id, secret, timeout=HTTP_TIMEOUT_S)
         quiet_logs()
@@ -348,7 +348,7 @@ class WechatChannel:
         self,
         cfg: Config,
         dialogue: Any,
-        store: Store,
+        store: BaseStore,
         api: ApiClient | None = None,
         *,
         platform_timeout_s: float = PLATFORM_TIMEOUT_S,
@@ -741,7 +741,7 @@ def _frames(err: BaseException) -> str:
 
 
 # ── composition ──────────────────────────────────────────────────────────────────────────────────────────
-def build_api(cfg: Config, store: Store, base_url: str = API_BASE_URL) -> ApiClient | None:
+def build_api(cfg: Config, store: BaseStore, base_url: str = API_BASE_URL) -> ApiClient | None:
     """The platform API client when WECHAT_APP_ID and WECHAT_APP_SECRET are set, else None."""
     if cfg.secrets.wechat_app_id and cfg.secrets.wechat_app_secret:
         return ApiClient(cfg.secrets.wechat_app_id, cfg.secrets.wechat_app_secret, store, base_url)
@@ -770,7 +770,7 @@ async def serve(channel: WechatChannel, host: str, port: int, stop: asyncio.Even
         await channel.drain()
 
 
-def run_wechat(cfg: Config, dialogue: Any, store: Store, port: int | None = None) -> None:
+def run_wechat(cfg: Config, dialogue: Any, store: BaseStore, port: int | None = None) -> None:
     """Run the WeChat callback server until interrupted."""
     quiet_logs()
     channel = WechatChannel(cfg, dialogue, store, build_api(cfg, store))
@@ -786,7 +786,7 @@ def run_wechat(cfg: Config, dialogue: Any, store: Store, port: int | None = None
         pass
 
 
-def create_menu(cfg: Config, store: Store, base_url: str = API_BASE_URL) -> dict[str, Any]:
+def create_menu(cfg: Config, store: BaseStore, base_url: str = API_BASE_URL) -> dict[str, Any]:
     """Create the custom menu on the platform (in the default locale) and return what was sent."""
     api = build_api(cfg, store, base_url)
     if api is None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from bot.dialogue.commands import COMMANDS
 from bot.dialogue.engine import show
 from bot.dialogue.flows import Node, book
-from bot.dialogue.hooks import CHECKLIST, EVIDENCE, plan_restart
+from bot.dialogue.hooks import CHECKLIST, COMPLAINT, EVIDENCE, evidence_when_now, plan_restart
 from bot.dialogue.turn import Turn
 
+log = logging.getLogger(__name__)
 DELETE_TOPIC = "delete_confirm"
 START_PAYLOADS = {
     "check": "check",
@@ -99,7 +101,45 @@ def export(turn: Turn, arg: str | None = None) -> None:
         turn.reply(turn.t("evidence.empty"), ["ev:add", "ev:list", "menu"])
         return
     file = export_evidence_log(items, turn.locale, now=turn.incoming.received_at)
-    turn.reply(turn.t("evidence.export_ready", count=len(items)), ["ev:pack", "ev:view", "menu"], [file])
+    turn.reply(turn.t("evidence.export_ready", count=len(items)), ["ev:pdf", "ev:pack", "ev:view", "menu"], [file])
+
+
+def export_pdf(turn: Turn, arg: str | None = None) -> None:
+    """Send the PDF complaint file; an empty log gets a kind word and no file, a missing font the Markdown pack."""
+    from bot.evidence.pack import build_complaint_pack
+    from bot.evidence.pdf import PdfFontMissing, build_pdf
+
+    turn.state.topic = EVIDENCE
+    items = turn.store.list_evidence(turn.user_id)
+    if not items:
+        turn.reply(turn.t("evidence.empty"), ["ev:quick", "ev:add", "ev:list", "menu"])
+        return
+    report = turn.store.verify_evidence(turn.user_id)
+    lender = turn.state.flow_data(COMPLAINT).get("lender")
+    options = ["ev:view", "ev:quick", "flow:complain", "menu"]
+    try:
+        file = build_pdf(items, report, turn.locale, now=turn.incoming.received_at, lender_kind=lender)
+    except PdfFontMissing:
+        fallback = build_complaint_pack(items, turn.locale, now=turn.incoming.received_at)
+        turn.reply(turn.t("evidence.pdf_no_font"), options, [fallback])
+        return
+    except Exception as exc:  # the log is safe; the user gets the Markdown pack and no traceback
+        log.warning("PDF export failed: %s", type(exc).__name__)
+        fallback = build_complaint_pack(items, turn.locale, now=turn.incoming.received_at)
+        turn.reply(turn.t("evidence.pdf_failed"), options, [fallback])
+        return
+    text = turn.t("evidence.pdf_ready", count=len(items))
+    if not report.ok:
+        text += "\n\n" + turn.t("evidence.pdf_broken", seq=report.first_bad_seq)
+    turn.reply(text, options, [file])
+
+
+def when_now(turn: Turn, arg: str | None = None) -> None:
+    """Log the incident waiting for its time at the time of this message."""
+    if evidence_when_now(turn):
+        show(turn, book().node(EVIDENCE, "saved"))
+    else:
+        show(turn, book().node(EVIDENCE, "add"))
 
 
 def save_sms(turn: Turn, arg: str | None = None) -> None:
@@ -193,6 +233,8 @@ ACTIONS: dict[str, Callable[[Turn, str | None], None]] = {
     "checklist_done": checklist_done,
     "pack": pack,
     "export": export,
+    "export_pdf": export_pdf,
+    "evidence_when_now": when_now,
     "save_sms": save_sms,
     "set_language": set_language,
     "delete_ask": delete_ask,

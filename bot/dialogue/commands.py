@@ -26,6 +26,7 @@ COMMANDS: list[Command] = [
     Command("help", "commands.help"),
     Command("check", "commands.check"),
     Command("evidence", "commands.evidence"),
+    Command("export", "commands.export"),
     Command("complain", "commands.complain"),
     Command("plan", "commands.plan"),
     Command("language", "commands.language"),

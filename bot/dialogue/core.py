@@ -6,7 +6,11 @@
 4. the intent model (or "one moment" while it loads), whose `crisis` intent also counts as crisis;
 5. an SMS (forwarded, or looking like one) → the assessment;
 6. the flow for the intent.
-State is read from the store at the start and written back at the end of every message.
+State is read from the store at the start and written back at the end of every message, with the message's
+update id, in one store turn: on PostgreSQL the turn holds the user's lock across workers, so each user's
+messages are answered one at a time and a re-delivered update is answered once. The routing below is plain
+code run in a greenlet (bot/offload.py): its store calls and the model's answer are awaited on the event loop,
+which serves other chats meanwhile.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
 
@@ -37,8 +42,9 @@ from bot.dialogue.state import State
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse, Parser
+from bot.offload import run_bridged, wait_for
 from bot.safety import CrisisHit, detect_crisis
-from bot.store import MAX_EVIDENCE_CHARS, Store
+from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreUnavailable
 from bot.textnorm import has_words
 from bot.understand import Decision, decide
 
@@ -56,8 +62,6 @@ INTENT_FLOWS = {
 }
 SMALL_TALK = ("greet", "thanks", "goodbye")
 SMS_FRIENDLY = frozenset({"assess_sms", "out_of_scope", "greet", "thanks", "goodbye", "help"})
-CRISIS_SCAN_HEAD = 20_000
-CRISIS_SCAN_TAIL = 2_000
 MAX_OCR_ECHO = 500
 TOPIC_CHECK_CHARS = 40
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
@@ -92,9 +96,10 @@ _ENGLISH_QUESTION = re.compile(
 
 
 def _crisis_scan(text: str) -> CrisisHit | None:
-    """Run the crisis safeguard on the message (head and tail of a huge paste)."""
-    if len(text) > CRISIS_SCAN_HEAD + CRISIS_SCAN_TAIL:
-        return detect_crisis(text[:CRISIS_SCAN_HEAD]) or detect_crisis(text[-CRISIS_SCAN_TAIL:])
+    """Run the crisis safeguard on the whole message: a crisis line may sit anywhere in a long paste.
+
+    Scanning all of a 100 KB paste takes about a tenth of a second (bench/bench_limits.py).
+    """
     return detect_crisis(text)
 
 
@@ -118,7 +123,7 @@ class Dialogue:
     """The channel-agnostic conversation core."""
 
     def __init__(
-        self, cfg: Config, parser: Parser, store: Store, ocr: Callable[[bytes], str] | None = None
+        self, cfg: Config, parser: Parser, store: BaseStore, ocr: Callable[[bytes], str] | None = None
     ) -> None:
         """Wire the core to the settings, the intent parser, the store and optionally a screenshot reader."""
         self.cfg = cfg
@@ -135,33 +140,43 @@ class Dialogue:
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
-            async with lock:
-                return await self._handle(incoming)
+            async with lock, self.store.slots():
+                return await run_bridged(self._handle, incoming)
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody else queued for this user: forget the lock
                 del self._waiting[user], self._locks[user]
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
-        """Answer one message with the user's lock held."""
+    def _handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one message in a store turn (state in, state and update id out; nothing twice).
+
+        StoreUnavailable goes up to the channel, which answers the platform with an error so that it
+        delivers the update again later: nothing was written and nothing sent.
+        """
         if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
             incoming = replace(
                 incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone)
             )
-        state = State.from_dict(self.store.get_state(incoming.user_id))
-        turn = Turn(incoming.user_id, incoming, state, self._locale(state, incoming), self.store, self.cfg)
-        state.locale = turn.locale
-        try:
-            await self._route(turn)
-        except Exception as exc:  # one bad message must never take the bot down or lose the state
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("dialogue error %s (message text not logged)\n%s", type(exc).__name__, frames)
-            fresh = State.from_dict(self.store.get_state(incoming.user_id))
-            turn = Turn(incoming.user_id, incoming, fresh, turn.locale, self.store, self.cfg)
-            turn.reply(turn.t("common.error"), ["menu"])
-            return turn.replies
-        if not turn.deleted:
-            self.store.put_state(incoming.user_id, turn.state.to_dict())
+        user, key = incoming.user_id, incoming.update_id
+        with self.store.turn(user, key) as db:
+            if db.duplicate:
+                log.info("an update was delivered again; it was answered already")
+                return []
+            state = State.from_dict(db.get_state(user))
+            turn = Turn(user, incoming, state, self._locale(state, incoming), db, self.cfg)
+            state.locale = turn.locale
+            try:
+                self._route(turn)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one bad message must never take the bot down or lose the state
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error("dialogue error %s (message text not logged)\n%s", type(exc).__name__, frames)
+                fresh = State.from_dict(db.get_state(user))
+                turn = Turn(user, incoming, fresh, turn.locale, db, self.cfg)
+                turn.reply(turn.t("common.error"), ["menu"])
+            if not db.finish(user, None if turn.deleted else turn.state.to_dict(), key):
+                return []  # another worker answered this update first
         return turn.replies
 
     def _locale(self, state: State, incoming: Incoming) -> str:
@@ -178,7 +193,7 @@ class Dialogue:
 
     # -- routing ------------------------------------------------------------------------------------------
 
-    async def _route(self, turn: Turn) -> None:
+    def _route(self, turn: Turn) -> None:
         """Decide what this message is and answer it (see the module docstring for the order)."""
         incoming = turn.incoming
         text = incoming.text or ""
@@ -194,7 +209,7 @@ class Dialogue:
             self._press(turn, incoming.option_id)
             return
         if incoming.image is not None:
-            await self._image(turn)
+            self._image(turn)
             return
         command = parse_command(text)
         if command is not None:
@@ -203,16 +218,16 @@ class Dialogue:
         if not text.strip():
             self._empty(turn)
             return
-        await self._text(turn, text)
+        self._text(turn, text)
 
-    async def _text(self, turn: Turn, text: str) -> None:
+    def _text(self, turn: Turn, text: str) -> None:
         """Answer a typed or pasted message."""
         node = waiting_node(turn)
         signal = sms_signal(text, turn.incoming.forwarded)
         answer: Answer | Invalid | None = None
         if node is not None:
             if node.free:
-                if await self._free_text_crisis(turn, text):
+                if self._free_text_crisis(turn, text):
                     return
                 advance(turn, node, text)
                 return
@@ -246,7 +261,7 @@ class Dialogue:
                 menu(turn, key="understand.no_words")
                 turn.state.topic = "out_of_scope"
             return
-        parse = await self._parse(text)
+        parse = wait_for(self._parse(text))
         if parse is None:  # the model is still loading: deterministic answers only
             if node is not None and node.ask == "sms":
                 self._assess(turn, text)
@@ -290,11 +305,11 @@ class Dialogue:
             if "resume" not in {o.id for o in last.options}:
                 turn.replies[-1] = replace(last, options=(*turn.options(["resume"]), *last.options))
 
-    async def _free_text_crisis(self, turn: Turn, text: str) -> bool:
+    def _free_text_crisis(self, turn: Turn, text: str) -> bool:
         """A free-text answer is also read by the model for crisis; True when only the crisis reply is due."""
         if len(text.strip()) < FREE_TEXT_CRISIS_CHARS:
             return False
-        parse = await self._parse(text)
+        parse = wait_for(self._parse(text))
         if parse is None:
             return False
         decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
@@ -557,7 +572,7 @@ class Dialogue:
         s.topic = "check"
         turn.reply("\n\n".join(parts), options)
 
-    async def _image(self, turn: Turn) -> None:
+    def _image(self, turn: Turn) -> None:
         """Read a screenshot's text, say what was read, then assess it."""
         image = turn.incoming.image or b""
         if self.ocr is None:
@@ -566,7 +581,7 @@ class Dialogue:
             return
         loop = asyncio.get_running_loop()
         try:
-            read = await loop.run_in_executor(None, self.ocr, image)
+            read = wait_for(loop.run_in_executor(None, self.ocr, image))
         except Exception as exc:  # a broken image must not break the chat
             log.warning("OCR failed: %s", type(exc).__name__)
             read = ""
@@ -584,6 +599,25 @@ class Dialogue:
             self._crisis(turn, hit.kind)
             turn.prefix.append(echo)
         self._assess(turn, read)
+        self._screenshot_details(turn, read)
+
+    def _screenshot_details(self, turn: Turn, read: str) -> None:
+        """Keep the sender number and the time a screenshot shows (its first lines) with the SMS to be saved."""
+        from bot.evidence.parse import find_numbers, find_time
+
+        pending = turn.state.pending_sms
+        if not pending:
+            return
+        header = "\n".join(read.splitlines()[:3])
+        numbers = find_numbers(header) or find_numbers(read)
+        tz = local_time(turn.incoming.received_at, self.cfg.assess.timezone).tzinfo or timezone.utc
+        when, _ = find_time(header, turn.incoming.received_at, tz)
+        meta = pending.setdefault("meta", {})
+        if numbers:
+            meta["numbers"] = numbers[:3]
+        if when is not None:
+            pending["at"] = when.at.isoformat()
+            meta["precision"], meta["time_words"] = when.precision, when.words
 
     # -- buttons, commands, empty messages ----------------------------------------------------------------
 
@@ -634,6 +668,8 @@ class Dialogue:
             enter(turn, "check")
         elif name == "evidence":
             show(turn, book().node("gather_evidence", "view"))
+        elif name == "export":
+            actions.export_pdf(turn)
         elif name == "complain":
             enter(turn, "report_complaint")
         elif name == "plan":

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from bot.dialogue import content
-from bot.dialogue.check import run_assessment
+from bot.dialogue.check import local_time, run_assessment
 from bot.dialogue.flows import Node, book
 from bot.dialogue.place import crisis_local
 from bot.dialogue.render import assessment_meta, money, rate_text, render_evidence_log, render_plan
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Attachment
+from bot.evidence.parse import display_number, find_time, parse_incident
 from bot.plan import Debt, Plan, build_plan
+from bot.store import MAX_EVIDENCE_CHARS
 
 CHECKLIST = ("sms", "screen", "calls", "calllog", "contacts", "visit", "log")
 MAX_DEBTS = 10
@@ -49,7 +52,7 @@ def checklist(turn: Turn, node: Node) -> HookOut:
         + turn.t(f"evidence.items.{item}")
         for item in CHECKLIST
     ]
-    count = len(turn.store.list_evidence(turn.user_id))
+    count = turn.store.count_evidence(turn.user_id)
     return HookOut(texts=["\n".join(lines), turn.t("evidence.log_count", count=count)])
 
 
@@ -66,25 +69,98 @@ def evidence_view(turn: Turn, node: Node) -> HookOut:
         return HookOut(texts=[turn.t("evidence.empty")], options=["ev:add", "ev:list", "menu"])
     return HookOut(
         texts=[render_evidence_log(turn.locale, items), turn.t("evidence.log_offer")],
-        options=["ev:pack", "ev:export", "ev:add", "ev:list", "menu"],
+        options=["ev:pdf", "ev:pack", "ev:export", "ev:quick", "ev:add", "ev:list", "menu"],
     )
+
+
+MISSED_WORDS = ("未接", "没接", "沒接", "没有接", "missed", "unanswered", "didn't answer")
+PENDING = "pending"
+READ_BACK = "read_back"
+
+
+def _tz(turn: Turn) -> tzinfo:
+    """The time zone incidents are read in (config assess.timezone, China time by default)."""
+    return local_time(turn.incoming.received_at, turn.cfg.assess.timezone).tzinfo or timezone.utc
+
+
+def _incident(turn: Turn, kind: str | None, value: str) -> str:
+    """Read an incident's time, numbers and count; log it, or hold it and ask when it happened."""
+    data = turn.state.flow_data(EVIDENCE)
+    incident = parse_incident(value, turn.incoming.received_at, _tz(turn))
+    chosen = kind if kind and kind != "note" else (incident.kind or kind or "note")
+    assessment, _ = run_assessment(value, turn.incoming.received_at, turn.cfg.assess.timezone, turn.locale)
+    meta: dict[str, Any] = assessment_meta(assessment)
+    if incident.numbers:
+        meta["numbers"] = incident.numbers
+    if incident.count != 1:
+        meta["count"] = incident.count
+    if chosen == "call" and any(w in value[:400].lower() for w in MISSED_WORDS):
+        meta["missed"] = True
+    pending = {"kind": chosen, "text": value[:MAX_EVIDENCE_CHARS], "meta": meta}
+    if incident.when is None:
+        data[PENDING] = pending
+        if incident.future:
+            turn.prefix.append(turn.t("evidence.when_future"))
+        return "when"
+    return _save(turn, pending, incident.when.at, incident.when.precision, incident.when.words)
+
+
+def _save(turn: Turn, pending: dict[str, Any], at: datetime, precision: str, words: str) -> str:
+    """Log a held incident at the time given and say what was read."""
+    data = turn.state.flow_data(EVIDENCE)
+    meta = dict(pending.get("meta") or {})
+    meta["precision"] = precision
+    if words:
+        meta["time_words"] = words
+    kind = str(pending.get("kind") or "note")
+    turn.store.add_evidence(turn.user_id, kind, str(pending.get("text", "")), meta=meta, at=at)
+    data.pop(PENDING, None)
+    details = [turn.t("evidence.read_time", time=at.astimezone(_tz(turn)).strftime("%Y-%m-%d %H:%M"))]
+    if meta.get("numbers"):
+        details.append(turn.t("evidence.read_numbers", numbers=", ".join(display_number(n) for n in meta["numbers"])))
+    if meta.get("count"):
+        details.append(turn.t("evidence.read_count", count=meta["count"]))
+    data[READ_BACK] = " · ".join(details)
+    turn.values.update(count=turn.store.count_evidence(turn.user_id), kind=turn.t(f"evidence.kinds.{kind}"))
+    return "saved"
 
 
 def evidence_add(turn: Turn, node: Node, value: str) -> str:
-    """Log the described incident (an SMS is assessed first so the log records its risk)."""
-    data = turn.state.flow_data(EVIDENCE)
-    kind = data.pop("kind", "note")
-    meta: dict[str, Any] = {}
-    if kind == "sms":
-        assessment, _ = run_assessment(
-            value, turn.incoming.received_at, turn.cfg.assess.timezone, turn.locale
-        )
-        meta = assessment_meta(assessment)
-    turn.store.add_evidence(turn.user_id, kind, value, meta=meta, at=turn.incoming.received_at)
-    turn.values.update(
-        count=len(turn.store.list_evidence(turn.user_id)), kind=turn.t(f"evidence.kinds.{kind}")
-    )
-    return "saved"
+    """Log the described incident of the chosen kind (its text is assessed so the log records its risk)."""
+    kind = turn.state.flow_data(EVIDENCE).pop("kind", "note")
+    return _incident(turn, kind, value)
+
+
+def evidence_quick(turn: Turn, node: Node, value: str) -> str:
+    """Log a one-line incident, its kind read from its words."""
+    return _incident(turn, None, value)
+
+
+def evidence_when(turn: Turn, node: Node, value: str) -> str:
+    """Take the time of the held incident; a time that cannot be read is asked again with an example."""
+    pending = turn.state.flow_data(EVIDENCE).get(PENDING)
+    if not isinstance(pending, dict):
+        return "add"
+    when, future = find_time(value, turn.incoming.received_at, _tz(turn))
+    if when is None:
+        turn.prefix.append(turn.t("evidence.when_future" if future else "evidence.when_again"))
+        return "when"
+    return _save(turn, pending, when.at, when.precision, when.words)
+
+
+def evidence_when_now(turn: Turn) -> bool:
+    """Log the held incident at the time of this message; False when nothing is held."""
+    pending = turn.state.flow_data(EVIDENCE).get(PENDING)
+    if not isinstance(pending, dict):
+        return False
+    _save(turn, pending, turn.incoming.received_at, "minute", "")
+    return True
+
+
+def evidence_saved(turn: Turn, node: Node) -> HookOut:
+    """Say what was read from the incident (time, numbers, count)."""
+    read = turn.state.flow_data(EVIDENCE).pop(READ_BACK, None)
+    return HookOut(texts=[turn.t("evidence.read_back", details=read)] if read else [])
 
 
 # -- complaints -----------------------------------------------------------------------------------------
@@ -306,6 +382,7 @@ HOOKS: dict[str, Hook] = {
     "checklist": checklist,
     "describe_prompt": describe_prompt,
     "evidence_view": evidence_view,
+    "evidence_saved": evidence_saved,
     "complaint_routes": complaint_routes,
     "plan_start": plan_start,
     "plan_ask_kind": plan_ask_kind,
@@ -321,6 +398,8 @@ HOOKS: dict[str, Hook] = {
 }
 AFTER: dict[str, After] = {
     "evidence_add": evidence_add,
+    "evidence_quick": evidence_quick,
+    "evidence_when": evidence_when,
     "plan_add_debt": plan_add_debt,
     "plan_more": plan_more,
 }

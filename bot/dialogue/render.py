@@ -18,7 +18,7 @@ MAX_QUOTE_CHARS = 60
 MAX_EXCERPT_CHARS = 50
 MAX_LOG_SHOWN = 20
 EXAMPLE_MONTHS = 36
-KINDS = ("sms", "call", "visit", "contact", "note", "screenshot")
+KINDS = ("sms", "call", "visit", "contact", "post", "note", "screenshot")
 
 
 def money(locale: str, amount: Decimal) -> str:

@@ -9,7 +9,7 @@ from bot.config import Config
 from bot.dialogue import content
 from bot.dialogue.state import State
 from bot.dialogue.types import Attachment, Incoming, Option, Reply
-from bot.store import Store
+from bot.store import BaseStore
 
 MAX_TEXT_CHARS = 4096
 """Longest message a channel is asked to send (Telegram's limit, telegram.constants.MessageLimit)."""
@@ -42,7 +42,7 @@ class Turn:
     incoming: Incoming
     state: State
     locale: str
-    store: Store
+    store: BaseStore
     cfg: Config
     replies: list[Reply] = field(default_factory=list)
     prefix: list[str] = field(default_factory=list)

@@ -34,6 +34,8 @@ class Incoming:
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     locale_hint: str | None = None
     option_id: str | None = None
+    update_id: str | None = None
+    """The platform's id of this delivery ("tg:<update_id>", "wx:<MsgId>"): a re-delivery is answered once."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,20 @@
-"""Evidence: the complaint pack and the evidence-log export built from the user's logged items."""
+"""Evidence: the hash chain, parsing of incidents, the harassment pattern and the files built from the log.
 
-from bot.evidence.pack import build_complaint_pack, export_evidence_log
+Submodules are imported where they are used (bot.store imports bot.evidence.chain, which must not pull in the
+pack builders that themselves import bot.store).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["build_complaint_pack", "export_evidence_log"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the pack builders on first use."""
+    if name in __all__:
+        from bot.evidence import pack
+
+        return getattr(pack, name)
+    raise AttributeError(name)

@@ -1,0 +1,153 @@
+"""Bot worker processes (`python -m bot run`, Telegram webhook mode) for the multi-worker and fault tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456789:TEST-fake-token-for-the-local-bot-api"
+SECRET = "workers-test-secret"
+SMS = (
+    "【XX金融】您在我司的借款已逾期90天，已移交法务部。今天不还款，将联系您的单位和通讯录联系人，"
+    "并冻结您名下的银行卡。"
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Worker:
+    """One `python -m bot run` process serving the Telegram webhook on its own port."""
+
+    def __init__(self, folder: Path, name: str, api_url: str, store_url: str, key: str, nlu_url: str) -> None:
+        self.folder, self.name, self.port = folder, name, free_port()
+        self.config = folder / f"{name}.yaml"
+        self.log = folder / f"{name}.log"
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "nlu": {"backend": "http", "server_url": nlu_url, "server_timeout_s": 2.0},
+                    "store": {"pool_size": 8, "key_file": str(folder / "unused.key")},
+                    "telegram": {
+                        "mode": "webhook",
+                        "api_url": api_url,
+                        "rate_limit": False,
+                        "webhook": {
+                            "listen": "127.0.0.1",
+                            "port": self.port,
+                            "url_path": "telegram",
+                            "public_url": "https://bot.example.invalid/telegram",
+                        },
+                    },
+                    "logging": {"level": "WARNING"},
+                }
+            )
+        )
+        self.env = {
+            **os.environ,
+            "BOT_CONFIG": str(self.config),
+            "BOT_STORE_URL": store_url,
+            "BOT_DATA_KEY": key,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+        self.env.pop("WECHAT_TOKEN", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where updates are posted."""
+        return f"http://127.0.0.1:{self.port}/telegram"
+
+    def start(self) -> Worker:
+        """Start the process (returns at once; see wait_healthy)."""
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+        )
+        out.close()
+        return self
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        """Wait until GET /health answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, f"{self.name} exited:\n{self.tail()}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} did not become healthy:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """kill -9: no clean-up of any kind."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, as a container runtime stops a worker; return the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.tail()}") from None
+        return int(self.proc.returncode)
+
+    def tail(self, n: int = 40) -> str:
+        """The last lines of the worker's output."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+async def post(
+    session: aiohttp.ClientSession, pick: Any, update: dict[str, Any], retry_s: float = 60.0
+) -> int:
+    """Deliver an update as Telegram does: again (after a pause) while the workers answer an error or are away.
+
+    pick() names the worker for each try (the round-robin in front of the workers).
+    """
+    deadline = time.monotonic() + retry_s
+    pause = 0.05
+    while True:
+        try:
+            async with session.post(
+                pick(),
+                data=json.dumps(update),
+                headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as resp:
+                await resp.read()
+                if resp.status == 200 or time.monotonic() > deadline:
+                    return resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            if time.monotonic() > deadline:
+                return 0
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)

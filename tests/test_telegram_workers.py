@@ -1,0 +1,184 @@
+"""Several webhook workers on one PostgreSQL store: each user's replies complete, in order, never twice."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.store import PostgresStore
+from tests._workers import SMS, Worker, free_port, post
+from tests.fake_bot_api import FakeBotApi
+
+USERS = 200
+UPDATES_PER_USER = 20
+SAVED = re.compile(r"已存入证据记录，现在一共有 (\d+) 条")
+ASSESSED = "风险："  # the first line of every SMS assessment
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotApi]:
+    api = FakeBotApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path, pg_url: str, fake: FakeBotApi) -> Iterator[list[Worker]]:
+    key = Fernet.generate_key().decode()
+    nlu_down = f"http://127.0.0.1:{free_port()}"  # commands, buttons and SMS need no model
+    started = [
+        Worker(tmp_path, f"w{i}", f"http://127.0.0.1:{fake.port}", pg_url, key, nlu_down).start() for i in range(3)
+    ]
+    try:
+        for w in started:
+            w.wait_healthy()
+        yield started
+    finally:
+        for w in started:
+            w.kill()
+
+
+def script(fake: FakeBotApi, chat_id: int) -> list[dict[str, Any]]:
+    """A user forwards a collection SMS and saves it, ten times: every save answers with the running count."""
+    out = []
+    for k in range(UPDATES_PER_USER):
+        upd = fake.forwarded_update(chat_id, f"{SMS}（第{k}条）") if k % 2 == 0 else fake.callback_update(
+            chat_id, "sms:save"
+        )
+        out.append(upd)
+    return out
+
+
+def check_chat(texts: list[str]) -> str | None:
+    """None when the chat shows assessment, save 1, assessment, save 2, … exactly; else what is wrong."""
+    saves = [int(m.group(1)) for t in texts if (m := SAVED.search(t))]
+    expected = list(range(1, UPDATES_PER_USER // 2 + 1))
+    if saves != expected:
+        return f"saves {saves}"
+    shape = "".join("S" if SAVED.search(t) else "A" if ASSESSED in t else "" for t in texts)
+    if shape != "AS" * (UPDATES_PER_USER // 2):
+        return f"order {shape}"
+    return None
+
+
+def test_three_workers_answer_200_users_in_order_once(
+    workers: list[Worker], fake: FakeBotApi, pg_url: str
+) -> None:
+    rng = random.Random(15)
+    chats = [800_000 + n for n in range(USERS)]
+    ids = itertools.count(1)
+    plans = {c: [{"update_id": next(ids), **u} for u in script(fake, c)] for c in chats}
+    turn = itertools.count()
+    urls = [w.url for w in workers]
+
+    def round_robin() -> str:
+        return urls[next(turn) % len(urls)]
+
+    redelivered = 0
+
+    async def user(session: aiohttp.ClientSession, chat: int, gate: asyncio.Semaphore) -> None:
+        nonlocal redelivered
+        for upd in plans[chat]:
+            async with gate:
+                roll = rng.random()
+                if roll < 0.05:  # delivered twice at once (a timed-out delivery tried again), to two workers
+                    codes = await asyncio.gather(post(session, round_robin, upd), post(session, round_robin, upd))
+                    redelivered += 1
+                else:
+                    codes = [await post(session, round_robin, upd)]
+                if 0.05 <= roll < 0.15:  # delivered again later, to another worker
+                    codes.append(await post(session, round_robin, upd))
+                    redelivered += 1
+                assert all(c == 200 for c in codes), codes
+
+    async def drive() -> None:
+        gate = asyncio.Semaphore(48)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            await asyncio.gather(*(user(session, c, gate) for c in chats))
+
+    asyncio.run(drive())
+    fake.wait_quiet(quiet=0.5, timeout=30)
+    assert redelivered > USERS * UPDATES_PER_USER * 0.1
+    sent: dict[int, list[str]] = {c: [] for c in chats}
+    for call in fake.calls_of("sendMessage"):
+        if call.chat_id in sent:
+            sent[call.chat_id].append(call.text)
+    problems = {c: p for c in chats if (p := check_chat(sent[c]))}
+    assert not problems, f"{len(problems)} chats wrong, e.g. {list(problems.items())[:3]}"
+    with PostgresStore(pg_url, _key(workers), pool_size=2) as store:
+        counts = {len(store.list_evidence(f"tg:{c}")) for c in chats}
+    assert counts == {UPDATES_PER_USER // 2}  # zero lost, zero doubled evidence
+
+
+def _key(workers: list[Worker]) -> bytes:
+    return workers[0].env["BOT_DATA_KEY"].encode()
+
+
+def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resumes(
+    tmp_path: Path, pg_url: str, fake: FakeBotApi
+) -> None:
+    import threading
+    import time
+
+    import psycopg
+
+    key = Fernet.generate_key().decode()
+    nlu_down = f"http://127.0.0.1:{free_port()}"
+    a, b = (Worker(tmp_path, n, f"http://127.0.0.1:{fake.port}", pg_url, key, nlu_down).start() for n in "ab")
+    chat = 900_001
+    ids = itertools.count(1)
+
+    def deliver(worker: Worker, upd: dict[str, Any]) -> int:
+        async def one() -> int:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                return await post(session, lambda: worker.url, upd, retry_s=5)
+
+        return asyncio.run(one())
+
+    def saves() -> list[str]:
+        return [c.text for c in fake.calls_of("sendMessage", chat) if SAVED.search(c.text)]
+
+    try:
+        a.wait_healthy()
+        b.wait_healthy()
+        assert deliver(a, {"update_id": next(ids), **fake.forwarded_update(chat, SMS)}) == 200
+        save = {"update_id": next(ids), **fake.callback_update(chat, "sms:save")}
+        with psycopg.connect(pg_url) as blocker, psycopg.connect(pg_url, autocommit=True) as watcher:
+            # hold the turn just before it commits
+            blocker.execute("LOCK TABLE handled IN EXCLUSIVE MODE")
+            codes: list[int] = []
+            sender = threading.Thread(target=lambda: codes.append(deliver(a, save)))
+            sender.start()
+            deadline = time.monotonic() + 20
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO handled%'"
+            ).fetchone():
+                assert time.monotonic() < deadline, "the save never reached the database"
+                time.sleep(0.05)
+            a.kill()  # kill -9 with the evidence written but not committed
+        sender.join(30)
+        assert codes != [200]  # Telegram was never told the update was handled...
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
+            assert store.list_evidence(f"tg:{chat}") == []  # ...and nothing half-saved remains
+        assert deliver(b, save) == 200  # so it delivers the update again, here to the other worker
+        assert [SAVED.search(t).group(1) for t in saves()] == ["1"]  # type: ignore[union-attr]
+        a.start().wait_healthy()  # restarted; the flow goes on wherever the next update lands
+        assert deliver(a, {"update_id": next(ids), **fake.forwarded_update(chat, SMS)}) == 200
+        assert deliver(b, {"update_id": next(ids), **fake.callback_update(chat, "sms:save")}) == 200
+        assert deliver(a, save) == 200  # a late re-delivery of the first save changes nothing
+        assert [SAVED.search(t).group(1) for t in saves()] == ["1", "2"]  # type: ignore[union-attr]
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
+            assert len(store.list_evidence(f"tg:{chat}")) == 2
+        assert b.stop() == 0  # SIGTERM: a clean exit
+    finally:
+        a.kill()
+        b.kill()
