@@ -24,7 +24,7 @@ def _load() -> ModuleType:
     "tests/data/sms_blind_2.jsonl",
     "elsewhere/SMS_BLIND_2.jsonl",
     "tests/data/../data/sms_blind_2.jsonl",
-    "/tmp/blind2/sms.jsonl",
+    "copies/blind2/sms.jsonl",
     "tests/data/sms_blind_3.jsonl",
 ])
 def test_blind_sets_still_blind_are_refused(path: str) -> None:
