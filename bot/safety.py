@@ -5,6 +5,7 @@ volunteers). A message is matched on a normalised copy: half-width, lower-case A
 curly quotes straightened, spaces between Chinese characters dropped, other whitespace runs shrunk to one
 space. Spans in the result always point into the caller's original text. Recall matters more than precision
 here: a false alarm shows a hotline to someone who did not need it; a miss can cost a life.
+Must not import the dialogue or a channel (tests/test_architecture.py).
 """
 
 from __future__ import annotations
