@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from bot.textnorm import converter
+
 LEXICON_PATH = Path(__file__).parent / "data" / "crisis_lexicon.yml"
 KINDS = ("self_harm", "danger")
 
@@ -48,20 +50,6 @@ def _char_fixes() -> dict[int, str]:
     return table
 
 
-def _opencc(config: str) -> Any:
-    """Return an OpenCC converter, whichever way this binding wants the config named (None if unavailable)."""
-    try:
-        import opencc
-    except ImportError:
-        return None
-    for name in (config, f"{config}.json"):
-        try:
-            return opencc.OpenCC(name)
-        except Exception:  # the other spelling is tried next
-            continue
-    return None
-
-
 def script_table(keep: set[str]) -> dict[int, str]:
     """Build a character-level Traditional→Simplified table from OpenCC, never remapping a char in keep.
 
@@ -71,7 +59,7 @@ def script_table(keep: set[str]) -> dict[int, str]:
     chars = [chr(cp) for lo, hi in _CJK_BLOCKS for cp in range(lo, hi)]
     table: dict[int, str] = {}
     for config in _SCRIPT_CONFIGS:
-        conv = _opencc(config)
+        conv = converter(config)
         if conv is None:
             continue
         out = str(conv.convert("\n".join(chars))).split("\n")
