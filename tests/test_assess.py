@@ -511,3 +511,132 @@ def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(t
 
 def test_a_polite_visit_announced_in_cantonese_is_lawful():
     assert assess("陳先生，我哋同事會喺週三下晝3點上門拜訪，傾下還款安排，如果唔方便請致電改期。").risk == "low"
+
+
+# ------------------------------- menace, wages, visas, acting with the police, documents sent to others (new wording)
+
+
+@pytest.mark.parametrize("text, category", [
+    # coming to find or wait for the person, in Mandarin, Cantonese and English
+    ("地址我们已经查到了，周五晚上见。", "insult_or_intimidation"),
+    ("你唔覆我，我哋今晚就上嚟搵你。", "insult_or_intimidation"),
+    ("我们的人已经在你家楼下了，下来还钱。", "insult_or_intimidation"),
+    ("你女儿放学的时候我们会在校门口等她。", "insult_or_intimidation"),
+    ("Keep ignoring us and we will come and find you tonight.", "insult_or_intimidation"),
+    # menace about where relatives and children are
+    ("你老爸在城南那个菜市场摆摊是吧？", "insult_or_intimidation"),
+    ("你也不想你儿子出什么意外吧，今天把钱还了。", "insult_or_intimidation"),
+    # Cantonese abuse and masked profanity
+    ("你个赖数佬，成日食懒饭，仲唔还钱？", "insult_or_intimidation"),
+    ("F*** off and pay what you owe.", "insult_or_intimidation"),
+    ("别逼我们动手，钱今天必须到。", "insult_or_intimidation"),
+    # jail in Cantonese, salary deduction, visas and deportation
+    ("再唔还钱就等住踎监啦。", "false_legal_threat"),
+    ("我们明天就让你们老板从你工资里扣，一分不少。", "false_legal_threat"),
+    ("唔还钱就同你公司讲，扣你人工抵数。", "false_legal_threat"),
+    ("你的工作签证马上会被取消，然后遣返回国。", "false_legal_threat"),
+    ("Pay by Friday or you will be deported.", "false_legal_threat"),
+    # acting together with the police or a court, whichever comes first
+    ("辖区民警明天会陪同我们上门，你最好在家等着。", "impersonation"),
+    ("我司已和户籍地公安联合办理你的案子。", "impersonation"),
+    ("刑警那边我们早就打好招呼了，你躲不掉的。", "impersonation"),
+    ("We are cooperating with the police in your city; officers will come with us.", "impersonation"),
+    # documents and debt sent to people who know the person
+    ("你的身份证复印件和欠款明细已经寄给你单位领导了。", "privacy_exposure"),
+    ("今晚开始向你通讯录所有联系人发送你的欠款截图。", "privacy_exposure"),
+    ("Everyone in that chat will receive your passport photo tonight.", "privacy_exposure"),
+    # third parties by new names and verbs
+    ("今天不还，我们就给你二老打电话。", "third_party_contact"),
+    ("已经发邮件给你公司HR了，下一步抄送你们CEO。", "third_party_contact"),
+    ("不想让你学校知道就赶紧还。", "third_party_contact"),
+    # payees a lender never uses
+    ("请立即转账到催收专员的个人微信，今天结清。", "scam_payment"),
+    ("缴纳500元下架费，我们就把你的信息撤下来。", "scam_payment"),
+])
+def test_menace_wages_visas_and_authority_claims_in_new_wording_are_caught_by_the_rules(text, category):
+    a = assess(text)
+    hits = [f for f in a.findings if f.category == category and f.source == "rule"]
+    assert hits, [(f.rule, f.text) for f in a.findings]
+    for f in hits:
+        assert text[f.start:f.end] == f.text and f.explanation and f.legal_basis
+
+
+def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
+    a = assess("不还钱就通知移民局，让你签证作废。", locale="zh-Hans")
+    f = next(f for f in a.findings if f.rule == "flt_visa")
+    assert "无权" in f.explanation and "没有找到" in f.explanation
+
+
+@pytest.mark.parametrize("text", [
+    "明天上午10点我司两名外访人员将上门拜访，届时出示工作证，如不方便请致电改约。",
+    "我们会安排专员去找您协商还款方案，请保持电话畅通。",
+    "请您核实预留的家庭住址和单位信息是否有变化。",
+    "谨防骗子冒充我司催收人员，凡是要求转账到个人账户的都是骗子。",
+    "如您的签证或居留信息有变化，请在APP内更新资料。",
+    "我们不会向您的联系人发送任何欠款信息，请放心。",
+    "如需开具结清证明，请联系官方客服，不收取任何费用。",
+    "如遇暴力催收，您可以请民警陪同处理，也可以向派出所报案。",
+    "Our visiting officer will call on you at 10:00 tomorrow; if inconvenient please call to rearrange.",
+    "Neither we nor our agency will ever ask you to pay into a personal account.",
+])
+def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):
+    a = assess(text)
+    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], \
+        [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize("text", [
+    # real enforcement measures named by the court itself
+    "【某某区人民法院】（2025）某0102执3456号：请于收到本通知之日起五日内如实申报财产，拒不申报的，本院可依法予以罚款、"
+    "拘留；你已被纳入失信被执行人名单并限制高消费。详询当地区号+12368。",
+    # a greeting before the court's name, and the court's e-service platform
+    "您好，某某市某某区人民法院立案庭通知：某某银行诉你信用卡纠纷一案已登记立案，文书将通过人民法院电子送达平台送达。",
+    # a 12368 sender tag with no court name in it
+    "【12368】你有一份诉讼文书待签收，请登录人民法院在线服务查看。",
+    # a Taiwanese mediation committee with no case number but a sitting to attend
+    "臺灣新竹地方法院調解委員會：某某銀行與臺端之債務調解事件訂於5月3日上午9時於本院調解室進行，請準時出席。",
+    # an English notice from a court-invited mediator
+    "[Chengdu Wuhou District People's Court - court-invited mediator] Your loan dispute has been referred to "
+    "pre-litigation mediation, free of charge. Please reply through the People's Court Online Service.",
+])
+def test_real_enforcement_and_mediation_notices_get_verify_advice_never_a_false_threat(text):
+    a = assess(text)
+    assert a.verify and a.court_notice and a.risk == "low", [(f.rule, f.text) for f in a.findings]
+    assert not {"false_legal_threat", "impersonation"} & set(a.categories)
+    assert a.advice[0].key == "court_may_be_real"
+
+
+
+@pytest.mark.parametrize("text, category", [
+    # a relative named only in the shared kin list reaches the third-party rules (macros inside macros)
+    ("今晚我们就打给你岳母，让她评评理。", "third_party_contact"),
+    ("我哋聽日打咗畀你阿爺先，再打畀你前度。", "third_party_contact"),
+    # a contact told they owe the debt too
+    ("您是他的紧急联系人，他不还您就要承担连带还款责任。", "false_legal_threat"),
+    # the police coming, in Cantonese and English
+    ("差人听日会上嚟拉你，你自己谂。", "false_legal_threat"),
+    ("The police will come with our staff to your office on Monday.", "false_legal_threat"),
+    ("你再拖，警方就会发协查通报到你单位。", "false_legal_threat"),
+    # humiliation in front of others, and dares
+    ("明天去你单位，当着你领导的面让你丢人。", "insult_or_intimidation"),
+    ("再不还就拉你进去关几天，不信试试。", "insult_or_intimidation"),
+])
+def test_kin_police_visits_liability_and_dares_in_new_wording_are_caught(text, category):
+    a = assess(text)
+    assert [f for f in a.findings if f.category == category and f.source == "rule"], \
+        [(f.rule, f.text) for f in a.findings]
+
+
+def test_a_warning_about_app_repayment_does_not_hide_a_personal_account_demand():
+    a = assess("系统升级请勿通过APP还款，请把本期1,200元转到专员个人微信，转完截图。")
+    assert "scam_payment" in a.categories and a.risk == "high"
+
+
+def test_a_fee_waiver_does_not_hide_an_odd_payment_link_after_it():
+    a = assess("今天点这个链接还款免收违约金：pay-now8.vip/k2 ，过时失效。")
+    assert "scam_payment" in a.categories
+
+
+def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
+    a = assess("您作为担保人，依合同应承担连带保证责任，请督促借款人按时还款。")
+    assert a.risk == "low", [(f.rule, f.text) for f in a.findings]

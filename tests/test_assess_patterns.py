@@ -168,3 +168,16 @@ def test_skipping_a_rule_whose_first_characters_are_absent_never_loses_a_match()
             if rule.regex.search(scanner.text) and rule.script in scanner.scripts:
                 assert rule.ignorecase == bool(rule.regex.flags & re.IGNORECASE)
                 assert scanner.may_match(rule.script, rule.first, rule.ignorecase), rule.id
+
+
+def test_a_macro_may_use_another_macro_but_not_in_a_cycle(tmp_path):
+    assert "{{" not in "".join(r.regex.pattern for r in ALL_RULES), "a macro was left unexpanded"
+    for p in PATTERN_DIR.glob("*.yml"):
+        (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    f = tmp_path / "lawful.yml"
+    original = f.read_text(encoding="utf-8")
+    cyclic = original.replace('  KIN: "(?:父母|', '  KIN: "(?:{{TARGET}}|父母|', 1)
+    assert cyclic != original
+    f.write_text(cyclic, encoding="utf-8")
+    with pytest.raises(RuleError, match="cycle"):
+        load_rules(tmp_path)

@@ -11,13 +11,13 @@ from bot.config import ROOT
 from bot.evaluate import load_examples
 from bot.safety import (
     CrisisHit,
-    _opencc,
     detect_crisis,
     lexicon,
     load_lexicon,
     phrase_to_regex,
     unbounded_repeat,
 )
+from bot.textnorm import converter
 
 DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
 TRAIN_DIR = ROOT / "rasa_project" / "data" / "nlu"
@@ -516,7 +516,7 @@ def test_every_chinese_phrase_of_the_lexicon_is_caught_when_typed_in_traditional
     assert len(chinese) > 200
     missed = []
     for config in ("s2t", "s2tw", "s2hk", "s2twp"):
-        conv = _opencc(config)
+        conv = converter(config)
         assert conv is not None, config
         converted = [(p, str(conv.convert(p))) for p in chinese]
         missed += [(config, p, t) for p, t in converted if detect_crisis(f"我{t}。") is None]
@@ -531,7 +531,7 @@ def test_no_character_of_the_lexicon_hides_its_own_simplified_form() -> None:
     data = yaml.safe_load((ROOT / "bot" / "data" / "crisis_lexicon.yml").read_text(encoding="utf-8"))
     entries = [e for k in ("self_harm", "danger", "exclusions") for e in data.get(k) or []]
     written = {ch for e in entries for x in [*(e.get("phrases") or []), *(e.get("regex") or [])] for ch in str(x)}
-    conv = _opencc("t2s")
+    conv = converter("t2s")
     assert conv is not None
     clashes = sorted(ch for ch in written if "\u4e00" <= ch <= "\u9fff" and str(conv.convert(ch)) in written - {ch})
     assert clashes == []

@@ -128,6 +128,16 @@ def _expand(rx: str, macros: dict[str, str], where: str) -> str:
     return _MACRO.sub(sub, rx)
 
 
+def _nested_macros(macros: dict[str, str]) -> dict[str, str]:
+    """Expand macros used inside other macros ({{KIN}} inside {{TARGET}}), refusing a cycle."""
+    out = dict(macros)
+    for _ in range(len(out) + 1):
+        if not any(_MACRO.search(v) for v in out.values()):
+            return out
+        out = {k: _expand(v, out, f"lawful.yml macro {k}") for k, v in out.items()}
+    raise RuleError("lawful.yml: macros refer to each other in a cycle")
+
+
 def _flags(rx: str) -> int:
     """Match case-insensitively when the regex spells ASCII letters (English or 'APP', 'QR')."""
     return re.IGNORECASE if _ASCII_LETTER.search(_ESCAPE.sub("", rx)) else 0
@@ -292,7 +302,7 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
     common = _read(directory / "lawful.yml")
     if not isinstance(common, dict):
         raise RuleError("lawful.yml: expected a mapping")
-    macros = {str(k): str(v) for k, v in (common.get("macros") or {}).items()}
+    macros = _nested_macros({str(k): str(v) for k, v in (common.get("macros") or {}).items()})
     neg = common.get("negation") or {}
     contexts = {
         str(k): _compile(_expand(str(v), macros, f"lawful.yml context {k}"), f"lawful.yml context {k}")

@@ -63,7 +63,7 @@ INTENT_FLOWS = {
 SMALL_TALK = ("greet", "thanks", "goodbye")
 SMS_FRIENDLY = frozenset({"assess_sms", "out_of_scope", "greet", "thanks", "goodbye", "help"})
 MAX_OCR_ECHO = 500
-TOPIC_CHECK_CHARS = 40
+TOPIC_CHECK_CHARS = 6
 """A typed name longer than this (or a question) is checked with the model for a change of topic."""
 FREE_TEXT_CRISIS_CHARS = 8
 """Free-text answers (an evidence description) this long are also checked by the model for crisis."""
@@ -293,6 +293,8 @@ class Dialogue:
             turn.state.paused = {"flow": node.flow, "step": node.name}
         if self._is_sms(text, signal, intent):
             self._assess(turn, text)
+        elif decision.action == "clarify" and self._answered_flow(turn, decision.guesses, text):
+            enter(turn, INTENT_FLOWS[self._answered_flow(turn, decision.guesses, text) or ""], text)
         elif decision.action == "clarify":
             self._clarify(turn, decision.guesses)
         elif decision.action == "lending":
@@ -346,12 +348,13 @@ class Dialogue:
         sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
         if node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS:
             return True
-        if isinstance(answer, Answer) and not self._is_question(text) and decision.intent not in SMALL_TALK:
-            return False
+        if isinstance(answer, Answer) and node.ask != "text" and not self._is_question(text):
+            if decision.intent not in SMALL_TALK:
+                return False
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
             return not turn.values.get("detected")  # it answers a later question of this flow: stay
         if decision.intent in ("thanks", "goodbye") and decision.confidence >= SURE_SMALL_TALK:
-            return isinstance(answer, Invalid)
+            return isinstance(answer, Invalid) or node.ask == "text"  # "先这样，下次再聊" is not a lender's name
         if decision.action == "clarify" and isinstance(answer, Invalid):
             return node.flow not in decision.guesses
         if decision.action == "clarify" and self._is_question(text):
@@ -437,6 +440,22 @@ class Dialogue:
         """A message that is only an amount, outside any question: offer the plan with that amount kept."""
         turn.state.topic = "number"
         turn.reply(turn.t("understand.bare_amount"), ["flow:plan", "flow:check", "menu"])
+
+    @staticmethod
+    def _answered_flow(turn: Turn, guesses: tuple[str, ...], text: str) -> str | None:
+        """Of the flows the model hesitates between, the one whose first question the message already answers.
+
+        "催收说今天下午派人到我家" names a home visit, which the false-threat flow asks about first; when exactly
+        one guessed flow is answered this way, it is the one meant.
+        """
+        answered = []
+        for intent in guesses:
+            flow = INTENT_FLOWS.get(intent)
+            node = book().node(flow) if flow else None
+            if node is not None and node.detect and node.ask == "choice" and not text.strip().isdigit():
+                if isinstance(parse_answer(node, text, turn.locale), Answer):
+                    answered.append(intent)
+        return answered[0] if len(answered) == 1 else None
 
     def _clarify(self, turn: Turn, guesses: tuple[str, ...]) -> None:
         """Ask "did you mean …?" with the best flows as buttons, plus the menu; nothing is learned from it."""

@@ -1,0 +1,42 @@
+"""scripts/eval_sms.py: the per-file evaluation scores tuning files and refuses blind sets still blind."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load() -> ModuleType:
+    """Import scripts/eval_sms.py as a module."""
+    spec = importlib.util.spec_from_file_location("eval_sms", ROOT / "scripts" / "eval_sms.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("path", [
+    "tests/data/sms_blind_2.jsonl",
+    "elsewhere/SMS_BLIND_2.jsonl",
+    "tests/data/../data/sms_blind_2.jsonl",
+    "copies/blind2/sms.jsonl",
+    "tests/data/sms_blind_3.jsonl",
+])
+def test_blind_sets_still_blind_are_refused(path: str) -> None:
+    """Asking for the second (or any later) blind set stops before the file is opened."""
+    mod = _load()
+    with pytest.raises(SystemExit) as exc:
+        mod.refuse_blind(Path(path))
+    assert "not evaluated" in str(exc.value)
+
+
+@pytest.mark.parametrize("path", ["tests/data/sms_blind.jsonl", "tests/data/sms_voices.jsonl"])
+def test_spent_blind_set_and_tuning_files_are_allowed(path: str) -> None:
+    """The first blind set has been reported and is tuning material now, like the voices files."""
+    mod = _load()
+    mod.refuse_blind(ROOT / path)
