@@ -36,7 +36,12 @@ def test_crisis_ranked_close_behind_the_top_gives_the_crisis_reply_then_the_answ
 
 
 def test_a_confident_crisis_intent_is_a_full_crisis() -> None:
-    assert decide(_parse(("crisis", 0.9), ("stay_calm", 0.05)), "x", THRESHOLD).action == "crisis"
+    assert decide(_parse(("crisis", 0.95), ("stay_calm", 0.03)), "x", THRESHOLD).action == "crisis"
+
+
+def test_a_less_sure_crisis_intent_gives_the_crisis_reply_and_still_answers() -> None:
+    d = decide(_parse(("crisis", 0.7), ("thanks", 0.25)), "终于有人讲明白了", THRESHOLD)
+    assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "thanks"
 
 
 def test_a_domain_word_turns_off_topic_into_did_you_mean() -> None:
