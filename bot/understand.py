@@ -111,6 +111,21 @@ def _raw_ranking(parse: Parse) -> list[tuple[str, float]]:
     return ranking or [("out_of_scope" if parse.intent == "crisis" else parse.intent, parse.confidence)]
 
 
+_DANGER_CUES = re.compile(
+    r"上门|门口|门外|敲门|砸门|今晚|今夜|来了|到了|楼下|跟踪|跟着我|堵|围住|抢|打我|"
+    r"\b(?:door|outside|tonight|coming|here now|following|followed|grabbed|hit me|banging)\b"
+)
+
+
+def crisis_kind(text: str) -> str:
+    """Which crisis reply a message the model calls crisis gets: "danger" (110 first) or "self_harm".
+
+    The model does not tell the two apart; words about people at the door, coming tonight or following the user
+    point to danger.
+    """
+    return "danger" if _DANGER_CUES.search(normalise_for_match(text[:2000])) else "self_harm"
+
+
 def crisis_source(parse: Parse) -> str:
     """Say why a parse counts as crisis ("lexicon", "model", "model_close"), or "" when it does not."""
     if any(note.startswith("crisis safeguard") for note in parse.notes):
