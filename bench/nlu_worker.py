@@ -6,12 +6,11 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import BLIND_SET, BLIND_SET_2, Example, load_examples, score
+from bot.evaluate import BLIND_SET, BLIND_SET_2, BLIND_SET_3, Example, Report, load_examples, score
 from bot.nlu import InProcessParser, quiet_rasa
 from bot.nlu_types import Parse
 from bot.understand import crisis_source, decide
@@ -25,16 +24,36 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def _blind_figures(blind: list[Example], acted_on: Callable[[str], Parse], parser: InProcessParser) -> dict:
+def score_acted(examples: list[Example], parser: InProcessParser) -> Report:
+    """Score what the bot acts on (bot/understand.py) rather than the model's raw top intent.
+
+    A soft crisis shows the crisis reply and then answers the next intent X; it counts as right when the message
+    is a crisis or is about X (the user got both), and as X otherwise. A "did you mean …?" counts as its first
+    guess.
+    """
+    predicted = []
+    for e in examples:
+        parse = parser.parse_sync(e.text)
+        d = decide(parse, e.text, parser.threshold)
+        if d.action == "crisis_soft" and d.then is not None:
+            predicted.append(e.intent if e.intent in ("crisis", d.then.intent) else d.then.intent)
+        else:
+            predicted.append(d.intent)
+    answers = iter(predicted)
+    return score(examples, lambda text: Parse(next(answers), 1.0))
+
+
+def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:
     """Score one blind set the way the bot acts on it, with the crisis and off-topic breakdowns."""
-    report = score(blind, acted_on)
+    report = score_acted(blind, parser)
     missed = {(t, g) for t, g, _, _ in report.errors}
     in_domain = [e for e in blind if e.intent != "out_of_scope"]
-    off_topic = clarified = lexicon_crisis = model_crisis = 0
+    off_topic = clarified = lexicon_crisis = model_crisis = shown = 0
     for e in blind:
         parse = parser.parse_sync(e.text)
         d = decide(parse, e.text, parser.threshold)
         off_topic += e.intent != "out_of_scope" and d.action in ("out_of_scope", "lending")
+        shown += e.intent == "crisis" and d.action in ("crisis", "crisis_soft")
         clarified += d.action == "clarify"
         if e.intent == "crisis":
             src = crisis_source(parse)
@@ -49,7 +68,8 @@ def _blind_figures(blind: list[Example], acted_on: Callable[[str], Parse], parse
         "n": report.n, "macro_f1": report.macro_f1, "crisis_recall": report.crisis_recall,
         "by_script": report.accuracy_by_script, "recall": recall,
         "off_topic_in_domain": off_topic / len(in_domain), "clarified": clarified / len(blind),
-        "crisis_by_lexicon": lexicon_crisis / crisis_n, "crisis_by_model": model_crisis / crisis_n,
+        "crisis_shown": shown / crisis_n, "crisis_by_lexicon": lexicon_crisis / crisis_n,
+        "crisis_by_model": model_crisis / crisis_n,
         "errors": report.errors,
     }
 
@@ -62,15 +82,10 @@ def main() -> None:
     load_s = time.monotonic() - started
     examples = load_examples()
 
-    def acted_on(text: str) -> Parse:
-        """The intent the bot acts on: crisis rules, off-topic guard, and the first guess of a clarification."""
-        parse = parser.parse_sync(text)
-        decision = decide(parse, text, parser.threshold)
-        return Parse(decision.intent, parse.confidence, (), parse.ranking, text, (decision.action,))
-
-    report = score(examples, acted_on)
-    blinds = {name: _blind_figures(load_examples(path), acted_on, parser)
-              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2))}
+    report = score_acted(examples, parser)
+    blinds = {name: _blind_figures(load_examples(path), parser)
+              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3))
+              if path.exists()}
     texts = [e.text for e in examples]
     lat = []
     for _ in range(3):

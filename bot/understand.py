@@ -30,6 +30,10 @@ CRISIS_CLOSE_RATIO = 0.4
 """Crisis ranked second with at least this share of the top intent's confidence (and at least
 CRISIS_CLOSE_FLOOR) is treated as crisis."""
 CRISIS_CLOSE_FLOOR = 0.15
+CRISIS_SURE = 0.9
+"""The model alone this sure of crisis gives only the crisis reply; below it (or crisis ranked close behind the
+top), a soft crisis: the crisis reply first, then the answer to what else the message asks. The model over-calls
+crisis on shame and thanks ("好羞家，唔敢同屋企人講", "终于有人讲明白了"); those still get their answer."""
 CRISIS_MIN_CONFIDENCE = 0.15
 """Crisis with at least this confidence anywhere in the ranking is treated as crisis. Below the intent
 threshold this is a soft crisis (the crisis reply, then the answer), so a false alarm costs one kind message.
@@ -107,6 +111,21 @@ def _raw_ranking(parse: Parse) -> list[tuple[str, float]]:
     return ranking or [("out_of_scope" if parse.intent == "crisis" else parse.intent, parse.confidence)]
 
 
+_DANGER_CUES = re.compile(
+    r"上门|门口|门外|敲门|砸门|今晚|今夜|来了|到了|楼下|跟踪|跟着我|堵|围住|抢|打我|"
+    r"\b(?:door|outside|tonight|coming|here now|following|followed|grabbed|hit me|banging)\b"
+)
+
+
+def crisis_kind(text: str) -> str:
+    """Which crisis reply a message the model calls crisis gets: "danger" (110 first) or "self_harm".
+
+    The model does not tell the two apart; words about people at the door, coming tonight or following the user
+    point to danger.
+    """
+    return "danger" if _DANGER_CUES.search(normalise_for_match(text[:2000])) else "self_harm"
+
+
 def crisis_source(parse: Parse) -> str:
     """Say why a parse counts as crisis ("lexicon", "model", "model_close"), or "" when it does not."""
     if any(note.startswith("crisis safeguard") for note in parse.notes):
@@ -128,10 +147,11 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
     """Turn a parse into what the bot does with the message (see the module docstring)."""
     source = crisis_source(parse)
     ranking = _raw_ranking(parse)
-    if source == "lexicon" or (source == "model" and ranking[0][1] >= threshold):
+    if source == "lexicon" or (source == "model" and ranking[0][1] >= CRISIS_SURE):
         return Decision("crisis", "crisis", crisis_source=source)
     if source:
-        rest = tuple((i, c) for i, c in ranking if i != "crisis")
+        rest_total = sum(c for i, c in ranking if i != "crisis") or 1.0
+        rest = tuple((i, c / rest_total) for i, c in ranking if i != "crisis")  # what it is, if not a crisis
         then = decide(Parse("out_of_scope", rest[0][1] if rest else 0.0, (), rest, parse.text), text, threshold)
         return Decision("crisis_soft", "crisis", crisis_source=source, then=then)
     domain = has_domain_word(text)

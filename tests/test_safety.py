@@ -60,6 +60,8 @@ ENGLISH_CRISIS = [
     "thinking about suicide a lot lately",
 ]
 DANGER = [
+    "十分钟后就到，要收拾你",  # arriving within minutes, with a threat of harm
+    "追數佬話半個鐘後到，要俾啲顏色我睇",
     "他们现在在我家门外骂，还在踹",
     "催收的五六个人围在我家门口不让我出去",
     "有个男的拿着刀说要我还钱",
