@@ -581,7 +581,8 @@ def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
                 assert time.monotonic() < deadline, "webhook server did not come up"
                 time.sleep(0.2)
             chat_id = next(_chat_ids)
-            update = {"update_id": 10, **api.text_update(chat_id, "/help")}
+            base = 1_000_000 + chat_id * 100  # ids of its own: the store remembers handled update ids
+            update = {"update_id": base, **api.text_update(chat_id, "/help")}
             assert post_update(port, update, "wrong-secret") == 403
             assert post_update(port, update, WEBHOOK_SECRET[:-1] + "X") == 403
             assert post_update(port, update, WEBHOOK_SECRET + "X") == 403
@@ -589,7 +590,7 @@ def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
             time.sleep(0.5)
             assert not api.calls_of("sendMessage", chat_id)
             assert (
-                post_update(port, {"update_id": 11, **api.text_update(chat_id, "/help")}, WEBHOOK_SECRET)
+                post_update(port, {"update_id": base + 1, **api.text_update(chat_id, "/help")}, WEBHOOK_SECRET)
                 == 200
             )
             assert api.wait_for("sendMessage", lambda c: c.chat_id == chat_id, timeout=30)

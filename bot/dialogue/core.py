@@ -345,6 +345,10 @@ class Dialogue:
         A statement that fits the question ("they keep calling my family" where the complaint asks what
         happened) stays, even when the model would open another flow for it; a question does not.
         """
+        if node.ask == "text":  # a name: only a sure other topic, sure small talk or an SMS leaves the question
+            sure = decision.action == "intent" and decision.confidence >= SURE_SMALL_TALK
+            other = decision.intent in SMALL_TALK or self._changes_topic(node, decision.intent)
+            return (sure and other) or (signal == "weak" and not speaks_in_first_person(text))
         sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
         if node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS:
             return True
