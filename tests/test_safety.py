@@ -295,6 +295,19 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
                "they are threatening to hurt me right here", "i can hear them in the hallway"],
         "pinyin": ["sui shi hui hui lai"],
     },
+    ("self_harm", "affairs settled, a last goodbye, the rooftop, death ends the debt"): {
+        "zh-Hans": ["家里的后事都安排好了", "这应该是我们最后一次聊天", "我死了债就没了"],
+        "zh-Hant": ["後事已安排，謝謝你們", "我爬上天台了，不想再撐"],
+        "yue": ["我死咗就唔使還啦", "上咗天台吹下風 唔想再諗"],
+        "en": ["this is the last time we talk, thank you", "last time talking to you"],
+    },
+    ("danger", "at the stall or gate now, not let go, coming soon to teach a lesson"): {
+        "zh-Hans": ["他们正在我的摊子上闹，东西都掀翻了", "几个人围着不让我走", "他们说十分钟后到，要教训我"],
+        "zh-Hant": ["他們現在在我店裡，不讓我出去", "門外有人滯留，拒不離開"],
+        "yue": ["佢哋喺樓下等緊，我唔敢返屋企", "佢哋唔俾我走"],
+        "en": ["they grabbed my arm at the market", "men at my shop right now asking for me",
+               "they said they'll come tonight to teach me a lesson"],
+    },
 }
 
 # Ordinary collection talk that must stay quiet: a visit threatened for later, a question about what they may
