@@ -308,6 +308,19 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "en": ["they grabbed my arm at the market", "men at my shop right now asking for me",
                "they said they'll come tonight to teach me a lesson"],
     },
+    ("danger", "a set time tonight at the door; they know where I live"): {
+        "zh-Hans": ["短信说今晚十点前不还就家门口见", "他们知道我住哪，说今晚就来"],
+        "zh-Hant": ["他們知道我住哪，今晚就來", "今晚十二點前不還，家門口見"],
+        "yue": ["佢哋知我住邊，話今晚嚟", "今晚唔還錢就樓下見"],
+        "en": ["they know where i live and said they are coming tonight", "tonight, they say, and they know where i live"],
+    },
+    ("self_harm", "saying goodbye to people, closing the file"): {
+        "zh-Hans": ["该还的都还了，跟朋友们也道别了", "后事都交代好了"],
+        "zh-Hant": ["能還的都還了，也跟大家道別了", "我的事都交代好了，永別了"],
+        "yue": ["同啲朋友講咗再見，我唔會再煩佢哋", "交代好晒啲嘢，後事都安排好"],
+        "en": ["i said my goodbyes to my family yesterday", "said goodbye to everyone, it feels like closing the file",
+               "just tying up loose ends now"],
+    },
 }
 
 # Ordinary collection talk that must stay quiet: a visit threatened for later, a question about what they may
