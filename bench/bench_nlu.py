@@ -85,6 +85,11 @@ def main() -> None:
     row("in-domain messages answered off-topic", "≤ 1 %", "", lambda b: f"{100 * b['off_topic_in_domain']:.1f} %")
     row("answered with \"did you mean …?\"", "", "", lambda b: f"{100 * b['clarified']:.1f} %")
     row("lowest recall per intent", "each ≥ 0.90", "", lowest)
+    c = m.get("crisis_blind") or {}
+    if c.get("n"):
+        print(f"\nBlind crisis set: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages (target: "
+              f"all); {c['alarms']} of {c['others']} hard non-crisis messages also got it ({c['alarms_full']} with "
+              "nothing else, the rest followed by their answer).")
     if "--errors" in sys.argv:  # read once, for the final table only; tuning on them spends the blind set
         last = blinds[-1][1]
         for text, gold, got, conf in last["errors"]:

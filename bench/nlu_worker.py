@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import BLIND_SET, BLIND_SET_2, BLIND_SET_3, Example, Report, load_examples, score
+from bot.evaluate import BLIND_CRISIS, BLIND_SET, BLIND_SET_2, BLIND_SET_3, Example, Report, load_examples, score
 from bot.nlu import InProcessParser, quiet_rasa
 from bot.nlu_types import Parse
 from bot.understand import crisis_source, decide
@@ -86,6 +86,15 @@ def main() -> None:
     blinds = {name: _blind_figures(load_examples(path), parser)
               for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3))
               if path.exists()}
+    crisis_set = load_examples(BLIND_CRISIS) if BLIND_CRISIS.exists() else []
+    acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
+    on_crisis = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent == "crisis"]
+    on_other = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent != "crisis"]
+    crisis_blind = {
+        "n": len(on_crisis), "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
+        "others": len(on_other), "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
+        "alarms_full": sum(a == "crisis" for a in on_other),
+    }
     texts = [e.text for e in examples]
     lat = []
     for _ in range(3):
@@ -100,6 +109,7 @@ def main() -> None:
         "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "n": report.n,
         "errors": report.errors,
         **blinds,
+        "crisis_blind": crisis_blind,
     }, ensure_ascii=False))
 
 

@@ -19,6 +19,8 @@ BLIND_SET_2 = ROOT / "rasa_project" / "tests" / "blind_nlu_2.yml"
 """The second blind set: written after the first had been used to choose the pipeline; its errors were read once."""
 BLIND_SET_3 = ROOT / "rasa_project" / "tests" / "blind_nlu_3.yml"
 """The third blind set: written after the second had been read; the one reported."""
+BLIND_CRISIS = ROOT / "rasa_project" / "tests" / "blind_crisis.yml"
+"""A blind crisis set: 90 crisis messages and 90 hard non-crisis ones, for the crisis reply alone."""
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

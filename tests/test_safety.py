@@ -312,7 +312,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "zh-Hans": ["短信说今晚十点前不还就家门口见", "他们知道我住哪，说今晚就来"],
         "zh-Hant": ["他們知道我住哪，今晚就來", "今晚十二點前不還，家門口見"],
         "yue": ["佢哋知我住邊，話今晚嚟", "今晚唔還錢就樓下見"],
-        "en": ["they know where i live and said they are coming tonight", "tonight, they say, and they know where i live"],
+        "en": ["they know where i live and said they are coming tonight",
+               "tonight, they say, and they know where i live"],
     },
     ("self_harm", "saying goodbye to people, closing the file"): {
         "zh-Hans": ["该还的都还了，跟朋友们也道别了", "后事都交代好了"],
