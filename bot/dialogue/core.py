@@ -498,7 +498,7 @@ class Dialogue:
         if isinstance(answer, Answer):
             advance(turn, node, answer.value)
         else:
-            reask(turn, node, answer.key)
+            reask(turn, node, answer)
 
     async def _parse(self, text: str) -> Parse | None:
         """Ask the intent model; None while it is still loading."""
