@@ -154,3 +154,21 @@ def near_duplicates(texts: list[str], references: list[str]) -> list[tuple[str, 
                 pairs.append((text, ref_keys[other]))
                 break
     return pairs
+
+
+def score_acted(examples: list[Example], decide_on: Callable[[str], tuple[str, str | None]]) -> Report:
+    """Score what the bot acts on: decide_on(text) gives (intent acted on, then-intent of a soft crisis or None).
+
+    A soft crisis shows the crisis reply and then answers the next intent X; it counts as right when the message
+    is a crisis or is about X (the user got both), and as X otherwise. A "did you mean …?" counts as its first
+    guess.
+    """
+    predicted = []
+    for e in examples:
+        intent, then = decide_on(e.text)
+        if then is not None:
+            predicted.append(e.intent if e.intent in ("crisis", then) else then)
+        else:
+            predicted.append(intent)
+    answers = iter(predicted)
+    return score(examples, lambda text: Parse(next(answers), 1.0))
