@@ -11,7 +11,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import BLIND_CRISIS, BLIND_SET, BLIND_SET_2, BLIND_SET_3, Example, load_examples, score_acted
+from bot.evaluate import (
+    BLIND_CRISIS,
+    BLIND_SET,
+    BLIND_SET_2,
+    BLIND_SET_3,
+    BLIND_SET_4,
+    Example,
+    load_examples,
+    score_acted,
+)
 from bot.nlu import InProcessParser, quiet_rasa
 from bot.understand import crisis_source, decide
 
@@ -77,7 +86,8 @@ def main() -> None:
 
     report = score_acted(examples, _decider(parser))
     blinds = {name: _blind_figures(load_examples(path), parser)
-              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3))
+              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3),
+                                 ("blind4", BLIND_SET_4))
               if path.exists()}
     crisis_set = load_examples(BLIND_CRISIS) if BLIND_CRISIS.exists() else []
     acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
