@@ -675,6 +675,13 @@ def ask(fake: FakeWechat, open_id: str, text: str) -> str:
     return "\n\n".join(fake.wait_kf(open_id, before + 1)[before:])
 
 
+def press(fake: FakeWechat, dialogue: ObservedDialogue, open_id: str, option_id: str) -> str:
+    """Reply with the number of the option the core offered last under this id."""
+    options = dialogue.last_options(f"{USER_PREFIX}{open_id}")
+    number = next(n for n, o in enumerate(options, start=1) if o.id == option_id)
+    return ask(fake, open_id, str(number))
+
+
 def export_link(links: Links, dialogue: ObservedDialogue, store: Store, open_id: str) -> tuple[str, Attachment]:
     """Log an incident, send /export, and return the one link in the answer and the PDF the core built."""
     log_incident(store, open_id)
@@ -729,9 +736,7 @@ def test_delete_removes_the_users_pending_links(
 ) -> None:
     url, _ = export_link(links, dialogue, store, user)
     ask(links.fake, user, "/delete")
-    options = dialogue.last_options(f"{USER_PREFIX}{user}")
-    number = next(n for n, o in enumerate(options, start=1) if o.id == "del:yes")
-    ask(links.fake, user, str(number))
+    press(links.fake, dialogue, user, "del:yes")
     assert store.count_evidence(f"{USER_PREFIX}{user}") == 0
     assert links.open(url).status == 404
 
@@ -790,6 +795,20 @@ def test_a_user_keeps_a_bounded_number_of_links_oldest_retired_first() -> None:
     assert shelf.get(other) == files[0] and shelf.pending("wx:a") == MAX_FILES_PER_USER
     assert shelf.drop_user("wx:a") == MAX_FILES_PER_USER and shelf.get(tokens[-1]) is None
     assert shelf.get(other) == files[0]
+
+
+def test_the_csv_and_markdown_files_download_as_utf8_text(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    log_incident(store, user)
+    answer = ask(links.fake, user, "/export")
+    for option in ("ev:view", "ev:pack", "ev:view", "ev:export"):  # the log's view offers the pack and the CSV
+        answer += "\n" + press(links.fake, dialogue, user, option)
+    files = {f.filename.rsplit(".", 1)[1]: f for f in dialogue.files(f"{USER_PREFIX}{user}")}
+    found = {url: links.open(url) for url in links.fake.links(answer)}
+    got = {d.headers["Content-Disposition"].split('"')[1].rsplit(".", 1)[1]: d for d in found.values()}
+    assert got["md"].body == files["md"].data and got["md"].headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert got["csv"].body == files["csv"].data and got["csv"].headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
 def test_a_chinese_file_name_survives_the_download_header() -> None:

@@ -461,6 +461,13 @@ def client_address(request: web.Request) -> str:
     return peer
 
 
+def content_type(mime_type: str) -> str:
+    """The Content-Type of a file: text files are UTF-8 and say so (phones guess wrong for Chinese otherwise)."""
+    if mime_type.startswith("text/") and "charset" not in mime_type:
+        return f"{mime_type}; charset=utf-8"
+    return mime_type
+
+
 def content_disposition(filename: str) -> str:
     """An attachment header that names the file (RFC 6266: an ASCII fallback and the UTF-8 name)."""
     fallback = re.sub(r'[^A-Za-z0-9._-]', "_", filename) or "file"
@@ -562,11 +569,12 @@ class WechatChannel:
             return web.Response(status=404, text="not found", headers={"Cache-Control": "no-store"})
         res = web.StreamResponse(
             headers={
-                "Content-Type": file.mime_type,
+                "Content-Type": content_type(file.mime_type),
                 "Content-Disposition": content_disposition(file.filename),
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
+                "X-Robots-Tag": "noindex",
             }
         )
         res.content_length = len(file.data)
