@@ -166,7 +166,9 @@ def run_load(
         plan: list[tuple[int, dict[str, Any]]] = []
         for i, (text, forwarded) in enumerate(texts_to_send(n, rng)):
             chat = chats[i % CHATS] if rate is None else rng.choice(chats)
-            plan.append((chat, fake.forwarded_update(chat, text) if forwarded else fake.text_update(chat, text)))
+            update = fake.forwarded_update(chat, text) if forwarded else fake.text_update(chat, text)
+            # ids of this run's own: the bot's store remembers handled update ids across the runs of one bench
+            plan.append((chat, {**update, "update_id": base + i}))
         # The fake Telegram offers the updates from its own process, on schedule.
         cpu_before = time.process_time()  # from here on, this process is the bot (and idle waits)
         ids = fake.offer_paced([update for _, update in plan], rate)

@@ -322,6 +322,20 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "en": ["i said my goodbyes to my family yesterday", "said goodbye to everyone, it feels like closing the file",
                "just tying up loose ends now"],
     },
+    ("self_harm", "the debt gone with me, a rope, goodbyes sent, everything prepared"): {
+        "zh-Hans": ["我走了债也就没了", "我已经跟朋友们道别了"],
+        "zh-Hant": ["我死了債就沒了吧", "同啲朋友講咗再見"],
+        "yue": ["我死咗就唔使還", "啲嘢都交代好晒"],
+        "en": ["soon nobody will have to worry about me", "i bought a rope yesterday", "i texted my sister goodbye",
+               "the bridge looks so calm tonight", "if something happens, tell my mom i'm sorry"],
+    },
+    ("danger", "waiting for me, up the stairs, hit, taken, inside now"): {
+        "zh-Hans": ["几个人围着不让我走", "他们现在在我的摊子上闹"],
+        "zh-Hant": ["他們現在在我店裡，不讓我出去", "門外有人滯留，拒不離開"],
+        "yue": ["佢哋唔俾我走", "佢哋喺樓下等緊，我唔敢返屋企"],
+        "en": ["two men waiting for me after work", "they're coming up the stairs", "they punched my brother",
+               "they're in the office now", "they took my scooter", "i'm alone with my kids and they keep knocking"],
+    },
 }
 
 # Ordinary collection talk that must stay quiet: a visit threatened for later, a question about what they may
