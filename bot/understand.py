@@ -34,11 +34,12 @@ CRISIS_SURE = 0.9
 """The model alone this sure of crisis gives only the crisis reply; below it (or crisis ranked close behind the
 top), a soft crisis: the crisis reply first, then the answer to what else the message asks. The model over-calls
 crisis on shame and thanks ("好羞家，唔敢同屋企人講", "终于有人讲明白了"); those still get their answer."""
-CRISIS_MIN_CONFIDENCE = 0.15
-"""Crisis with at least this confidence anywhere in the ranking is treated as crisis. Below the intent
-threshold this is a soft crisis (the crisis reply, then the answer), so a false alarm costs one kind message.
-Chosen on the dev set and the first blind set together: every one of their 88 crisis messages is caught, with
-8 soft false alarms among ~800 other messages (0.2 caught 87 with 6)."""
+CRISIS_MIN_CONFIDENCE = 0.1
+"""Crisis with at least this confidence anywhere in the ranking gives the crisis reply. Below CRISIS_SURE it is a
+soft crisis (the crisis reply, then the answer), so a false alarm costs one kind message; a miss can cost a life,
+so the bar is low. On the dev set and the first three blind sets (213 crisis messages, all caught at 0.05–0.15)
+0.1 gives 30 soft false alarms among 1,884 other messages (1.6 %), 0.15 gives 21; on the blind crisis set 0.1
+shows the crisis reply for 88 of 90 crisis messages, 0.15 for 86."""
 OUT_OF_SCOPE_SURE = 0.7
 """The model this sure of off-topic, with a domain word present, means an off-topic request about money
 (where to borrow, a higher card limit): the bot says it does not help with that, not "I did not understand"."""
