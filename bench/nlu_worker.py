@@ -18,6 +18,7 @@ from bot.evaluate import (
     BLIND_SET_3,
     BLIND_SET_4,
     Example,
+    acted_on,
     load_examples,
     score_acted,
 )
@@ -34,15 +35,8 @@ def rss_mb() -> float:
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
-    """What the bot acts on for a text: (intent, then-intent of a soft crisis or None)."""
-
-    def decide_on(text: str) -> tuple[str, str | None]:
-        d = decide(parser.parse_sync(text), text, parser.threshold)
-        if d.action == "crisis_soft" and d.then is not None:
-            return "crisis", d.then.intent
-        return d.intent, None
-
-    return decide_on
+    """What the bot acts on, for this parser."""
+    return acted_on(parser.parse_sync, parser.threshold)
 
 
 def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:

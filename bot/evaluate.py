@@ -174,3 +174,16 @@ def score_acted(examples: list[Example], decide_on: Callable[[str], tuple[str, s
             predicted.append(intent)
     answers = iter(predicted)
     return score(examples, lambda text: Parse(next(answers), 1.0))
+
+
+def acted_on(parse: Callable[[str], Parse], threshold: float) -> Callable[[str], tuple[str, str | None]]:
+    """What the bot acts on for a text (bot/understand.py): (intent, then-intent of a soft crisis or None)."""
+    from bot.understand import decide
+
+    def decide_on(text: str) -> tuple[str, str | None]:
+        d = decide(parse(text), text, threshold)
+        if d.action == "crisis_soft" and d.then is not None:
+            return "crisis", d.then.intent
+        return d.intent, None
+
+    return decide_on

@@ -10,9 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from bot.config import ROOT
-from bot.evaluate import BLIND_CRISIS, BLIND_SET_4, Report, load_examples, score_acted
+from bot.evaluate import BLIND_CRISIS, BLIND_SET_4, Report, acted_on, load_examples, score_acted
 from bot.nlu import InProcessParser, prepare
-from bot.understand import decide
 
 # Floors on the reported blind set and the blind crisis set (written by people who never saw the data; never
 # trained on). They guard against regressions; bench/bench_nlu.py prints the figures against their targets.
@@ -24,13 +23,8 @@ CRISIS_SHOWN_FLOOR = 88 / 90  # target: every crisis message
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
-    def decide_on(text: str) -> tuple[str, str | None]:
-        d = decide(parser.parse_sync(text), text, parser.threshold)
-        if d.action == "crisis_soft" and d.then is not None:
-            return "crisis", d.then.intent
-        return d.intent, None
-
-    return decide_on
+    """What the bot acts on, for this parser."""
+    return acted_on(parser.parse_sync, parser.threshold)
 
 
 @pytest.fixture(scope="module")
