@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -153,6 +154,9 @@ def warm_up(core: Any) -> None:
     asyncio.run(go())
 
 
+_RUNS = itertools.count(1)
+
+
 def run_load(
     cfg: Any, core: Any, rate: float | None, n: int, rate_limit: bool, seed: int
 ) -> dict[str, float]:
@@ -161,12 +165,13 @@ def run_load(
     dialogue = CountingDialogue(core)
     with FakeBotApiProcess(poll_timeout_cap=10.0) as fake:
         bot = Bot(cfg, dialogue, fake, rate_limit)
-        base = 10_000_000 * (seed + 1)
+        base = 10_000_000 * next(_RUNS)  # chat and update ids of this run alone (the store remembers handled ids)
         chats = [base + i for i in range(CHATS)]
         plan: list[tuple[int, dict[str, Any]]] = []
         for i, (text, forwarded) in enumerate(texts_to_send(n, rng)):
             chat = chats[i % CHATS] if rate is None else rng.choice(chats)
-            plan.append((chat, fake.forwarded_update(chat, text) if forwarded else fake.text_update(chat, text)))
+            update = fake.forwarded_update(chat, text) if forwarded else fake.text_update(chat, text)
+            plan.append((chat, {**update, "update_id": base + i}))
         # The fake Telegram offers the updates from its own process, on schedule.
         cpu_before = time.process_time()  # from here on, this process is the bot (and idle waits)
         ids = fake.offer_paced([update for _, update in plan], rate)

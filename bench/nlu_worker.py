@@ -11,9 +11,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import BLIND_SET, BLIND_SET_2, Example, load_examples, score
+from bot.evaluate import (
+    BLIND_CRISIS,
+    BLIND_SET,
+    BLIND_SET_2,
+    BLIND_SET_3,
+    BLIND_SET_4,
+    Example,
+    load_examples,
+    score_acted,
+)
 from bot.nlu import InProcessParser, quiet_rasa
-from bot.nlu_types import Parse
 from bot.understand import crisis_source, decide
 
 
@@ -25,16 +33,29 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def _blind_figures(blind: list[Example], acted_on: Callable[[str], Parse], parser: InProcessParser) -> dict:
+def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
+    """What the bot acts on for a text: (intent, then-intent of a soft crisis or None)."""
+
+    def decide_on(text: str) -> tuple[str, str | None]:
+        d = decide(parser.parse_sync(text), text, parser.threshold)
+        if d.action == "crisis_soft" and d.then is not None:
+            return "crisis", d.then.intent
+        return d.intent, None
+
+    return decide_on
+
+
+def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:
     """Score one blind set the way the bot acts on it, with the crisis and off-topic breakdowns."""
-    report = score(blind, acted_on)
+    report = score_acted(blind, _decider(parser))
     missed = {(t, g) for t, g, _, _ in report.errors}
     in_domain = [e for e in blind if e.intent != "out_of_scope"]
-    off_topic = clarified = lexicon_crisis = model_crisis = 0
+    off_topic = clarified = lexicon_crisis = model_crisis = shown = 0
     for e in blind:
         parse = parser.parse_sync(e.text)
         d = decide(parse, e.text, parser.threshold)
         off_topic += e.intent != "out_of_scope" and d.action in ("out_of_scope", "lending")
+        shown += e.intent == "crisis" and d.action in ("crisis", "crisis_soft")
         clarified += d.action == "clarify"
         if e.intent == "crisis":
             src = crisis_source(parse)
@@ -49,7 +70,8 @@ def _blind_figures(blind: list[Example], acted_on: Callable[[str], Parse], parse
         "n": report.n, "macro_f1": report.macro_f1, "crisis_recall": report.crisis_recall,
         "by_script": report.accuracy_by_script, "recall": recall,
         "off_topic_in_domain": off_topic / len(in_domain), "clarified": clarified / len(blind),
-        "crisis_by_lexicon": lexicon_crisis / crisis_n, "crisis_by_model": model_crisis / crisis_n,
+        "crisis_shown": shown / crisis_n, "crisis_by_lexicon": lexicon_crisis / crisis_n,
+        "crisis_by_model": model_crisis / crisis_n,
         "errors": report.errors,
     }
 
@@ -62,15 +84,20 @@ def main() -> None:
     load_s = time.monotonic() - started
     examples = load_examples()
 
-    def acted_on(text: str) -> Parse:
-        """The intent the bot acts on: crisis rules, off-topic guard, and the first guess of a clarification."""
-        parse = parser.parse_sync(text)
-        decision = decide(parse, text, parser.threshold)
-        return Parse(decision.intent, parse.confidence, (), parse.ranking, text, (decision.action,))
-
-    report = score(examples, acted_on)
-    blinds = {name: _blind_figures(load_examples(path), acted_on, parser)
-              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2))}
+    report = score_acted(examples, _decider(parser))
+    blinds = {name: _blind_figures(load_examples(path), parser)
+              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3),
+                                 ("blind4", BLIND_SET_4))
+              if path.exists()}
+    crisis_set = load_examples(BLIND_CRISIS) if BLIND_CRISIS.exists() else []
+    acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
+    on_crisis = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent == "crisis"]
+    on_other = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent != "crisis"]
+    crisis_blind = {
+        "n": len(on_crisis), "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
+        "others": len(on_other), "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
+        "alarms_full": sum(a == "crisis" for a in on_other),
+    }
     texts = [e.text for e in examples]
     lat = []
     for _ in range(3):
@@ -85,6 +112,7 @@ def main() -> None:
         "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "n": report.n,
         "errors": report.errors,
         **blinds,
+        "crisis_blind": crisis_blind,
     }, ensure_ascii=False))
 
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -84,6 +85,8 @@ class WechatConfig:
     port: int = 8081
     path: str = "/wechat"
     reply_window_s: float = 4.0
+    public_url: str = ""
+    file_ttl_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,15 @@ def _check_time(key: str, value: str) -> None:
     ok = len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not a time; use HH:MM, e.g. \"22:00\"")
+
+
+def _check_public_url(key: str, value: str) -> None:
+    """Reject a public base URL that is not an http(s) origin with an optional path ("" is allowed: off)."""
+    if not value:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{key}: {value!r} is not a base URL; use e.g. \"https://bot.example.org\"")
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
@@ -199,6 +211,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         raise ConfigError(f"nlu.confidence_threshold: must be between 0 and 1, got {cfg.nlu.confidence_threshold}")
     if not cfg.wechat.path.startswith("/"):
         raise ConfigError(f"wechat.path: must start with /, got {cfg.wechat.path!r}")
+    _check_public_url("wechat.public_url", cfg.wechat.public_url)
     secrets = Secrets(
         telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,

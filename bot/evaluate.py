@@ -16,7 +16,13 @@ from bot.textnorm import to_simplified
 DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
 BLIND_SET = ROOT / "rasa_project" / "tests" / "blind_nlu.yml"
 BLIND_SET_2 = ROOT / "rasa_project" / "tests" / "blind_nlu_2.yml"
-"""The second blind set: written after the first had been used to choose the pipeline; the one reported."""
+"""The second blind set: written after the first had been used to choose the pipeline; its errors were read once."""
+BLIND_SET_3 = ROOT / "rasa_project" / "tests" / "blind_nlu_3.yml"
+"""The third blind set: written after the second had been read; its errors were read once."""
+BLIND_SET_4 = ROOT / "rasa_project" / "tests" / "blind_nlu_4.yml"
+"""The fourth blind set: written after the third had been read; the one reported."""
+BLIND_CRISIS = ROOT / "rasa_project" / "tests" / "blind_crisis.yml"
+"""A blind crisis set: 90 crisis messages and 90 hard non-crisis ones, for the crisis reply alone."""
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -150,3 +156,21 @@ def near_duplicates(texts: list[str], references: list[str]) -> list[tuple[str, 
                 pairs.append((text, ref_keys[other]))
                 break
     return pairs
+
+
+def score_acted(examples: list[Example], decide_on: Callable[[str], tuple[str, str | None]]) -> Report:
+    """Score what the bot acts on: decide_on(text) gives (intent acted on, then-intent of a soft crisis or None).
+
+    A soft crisis shows the crisis reply and then answers the next intent X; it counts as right when the message
+    is a crisis or is about X (the user got both), and as X otherwise. A "did you mean …?" counts as its first
+    guess.
+    """
+    predicted = []
+    for e in examples:
+        intent, then = decide_on(e.text)
+        if then is not None:
+            predicted.append(e.intent if e.intent in ("crisis", then) else then)
+        else:
+            predicted.append(intent)
+    answers = iter(predicted)
+    return score(examples, lambda text: Parse(next(answers), 1.0))

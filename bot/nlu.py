@@ -1,4 +1,7 @@
-"""Rasa-backed intent parser: the trained model in-process (default) or a Rasa server over HTTP."""
+"""Rasa-backed intent parser: the trained model in-process (default) or a Rasa server over HTTP.
+
+Must not import the dialogue or a channel (tests/test_architecture.py).
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ volunteers). A message is matched on a normalised copy: half-width, lower-case A
 curly quotes straightened, spaces between Chinese characters dropped, other whitespace runs shrunk to one
 space. Spans in the result always point into the caller's original text. Recall matters more than precision
 here: a false alarm shows a hotline to someone who did not need it; a miss can cost a life.
+Must not import the dialogue or a channel (tests/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.textnorm import converter
 
 LEXICON_PATH = Path(__file__).parent / "data" / "crisis_lexicon.yml"
 KINDS = ("self_harm", "danger")
@@ -47,20 +50,6 @@ def _char_fixes() -> dict[int, str]:
     return table
 
 
-def _opencc(config: str) -> Any:
-    """Return an OpenCC converter, whichever way this binding wants the config named (None if unavailable)."""
-    try:
-        import opencc
-    except ImportError:
-        return None
-    for name in (config, f"{config}.json"):
-        try:
-            return opencc.OpenCC(name)
-        except Exception:  # the other spelling is tried next
-            continue
-    return None
-
-
 def script_table(keep: set[str]) -> dict[int, str]:
     """Build a character-level Traditional→Simplified table from OpenCC, never remapping a char in keep.
 
@@ -70,7 +59,7 @@ def script_table(keep: set[str]) -> dict[int, str]:
     chars = [chr(cp) for lo, hi in _CJK_BLOCKS for cp in range(lo, hi)]
     table: dict[int, str] = {}
     for config in _SCRIPT_CONFIGS:
-        conv = _opencc(config)
+        conv = converter(config)
         if conv is None:
             continue
         out = str(conv.convert("\n".join(chars))).split("\n")

@@ -3,6 +3,7 @@
 Two backends with one interface: SQLite (one machine, the default) and PostgreSQL (several workers). The schema
 is a numbered list of migration steps, each written for both engines; a database is brought up to the newest
 step when it is opened, and a database written by a newer bot is refused. Adding a column is one more step.
+Must not import the dialogue or a channel (tests/test_architecture.py).
 """
 
 from __future__ import annotations

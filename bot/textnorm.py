@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -16,19 +18,35 @@ _WS = re.compile(r"\s+")
 TRAD_ZHE = re.compile(r"(?<![显顯土卓])著(?![名作称稱录錄述])")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=8)
+def converter(config: str) -> Any | None:
+    """Return the OpenCC converter for a config ("t2s", "s2t", "tw2s", "hk2s"), created once; None without OpenCC.
+
+    The one place the project builds OpenCC converters. Bindings differ in how they want the config named
+    ("t2s" or "t2s.json"), so both are tried.
+    """
+    try:
+        import opencc
+    except ImportError:
+        return None
+    for name in (config, f"{config}.json"):
+        try:
+            return opencc.OpenCC(name)
+        except Exception:  # the other spelling is tried next
+            continue
+    return None
+
+
 def _t2s() -> Any:
-    """Return the OpenCC Traditional→Simplified converter (created once).
+    """Return the Traditional→Simplified converter (plain t2s, see to_simplified); raises without OpenCC.
 
     Plain t2s on purpose: the Taiwan-variant config (tw2s) also rewrites characters that are correct
     Simplified (怎么 → 怎幺), so the one Taiwan variant that matters here, 著 for 着, is handled by TRAD_ZHE.
     """
-    import opencc
-
-    try:
-        return opencc.OpenCC("t2s")
-    except Exception:  # the official binding wants the config file name on some versions
-        return opencc.OpenCC("t2s.json")
+    conv = converter("t2s")
+    if conv is None:
+        raise RuntimeError("OpenCC is not installed (pip install -r requirements.txt)")
+    return conv
 
 
 def to_simplified(text: str) -> str:
@@ -67,3 +85,78 @@ def normalise(text: str, max_chars: int = 2000) -> tuple[str, list[str]]:
 def has_words(text: str) -> bool:
     """Tell whether the text holds at least one letter or CJK character (not only emoji or symbols)."""
     return any(ch.isalpha() for ch in text)
+
+
+# -- index-preserving conversion ------------------------------------------------------------------------------
+
+# Chunks converted on their own when the whole text changes length under t2s: runs of non-punctuation.
+_CHUNK = re.compile(r"[^\s，。！？；、,.!?;:：]+|[\s，。！？；、,.!?;:：]+")
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """Converted text, and how to map its offsets back to the text it came from."""
+
+    text: str
+    starts: list[int] | None = None  # source start index of each converted char (None = identity)
+    ends: list[int] | None = None  # source end index of each converted char
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) span of the converted text to the source text."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if start >= end or not self.starts:
+            pos = self.starts[start] if start < len(self.starts) else (self.ends[-1] if self.ends else 0)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+
+@lru_cache(maxsize=16384)
+def _t2s_char(ch: str) -> str:
+    """Convert one character on its own (memoised; used to check alignment)."""
+    return str(_t2s().convert(ch))
+
+
+def _aligned(src: str, out: str, char: Callable[[str], str] = _t2s_char) -> bool:
+    """Tell whether `out` is a char-for-char conversion of `src` (equal length is not enough by itself)."""
+    if src == out:
+        return True
+    return len(src) == len(out) and all(a == b or char(a) == b for a, b in zip(src, out, strict=True))
+
+
+def convert_chunked(text: str, convert: Callable[[str], str], char: Callable[[str], str] = _t2s_char) -> Aligned:
+    """Convert chunk by chunk, building an index map where a chunk is not converted char for char.
+
+    convert turns a chunk, char one character (both are OpenCC t2s in use; tests give stand-ins).
+    """
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _CHUNK.finditer(text):
+        chunk, base = m.group(), m.start()
+        conv = convert(chunk)
+        if _aligned(chunk, conv, char):
+            out.append(conv)
+            starts.extend(range(base, base + len(chunk)))
+            ends.extend(range(base + 1, base + len(chunk) + 1))
+            continue
+        for i, ch in enumerate(chunk):  # rare: convert char by char, each maps to its own source char
+            c = char(ch) or ch
+            out.append(c)
+            starts.extend([base + i] * len(c))
+            ends.extend([base + i + 1] * len(c))
+    return Aligned("".join(out), starts, ends)
+
+
+def to_simplified_aligned(text: str) -> Aligned:
+    """Traditional → Simplified keeping every offset mappable back to `text` (for spans shown to the user)."""
+    if not text or text.isascii():  # nothing for t2s to do
+        return Aligned(text)
+    convert: Callable[[str], str] = _t2s().convert
+    try:
+        simplified = convert(text)
+    except Exception:  # the converter refused the text: keep it as it is
+        return Aligned(text)
+    if _aligned(text, simplified):
+        return Aligned(simplified)
+    return convert_chunked(text, convert)

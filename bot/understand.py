@@ -30,11 +30,16 @@ CRISIS_CLOSE_RATIO = 0.4
 """Crisis ranked second with at least this share of the top intent's confidence (and at least
 CRISIS_CLOSE_FLOOR) is treated as crisis."""
 CRISIS_CLOSE_FLOOR = 0.15
-CRISIS_MIN_CONFIDENCE = 0.15
-"""Crisis with at least this confidence anywhere in the ranking is treated as crisis. Below the intent
-threshold this is a soft crisis (the crisis reply, then the answer), so a false alarm costs one kind message.
-Chosen on the dev set and the first blind set together: every one of their 88 crisis messages is caught, with
-8 soft false alarms among ~800 other messages (0.2 caught 87 with 6)."""
+CRISIS_SURE = 0.9
+"""The model alone this sure of crisis gives only the crisis reply; below it (or crisis ranked close behind the
+top), a soft crisis: the crisis reply first, then the answer to what else the message asks. The model over-calls
+crisis on shame and thanks ("好羞家，唔敢同屋企人講", "终于有人讲明白了"); those still get their answer."""
+CRISIS_MIN_CONFIDENCE = 0.1
+"""Crisis with at least this confidence anywhere in the ranking gives the crisis reply. Below CRISIS_SURE it is a
+soft crisis (the crisis reply, then the answer), so a false alarm costs one kind message; a miss can cost a life,
+so the bar is low. On the dev set and the first three blind sets (213 crisis messages, all caught at 0.05–0.15)
+0.1 gives 30 soft false alarms among 1,884 other messages (1.6 %), 0.15 gives 21; on the blind crisis set 0.1
+shows the crisis reply for 88 of 90 crisis messages, 0.15 for 86."""
 OUT_OF_SCOPE_SURE = 0.7
 """The model this sure of off-topic, with a domain word present, means an off-topic request about money
 (where to borrow, a higher card limit): the bot says it does not help with that, not "I did not understand"."""
@@ -107,6 +112,21 @@ def _raw_ranking(parse: Parse) -> list[tuple[str, float]]:
     return ranking or [("out_of_scope" if parse.intent == "crisis" else parse.intent, parse.confidence)]
 
 
+_DANGER_CUES = re.compile(
+    r"上门|门口|门外|敲门|砸门|今晚|今夜|来了|到了|楼下|跟踪|跟着我|堵|围住|抢|打我|"
+    r"\b(?:door|outside|tonight|coming|here now|following|followed|grabbed|hit me|banging)\b"
+)
+
+
+def crisis_kind(text: str) -> str:
+    """Which crisis reply a message the model calls crisis gets: "danger" (110 first) or "self_harm".
+
+    The model does not tell the two apart; words about people at the door, coming tonight or following the user
+    point to danger.
+    """
+    return "danger" if _DANGER_CUES.search(normalise_for_match(text[:2000])) else "self_harm"
+
+
 def crisis_source(parse: Parse) -> str:
     """Say why a parse counts as crisis ("lexicon", "model", "model_close"), or "" when it does not."""
     if any(note.startswith("crisis safeguard") for note in parse.notes):
@@ -128,10 +148,11 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
     """Turn a parse into what the bot does with the message (see the module docstring)."""
     source = crisis_source(parse)
     ranking = _raw_ranking(parse)
-    if source == "lexicon" or (source == "model" and ranking[0][1] >= threshold):
+    if source == "lexicon" or (source == "model" and ranking[0][1] >= CRISIS_SURE):
         return Decision("crisis", "crisis", crisis_source=source)
     if source:
-        rest = tuple((i, c) for i, c in ranking if i != "crisis")
+        rest_total = sum(c for i, c in ranking if i != "crisis") or 1.0
+        rest = tuple((i, c / rest_total) for i, c in ranking if i != "crisis")  # what it is, if not a crisis
         then = decide(Parse("out_of_scope", rest[0][1] if rest else 0.0, (), rest, parse.text), text, threshold)
         return Decision("crisis_soft", "crisis", crisis_source=source, then=then)
     domain = has_domain_word(text)

@@ -6,6 +6,7 @@
 - As the platform's callback sender (what calls the bot): it builds message XML, signs it (and in safe mode
   encrypts it with its own AES code, independent of wechatpy), posts it, and, like the platform, drops a
   delivery after a timeout and delivers the same message again, three deliveries in all.
+- As the user's in-app browser: it finds the links in a reply and opens them (`links`, `open_link`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -92,6 +94,15 @@ class Delivery:
     body: str = ""
     reply: str | None = None
     seconds: float = 0.0
+
+
+@dataclass
+class Download:
+    """What the user's browser got for a link: status, headers and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 class FakeWechat:
@@ -238,6 +249,22 @@ class FakeWechat:
     def _record(self, call: ApiCall) -> None:
         with self.lock:
             self.calls.append(call)
+
+    # -- the user's in-app browser ------------------------------------------------------------------------
+    @staticmethod
+    def links(text: str) -> list[str]:
+        """The web links in a text, as the WeChat client makes them tappable."""
+        return re.findall(r"https?://[^\s，。）」]+", text)
+
+    @staticmethod
+    def open_link(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> Download:
+        """Open a link as the user's browser does: status, headers and body (an error status is not raised)."""
+        req = urllib.request.Request(url, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as res:
+                return Download(res.status, dict(res.headers.items()), res.read())
+        except urllib.error.HTTPError as err:
+            return Download(err.code, dict(err.headers.items()), err.read())
 
     # -- the callback sender -----------------------------------------------------------------------------
     def fields(self, open_id: str, msg_type: str, msg_id: int | None = None, **extra: object) -> dict[str, object]:

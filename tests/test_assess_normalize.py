@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.assess.normalize import Normalised, _convert_chunked, clean, normalise
+from bot.assess.normalize import Normalised, clean, normalise
+from bot.textnorm import convert_chunked
 
 
 def test_traditional_becomes_simplified_char_for_char():
@@ -28,7 +29,7 @@ def test_a_conversion_that_changes_length_keeps_spans_exact():
         return s.replace("臺", "台台").replace("乾坤", "乾")
 
     src = "【臺北法院】乾坤，請還款"
-    n = _convert_chunked(src, fake, fake)  # "臺" +1 and "乾坤" -1 cancel out: same length, not aligned
+    n = convert_chunked(src, fake, fake)  # "臺" +1 and "乾坤" -1 cancel out: same length, not aligned
     # the changed chunk is redone char by char, so nothing collapses and every char keeps its source index
     assert n.text == "【台台北法院】乾坤，請還款"
     k = n.text.index("乾坤")

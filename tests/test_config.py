@@ -76,3 +76,23 @@ def test_broken_yaml_says_so(tmp_path: Path) -> None:
 def test_config_file_can_be_chosen_by_environment(tmp_path: Path) -> None:
     path = write(tmp_path, "logging:\n  level: DEBUG\n")
     assert load_config(env={"BOT_CONFIG": str(path)}).logging.level == "DEBUG"
+
+
+def test_wechat_download_links_are_off_by_default_and_last_ten_minutes() -> None:
+    cfg = load_config(env={})
+    assert cfg.wechat.public_url == ""
+    assert cfg.wechat.file_ttl_s == 600.0
+
+
+@pytest.mark.parametrize("url", ["bot.example.org", "ftp://bot.example.org", "https://", "https://x.org/?a=1"])
+def test_a_wechat_public_url_that_is_not_a_base_url_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match=r"wechat\.public_url: .* is not a base URL"):
+        load_config(write(tmp_path, f'wechat:\n  public_url: "{url}"\n'), env={})
+
+
+def test_a_wechat_public_url_and_link_lifetime_are_read(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "wechat:\n  public_url: https://bot.example.org/\n  file_ttl_s: 300\n"), env={})
+    assert cfg.wechat.public_url == "https://bot.example.org/"
+    assert cfg.wechat.file_ttl_s == 300.0
+    with pytest.raises(ConfigError, match=r"wechat\.file_ttl_s: must be a positive number"):
+        load_config(write(tmp_path, "wechat:\n  file_ttl_s: 0\n"), env={})

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluate import BLIND_SET, BLIND_SET_2, DEV_SET, leak_key, load_examples, near_duplicates
+from bot.evaluate import (
+    BLIND_CRISIS,
+    BLIND_SET,
+    BLIND_SET_2,
+    BLIND_SET_3,
+    BLIND_SET_4,
+    DEV_SET,
+    leak_key,
+    load_examples,
+    near_duplicates,
+)
 from bot.nlu_types import INTENTS
 from bot.train import PROJECT
 
@@ -17,7 +27,8 @@ def _training_texts() -> list[str]:
 
 
 def test_no_training_example_is_a_near_duplicate_of_a_blind_or_dev_message() -> None:
-    references = [e.text for path in (BLIND_SET, BLIND_SET_2, DEV_SET) for e in load_examples(path)]
+    sets = (BLIND_SET, BLIND_SET_2, BLIND_SET_3, BLIND_SET_4, BLIND_CRISIS, DEV_SET)
+    references = [e.text for path in sets for e in load_examples(path)]
     leaks = near_duplicates(_training_texts(), references)
     assert not leaks, leaks[:10]
 
@@ -29,7 +40,9 @@ def test_the_near_duplicate_check_sees_through_case_punctuation_script_and_small
     assert leak_key("won't") == leak_key("wont")
 
 
-@pytest.mark.parametrize("path", [BLIND_SET, BLIND_SET_2], ids=["blind 1", "blind 2"])
+@pytest.mark.parametrize(
+    "path", [BLIND_SET, BLIND_SET_2, BLIND_SET_3, BLIND_SET_4], ids=["blind 1", "blind 2", "blind 3", "blind 4"]
+)
 def test_each_blind_set_covers_every_intent_in_every_script(path: Path) -> None:
     blind = load_examples(path)
     assert len(blind) >= 420

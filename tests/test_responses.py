@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import opencc
 import pytest
 import yaml
 
@@ -20,6 +19,7 @@ from bot.dialogue.hooks import CHECKLIST, complaint_channels
 from bot.dialogue.place import LOCAL_EMERGENCY
 from bot.jurisdiction import PLACES
 from bot.store import EVIDENCE_KINDS
+from bot.textnorm import converter
 from tests._legal_sources import HOTLINES, PHONE, SITE, SITES, SOURCES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def _dialogue_texts(locale: str) -> dict[str, str]:
 
 
 def test_traditional_texts_are_in_traditional_script() -> None:
-    s2t = opencc.OpenCC("s2t")
+    s2t = converter("s2t")
     wrong = {
         k: v for k, v in _dialogue_texts("zh-Hant").items() if k not in SCRIPT_EXEMPT and s2t.convert(v) != v
     }
@@ -146,7 +146,7 @@ def test_traditional_texts_are_in_traditional_script() -> None:
 
 
 def test_simplified_texts_are_in_simplified_script() -> None:
-    t2s = opencc.OpenCC("t2s")
+    t2s = converter("t2s")
     wrong = {
         k: v for k, v in _dialogue_texts("zh-Hans").items() if k not in SCRIPT_EXEMPT and t2s.convert(v) != v
     }

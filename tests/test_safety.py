@@ -11,13 +11,13 @@ from bot.config import ROOT
 from bot.evaluate import load_examples
 from bot.safety import (
     CrisisHit,
-    _opencc,
     detect_crisis,
     lexicon,
     load_lexicon,
     phrase_to_regex,
     unbounded_repeat,
 )
+from bot.textnorm import converter
 
 DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
 TRAIN_DIR = ROOT / "rasa_project" / "data" / "nlu"
@@ -60,6 +60,8 @@ ENGLISH_CRISIS = [
     "thinking about suicide a lot lately",
 ]
 DANGER = [
+    "十分钟后就到，要收拾你",  # arriving within minutes, with a threat of harm
+    "追數佬話半個鐘後到，要俾啲顏色我睇",
     "他们现在在我家门外骂，还在踹",
     "催收的五六个人围在我家门口不让我出去",
     "有个男的拿着刀说要我还钱",
@@ -102,7 +104,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
                     "这是我最后一次跟你们说话了", "我先走了，大家保重", "以后你们就当没我这个女儿"],
         "zh-Hant": ["爸媽對不起，這輩子欠的下輩子再還", "永別了，謝謝你們一直照顧我", "遺書我放在抽屜裡了",
                     "今天是我最後一天", "如果明天我沒回訊息，就是我走了", "請幫我跟我女兒說爸爸愛她"],
-        "yue": ["對唔住阿爸，我真係冇用", "唔好掛住我", "我已經同屋企人講咗再見", "我寫低咗封信俾個女"],
+        "yue": ["對唔住阿爸，我真係冇用", "唔好掛住我", "我已經同屋企人講咗再見", "我寫低咗封信俾個女",
+                "我留咗封信俾屋企人"],
         "en": ["this is goodbye", "please tell my mom i'm sorry", "sorry dad, i tried my best",
                "by the time you read this", "i'm saying my goodbyes", "i left letters for everyone",
                "i wrote notes for my kids"],
@@ -120,9 +123,9 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     },
     ("self_harm", "hopelessness about tomorrow"): {
         "zh-Hans": ["明天就解脱了", "一切都会结束的，很快", "明天这个时候我就解脱了", "过了今晚就什么都不用管了",
-                    "我准备好了，今晚就走"],
+                    "我准备好了，今晚就走", "这笔钱以后我再也不用还了"],
         "zh-Hant": ["明天就解脫了", "我已經決定了，明天就結束一切", "欠卡債欠到不想面對明天", "今晚之後一切都會安靜"],
-        "yue": ["好快就唔使再煩", "聽晚之後一切都會完", "我決定咗今晚了斷"],
+        "yue": ["好快就唔使再煩", "聽晚之後一切都會完", "我決定咗今晚了斷", "聽晚就可以解脫"],
         "en": ["tomorrow it'll all be over", "i won't see tomorrow", "i'll be gone by tomorrow",
                "after tonight none of this will matter", "tonight is the night", "i don't see a future"],
         "pinyin": ["ming tian jiu jie tuo le", "ming tian jiu jie shu le"],
@@ -163,8 +166,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     ("self_harm", "wish to die in plain words"): {
         "zh-Hans": ["我想一了百了", "活着没啥意思"],
         "zh-Hant": ["活著好累，不如死了算了"],
-        "yue": ["我唔想再生存", "我真係好想死", "好想瞓咗唔使再醒", "我好攰，唔想再撐落去", "想就咁消失",
-                "做人好攰，想走"],
+        "yue": ["我唔想再生存", "我真係好想死", "活落去都冇得意思", "好想瞓咗唔使再醒", "我好攰，唔想再撐落去",
+                "想就咁消失", "做人好攰，想走"],
         "en": ["kms", "i want to unalive myself", "i'm going to end it all tonight", "i won't be around much longer",
                "I just want it all to end", "i'm going to ctb", "sewerslide", "the only way out is death"],
         "pinyin": ["bu xiang huo le", "wo xiang si", "wo bu xiang zai huo xia qu le", "huo zhe mei yi si"],
@@ -224,12 +227,12 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "zh-Hans": ["说今晚来我家，我一个人带着孩子", "他们说半小时后到，我家里只有我和孩子",
                     "他们说马上到，家里就我跟女儿"],
         "zh-Hant": ["今晚他們要過來，我一個人在家"],
-        "yue": ["佢哋今晚過嚟，我一個人喺屋企"],
+        "yue": ["佢哋今晚過嚟，我一個人喺屋企", "佢哋等陣上嚟，我同個女喺屋企"],
         "en": ["they said they're coming tonight and i'm alone with my kids",
                "they are on their way and i'm home alone with my baby"],
     },
     ("danger", "hiding from them or watched through the window"): {
-        "zh-Hans": ["我躲在厕所里，他们还在外面", "窗外有人一直往里看"],
+        "zh-Hans": ["我躲在厕所里，他们还在外面", "窗外有人一直往里看", "他们来了，我躲在衣柜里不敢出声"],
         "zh-Hant": ["有人在窗外偷看我"],
         "yue": ["我匿埋喺廁所，佢哋仲喺度"],
         "en": ["i'm hiding in the bathroom", "someone is watching me through my window"],
@@ -241,6 +244,97 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "yue": ["佢哋拎住把刀喺門口"],
         "en": ["there's a man with a knife outside", "i'm locked in a room", "he's holding a knife",
                "he's threatening me with a hammer", "they broke my window"],
+    },
+    ("self_harm", "better if I were gone, nobody would miss me"): {
+        "zh-Hans": ["我走了对大家都好", "反正没有人会想念我", "死也比让爸妈知道强"],
+        "zh-Hant": ["我不在了對誰都好", "不會有人想念我的"],
+        "yue": ["我死咗都好過俾屋企人知", "冇人會掛念我"],
+        "en": ["maybe everyone would be better if i was gone", "it'd be easier for my family if i just disappeared",
+               "i keep thinking i should just go away for good", "no one is going to miss me",
+               "better that i die than they find out"],
+        "pinyin": ["wo zou le dui da jia dou hao"],
+    },
+    ("self_harm", "not worth it any more, ending it"): {
+        "zh-Hans": ["活着根本不值得", "我觉得不值得再活下去"],
+        "zh-Hant": ["這樣活下去真的不值得"],
+        "yue": ["做人都唔值得", "活落去唔值得"],
+        "en": ["life just isn't worth it", "i've been thinking of ending it", "i really cant anymore",
+               "nothing's worth it anymore"],
+        "pinyin": ["huo zhe bu zhi de"],
+    },
+    ("self_harm", "a plan or the means in plain words"): {
+        "zh-Hans": ["我打算跳了", "我一直在攒我妈的降压药", "又忍不住割手了", "我现在一个人在江边", "坐在桥上不想回家"],
+        "zh-Hant": ["我決定了，要跳了", "我偷偷囤了老公的安眠藥"],
+        "yue": ["我又想鎅手", "我而家喺海邊"],
+        "en": ["i've decided to jump.", "i've been stockpiling my dad's painkillers", "started cutting again",
+               "i'm standing by the bridge", "i'm at the lake and i dont want to go back"],
+        "pinyin": ["da suan tiao le"],
+    },
+    ("self_harm", "putting affairs in order"): {
+        "zh-Hans": ["孩子以后就拜托给奶奶了", "存款都转给我妈了，你们保重", "微信都注销了，永别"],
+        "zh-Hant": ["女兒以後就託付給我姐了", "錢全部轉給我媽了，對不起"],
+        "yue": ["個仔以後就拜託阿媽", "啲積蓄都轉俾老母，對唔住"],
+        "en": ["i gave all my things to my sister", "leaving my bike to my neighbour, i won't need it",
+               "sent all my money to my brother. goodbye", "deleted all my accounts, take care everyone",
+               "sorry papa, for everything"],
+    },
+    ("danger", "followed onto transport, the phone taken, strangers in the room"): {
+        "zh-Hans": ["有辆面包车一直跟着我的网约车", "有两个男的在我宿舍"],
+        "zh-Hant": ["一輛摩托車一路跟著我的計程車"],
+        "yue": ["有架私家車一直跟住我架的士", "有幾個男人喺我間房"],
+        "en": ["a guy followed me from the station to my building", "there's a car tailing my cab",
+               "they're taking my phone right now", "strangers in my flat right now"],
+        "pinyin": ["gen zhe wo de che"],
+    },
+    ("danger", "waiting outside, back any minute, the door tried or defaced"): {
+        "zh-Hans": ["他们随时可能回来", "有人一直在拧我家的门把手", "他们现在在我女儿的幼儿园", "他们在我家门上喷字"],
+        "zh-Hant": ["他們隨時會回來", "他們現在正威脅要打我", "聽到他們在樓道裡"],
+        "yue": ["佢哋分分鐘返嚟", "佢哋而家喺度話要打我", "佢哋而家喺我個女學校"],
+        "en": ["he said he'll wait till i come out", "they could be back any minute", "someone tried to open my window",
+               "two men are outside my son's school right now", "they're spray painting my gate",
+               "they are threatening to hurt me right here", "i can hear them in the hallway"],
+        "pinyin": ["sui shi hui hui lai"],
+    },
+    ("self_harm", "affairs settled, a last goodbye, the rooftop, death ends the debt"): {
+        "zh-Hans": ["家里的后事都安排好了", "这应该是我们最后一次聊天", "我死了债就没了"],
+        "zh-Hant": ["後事已安排，謝謝你們", "我爬上天台了，不想再撐"],
+        "yue": ["我死咗就唔使還啦", "上咗天台吹下風 唔想再諗"],
+        "en": ["this is the last time we talk, thank you", "last time talking to you"],
+    },
+    ("danger", "at the stall or gate now, not let go, coming soon to teach a lesson"): {
+        "zh-Hans": ["他们正在我的摊子上闹，东西都掀翻了", "几个人围着不让我走", "他们说十分钟后到，要教训我"],
+        "zh-Hant": ["他們現在在我店裡，不讓我出去", "門外有人滯留，拒不離開"],
+        "yue": ["佢哋喺樓下等緊，我唔敢返屋企", "佢哋唔俾我走"],
+        "en": ["they grabbed my arm at the market", "men at my shop right now asking for me",
+               "they said they'll come tonight to teach me a lesson"],
+    },
+    ("danger", "a set time tonight at the door; they know where I live"): {
+        "zh-Hans": ["短信说今晚十点前不还就家门口见", "他们知道我住哪，说今晚就来"],
+        "zh-Hant": ["他們知道我住哪，今晚就來", "今晚十二點前不還，家門口見"],
+        "yue": ["佢哋知我住邊，話今晚嚟", "今晚唔還錢就樓下見"],
+        "en": ["they know where i live and said they are coming tonight",
+               "tonight, they say, and they know where i live"],
+    },
+    ("self_harm", "saying goodbye to people, closing the file"): {
+        "zh-Hans": ["该还的都还了，跟朋友们也道别了", "后事都交代好了"],
+        "zh-Hant": ["能還的都還了，也跟大家道別了", "我的事都交代好了，永別了"],
+        "yue": ["同啲朋友講咗再見，我唔會再煩佢哋", "交代好晒啲嘢，後事都安排好"],
+        "en": ["i said my goodbyes to my family yesterday", "said goodbye to everyone, it feels like closing the file",
+               "just tying up loose ends now"],
+    },
+    ("self_harm", "the debt gone with me, a rope, goodbyes sent, everything prepared"): {
+        "zh-Hans": ["我走了债也就没了", "我已经跟朋友们道别了"],
+        "zh-Hant": ["我死了債就沒了吧", "同啲朋友講咗再見"],
+        "yue": ["我死咗就唔使還", "啲嘢都交代好晒"],
+        "en": ["soon nobody will have to worry about me", "i bought a rope yesterday", "i texted my sister goodbye",
+               "the bridge looks so calm tonight", "if something happens, tell my mom i'm sorry"],
+    },
+    ("danger", "waiting for me, up the stairs, hit, taken, inside now"): {
+        "zh-Hans": ["几个人围着不让我走", "他们现在在我的摊子上闹"],
+        "zh-Hant": ["他們現在在我店裡，不讓我出去", "門外有人滯留，拒不離開"],
+        "yue": ["佢哋唔俾我走", "佢哋喺樓下等緊，我唔敢返屋企"],
+        "en": ["two men waiting for me after work", "they're coming up the stairs", "they punched my brother",
+               "they're in the office now", "they took my scooter", "i'm alone with my kids and they keep knocking"],
     },
 }
 
@@ -304,6 +398,27 @@ ORDINARY_COLLECTION_TALK = [
     "我把借条交给律师了",
     "they said they'll come tonight if i don't pay by 6",
     "i'm dying to know if they can sue me",
+    # Distress, idioms and questions near the warning signs above: crying or taking calls in the toilet,
+    # 頂唔順 on its own, 'nothing more to pay once it is paid off', a threat for later, cutting costs.
+    "催收日日打嚟，真係頂唔順",
+    "他们一直打电话，我只能躲在厕所接",
+    "我躲在厕所哭了一场",
+    "还清以后再也不用还了吧",
+    "结清之后再也不用还了",
+    "他们威胁要在门上喷漆",
+    "我打算跳槽",
+    "我存钱给妈妈买降压药",
+    "can they take my phone?",
+    "i'm cutting back on spending",
+    "thinking about cutting my expenses",
+    "i want to end it with this lender and pay in full",
+    "what if collectors are at the door?",
+    "their calls follow me everywhere",
+    "i'm planning to jump at the chance to settle",
+    "they'll call back any minute",
+    "life insurance is not worth it",
+    "i gave my payslips to the lawyer",
+    "they threatened to sue me",
 ]
 
 
@@ -444,7 +559,7 @@ def test_every_chinese_phrase_of_the_lexicon_is_caught_when_typed_in_traditional
     assert len(chinese) > 200
     missed = []
     for config in ("s2t", "s2tw", "s2hk", "s2twp"):
-        conv = _opencc(config)
+        conv = converter(config)
         assert conv is not None, config
         converted = [(p, str(conv.convert(p))) for p in chinese]
         missed += [(config, p, t) for p, t in converted if detect_crisis(f"我{t}。") is None]
@@ -459,7 +574,7 @@ def test_no_character_of_the_lexicon_hides_its_own_simplified_form() -> None:
     data = yaml.safe_load((ROOT / "bot" / "data" / "crisis_lexicon.yml").read_text(encoding="utf-8"))
     entries = [e for k in ("self_harm", "danger", "exclusions") for e in data.get(k) or []]
     written = {ch for e in entries for x in [*(e.get("phrases") or []), *(e.get("regex") or [])] for ch in str(x)}
-    conv = _opencc("t2s")
+    conv = converter("t2s")
     assert conv is not None
     clashes = sorted(ch for ch in written if "\u4e00" <= ch <= "\u9fff" and str(conv.convert(ch)) in written - {ch})
     assert clashes == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu_types import Parse
-from bot.understand import decide, domain_words, has_domain_word
+from bot.understand import crisis_kind, decide, domain_words, has_domain_word
 
 THRESHOLD = 0.45
 
@@ -36,7 +36,12 @@ def test_crisis_ranked_close_behind_the_top_gives_the_crisis_reply_then_the_answ
 
 
 def test_a_confident_crisis_intent_is_a_full_crisis() -> None:
-    assert decide(_parse(("crisis", 0.9), ("stay_calm", 0.05)), "x", THRESHOLD).action == "crisis"
+    assert decide(_parse(("crisis", 0.95), ("stay_calm", 0.03)), "x", THRESHOLD).action == "crisis"
+
+
+def test_a_less_sure_crisis_intent_gives_the_crisis_reply_and_still_answers() -> None:
+    d = decide(_parse(("crisis", 0.7), ("thanks", 0.25)), "终于有人讲明白了", THRESHOLD)
+    assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "thanks"
 
 
 def test_a_domain_word_turns_off_topic_into_did_you_mean() -> None:
@@ -62,3 +67,12 @@ def test_two_flows_neck_and_neck_are_asked_about() -> None:
 def test_a_clear_winner_is_answered() -> None:
     d = decide(_parse(("report_complaint", 0.9), ("know_rights", 0.05)), "怎么投诉", THRESHOLD)
     assert (d.action, d.intent) == ("intent", "report_complaint")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("they're coming to my house tonight", "danger"), ("催收的人在楼下等我", "danger"),
+     ("我不想再撑了", "self_harm"), ("i feel like disappearing", "self_harm")],
+)
+def test_a_model_crisis_gets_the_danger_reply_when_the_words_point_to_danger(text: str, kind: str) -> None:
+    assert crisis_kind(text) == kind

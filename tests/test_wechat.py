@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -13,7 +14,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,17 @@ from cryptography.fernet import Fernet
 
 from bot.channels import console
 from bot.channels.wechat import (
+    DOWNLOAD_GRACE_S,
     MAX_BODY_BYTES,
+    MAX_FILES_PER_USER,
     MAX_TEXT_BYTES,
     MENU_KEY_PREFIX,
     USER_PREFIX,
     ApiClient,
+    FileShelf,
+    RateLimiter,
     WechatChannel,
+    content_disposition,
     create_menu,
     menu_definition,
     render,
@@ -38,10 +45,10 @@ from bot.channels.wechat import (
 from bot.config import Config, ConfigError, Secrets
 from bot.dialogue.commands import NAMES as COMMAND_NAMES
 from bot.dialogue.content import t
-from bot.dialogue.types import Incoming, Option, Reply
+from bot.dialogue.types import Attachment, Incoming, Option, Reply
 from bot.store import Store
 from tests.fake_bot_api import render_screenshot
-from tests.fake_wechat import AES_KEY, APP_ID, APP_SECRET, TOKEN, FakeWechat, message_xml
+from tests.fake_wechat import AES_KEY, APP_ID, APP_SECRET, TOKEN, Download, FakeWechat, message_xml
 
 HIGH_RISK_SMS = (
     "【速贷金融】刘*强你已严重逾期，再不还款我们明天就派人上门，到你单位找你领导，"
@@ -63,6 +70,7 @@ class ObservedDialogue:
         self.real = real
         self.slow_s = slow_s
         self.seen: list[Incoming] = []
+        self.answered: list[tuple[Incoming, list[Reply]]] = []
         self.lock = threading.Lock()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -76,7 +84,23 @@ class ObservedDialogue:
             return [Reply("\n\n".join(paragraphs), (Option("menu", "菜单"),))]
         if incoming.text.startswith(self.BOOM):
             raise RuntimeError(f"core failed on {incoming.text!r}")
-        return list(await self.real.handle(incoming))
+        replies = list(await self.real.handle(incoming))
+        with self.lock:
+            self.answered.append((incoming, replies))
+        return replies
+
+    def files(self, user: str) -> list[Attachment]:
+        """The files the core attached to its replies to user, in order."""
+        with self.lock:
+            return [f for i, rs in self.answered if i.user_id == user for r in rs for f in r.attachments]
+
+    def last_options(self, user: str) -> list[Option]:
+        """The options the core offered user last (the ones the numbers refer to)."""
+        with self.lock:
+            return next(
+                list(r.options) for i, rs in reversed(self.answered) if i.user_id == user for r in reversed(rs)
+                if r.options
+            )
 
     def count(self, user: str) -> int:
         with self.lock:
@@ -126,14 +150,14 @@ class RunningChannel:
         self.thread.join(20)
 
 
-def wx_cfg(cfg: Config, *, aes: bool = False, api: bool = True) -> Config:
+def wx_cfg(cfg: Config, *, aes: bool = False, api: bool = True, public_url: str = "") -> Config:
     secrets = Secrets(
         wechat_token=TOKEN,
         wechat_aes_key=AES_KEY if aes else None,
         wechat_app_id=APP_ID if (api or aes) else None,
         wechat_app_secret=APP_SECRET if api else None,
     )
-    return replace(cfg, secrets=secrets, wechat=replace(cfg.wechat, reply_window_s=WINDOW))
+    return replace(cfg, secrets=secrets, wechat=replace(cfg.wechat, reply_window_s=WINDOW, public_url=public_url))
 
 
 # ── fixtures ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -152,11 +176,11 @@ def dialogue(cfg: Config, parser: Any, store: Store) -> ObservedDialogue:
     return ObservedDialogue(Dialogue(cfg, parser, store, ocr=load_ocr()))
 
 
-def start(cfg: Config, dialogue: Any, store: Store, *, aes: bool = False, api: bool = True) -> tuple[
-    FakeWechat, RunningChannel
-]:
+def start(
+    cfg: Config, dialogue: Any, store: Store, *, aes: bool = False, api: bool = True, public_url: str = ""
+) -> tuple[FakeWechat, RunningChannel]:
     fake = FakeWechat(aes_key=AES_KEY if aes else None, timeout_s=PLATFORM_TIMEOUT).start()
-    c = wx_cfg(cfg, aes=aes, api=api)
+    c = wx_cfg(cfg, aes=aes, api=api, public_url=public_url)
     client = ApiClient(APP_ID, APP_SECRET, store, fake.base_url) if api else None
     channel = WechatChannel(c, dialogue, store, client, platform_timeout_s=PLATFORM_TIMEOUT)
     running = RunningChannel(channel)
@@ -187,6 +211,49 @@ def safe_mode(cfg: Config, dialogue: ObservedDialogue, store: Store) -> Iterator
     """Safe mode: every callback body and reply encrypted."""
     fake, running = start(cfg, dialogue, store, aes=True)
     yield fake
+    running.stop()
+    fake.stop()
+
+
+PUBLIC_URL = "https://bot.example.org"
+"""The public base URL the links carry; the tests reach the same server directly, as the HTTPS proxy would."""
+
+
+class Clock:
+    """A clock the test moves forward, for the file links' lifetimes."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Links:
+    """A channel that offers files as download links, its server and the clock of its links."""
+
+    fake: FakeWechat
+    running: RunningChannel
+    clock: Clock
+
+    def local(self, url: str) -> str:
+        """The link as the proxy forwards it to the channel's own server."""
+        assert url.startswith(PUBLIC_URL + "/")
+        return f"http://127.0.0.1:{self.running.port}{url[len(PUBLIC_URL):]}"
+
+    def open(self, url: str, **headers: str) -> Download:
+        return self.fake.open_link(self.local(url), headers)
+
+
+@pytest.fixture(scope="module")
+def links(cfg: Config, dialogue: ObservedDialogue, store: Store) -> Iterator[Links]:
+    """A service account with wechat.public_url set: files become links served by the channel."""
+    fake, running = start(cfg, dialogue, store, public_url=PUBLIC_URL + "/")
+    clock = Clock()
+    assert running.channel.files is not None
+    running.channel.files.clock = clock
+    yield Links(fake, running, clock)
     running.stop()
     fake.stop()
 
@@ -590,6 +657,166 @@ def test_a_failure_in_the_core_gets_a_calm_answer(platform: FakeWechat, user: st
     reply = say(platform, user, f"{ObservedDialogue.BOOM} x")
     assert reply == t("zh-Hans", "wechat.error")
     assert say(platform, user, "/help")
+
+
+# ── files as download links ──────────────────────────────────────────────────────────────────────────
+def log_incident(store: Store, open_id: str) -> None:
+    """One logged call in the user's evidence log, so that /export has something to put in the PDF."""
+    at = datetime.now(timezone.utc) - timedelta(hours=3)
+    store.add_evidence(f"{USER_PREFIX}{open_id}", "call", "13800001111 打了3次，说要去我单位", at=at)
+
+
+def ask(fake: FakeWechat, open_id: str, text: str) -> str:
+    """The whole answer the user sees: the passive reply, or the customer-service texts when it came late."""
+    before = len(fake.kf_texts(open_id))
+    reply = fake.deliver(fake.fields(open_id, "text", Content=text))[-1].reply
+    if reply is not None:
+        return reply
+    return "\n\n".join(fake.wait_kf(open_id, before + 1)[before:])
+
+
+def press(fake: FakeWechat, dialogue: ObservedDialogue, open_id: str, option_id: str) -> str:
+    """Reply with the number of the option the core offered last under this id."""
+    options = dialogue.last_options(f"{USER_PREFIX}{open_id}")
+    number = next(n for n, o in enumerate(options, start=1) if o.id == option_id)
+    return ask(fake, open_id, str(number))
+
+
+def export_link(links: Links, dialogue: ObservedDialogue, store: Store, open_id: str) -> tuple[str, Attachment]:
+    """Log an incident, send /export, and return the one link in the answer and the PDF the core built."""
+    log_incident(store, open_id)
+    answer = ask(links.fake, open_id, "/export")
+    found = links.fake.links(answer)
+    pdfs = [f for f in dialogue.files(f"{USER_PREFIX}{open_id}") if f.filename.endswith(".pdf")]
+    assert len(found) == 1 and len(pdfs) == 1
+    assert t("zh-Hans", "wechat.download", filename=pdfs[0].filename, url=found[0], minutes=10) in answer
+    return found[0], pdfs[0]
+
+
+def test_export_gives_a_link_that_downloads_the_pdf_the_core_built(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    url, pdf = export_link(links, dialogue, store, user)
+    assert url.startswith(f"{PUBLIC_URL}/wechat/file/") and len(url.rsplit("/", 1)[1]) >= 43
+    got = links.open(url)  # no signature: the token in the link is the secret
+    assert got.status == 200 and got.body == pdf.data and got.body.startswith(b"%PDF-")
+    assert got.headers["Content-Type"] == "application/pdf"
+    assert got.headers["Content-Disposition"].startswith("attachment;") and pdf.filename in got.headers[
+        "Content-Disposition"
+    ]
+    assert got.headers["Cache-Control"] == "no-store"
+    assert links.open(url).body == pdf.data  # a second fetch right after (preview, then save) still works
+    links.clock.now += DOWNLOAD_GRACE_S + 1
+    assert links.open(url).status == 404  # downloaded: gone after the grace period, long before the 10 minutes
+
+
+def test_an_expired_link_and_a_wrong_token_get_the_same_plain_404(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    url, pdf = export_link(links, dialogue, store, user)
+    token = url.rsplit("/", 1)[1]
+    wrong = links.open(f"{PUBLIC_URL}/wechat/file/{secrets.token_urlsafe(32)}")
+    near = links.open(url[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert wrong.status == near.status == 404 and wrong.body == near.body
+    head = links.fake.open_link(links.local(url), method="HEAD")
+    assert head.status == 200 and head.body == b""  # looking does not use the link up
+    links.clock.now += 9 * 60
+    assert links.open(url).status == 200  # never downloaded: still there within the 10 minutes
+    other_url, _ = export_link(links, dialogue, store, next(_users))
+    links.clock.now += 10 * 60 + 1
+    expired = links.open(other_url)
+    assert expired.status == 404 and expired.body == wrong.body
+    assert pdf.filename.encode() not in expired.body and expired.headers["Content-Type"] == wrong.headers[
+        "Content-Type"
+    ]
+
+
+def test_delete_removes_the_users_pending_links(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    url, _ = export_link(links, dialogue, store, user)
+    ask(links.fake, user, "/delete")
+    press(links.fake, dialogue, user, "del:yes")
+    assert store.count_evidence(f"{USER_PREFIX}{user}") == 0
+    assert links.open(url).status == 404
+
+
+def test_without_a_public_url_an_export_says_to_use_telegram_or_the_terminal(
+    platform: FakeWechat, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    log_incident(store, user)
+    answer = ask(platform, user, "/export")
+    pdf = next(f for f in dialogue.files(f"{USER_PREFIX}{user}") if f.filename.endswith(".pdf"))
+    assert t("zh-Hans", "wechat.attachment", filename=pdf.filename) in answer
+    assert platform.links(answer) == []
+
+
+def test_file_requests_are_rate_limited_per_address(links: Links) -> None:
+    channel = links.running.channel
+    kept, channel.limiter = channel.limiter, RateLimiter(limit=3)
+    try:
+        url = f"{PUBLIC_URL}/wechat/file/{secrets.token_urlsafe(32)}"
+        statuses = [links.open(url, **{"X-Forwarded-For": "203.0.113.5"}).status for _ in range(4)]
+        assert statuses == [404, 404, 404, 429]
+        assert links.open(url, **{"X-Forwarded-For": "203.0.113.6"}).status == 404  # another address is free
+    finally:
+        channel.limiter = kept
+
+
+def test_the_rate_limiter_forgets_old_windows_and_stays_small() -> None:
+    clock = Clock()
+    limiter = RateLimiter(limit=2, window_s=60, size=2, clock=clock)
+    assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
+    clock.now += 61
+    assert limiter.allow("a")
+    assert limiter.allow("a") and not limiter.allow("a")
+    limiter.allow("b")
+    limiter.allow("c")  # "a" is the least recently seen of three: forgotten, so it starts afresh
+    assert limiter.allow("a")
+
+
+def test_links_and_tokens_never_reach_the_logs(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        url, _ = export_link(links, dialogue, store, user)
+        assert links.open(url).status == 200
+    assert url.rsplit("/", 1)[1] not in caplog.text and "/file/" not in caplog.text
+    assert user not in caplog.text
+
+
+def test_a_user_keeps_a_bounded_number_of_links_oldest_retired_first() -> None:
+    shelf = FileShelf(600, clock=Clock())
+    files = [Attachment(f"f{i}.csv", f"{i}".encode(), "text/csv") for i in range(MAX_FILES_PER_USER + 2)]
+    tokens = [shelf.put("wx:a", f) for f in files]
+    other = shelf.put("wx:b", files[0])
+    assert [shelf.get(tok) for tok in tokens[:2]] == [None, None]
+    assert [shelf.get(tok) for tok in tokens[2:]] == files[2:]
+    assert shelf.get(other) == files[0] and shelf.pending("wx:a") == MAX_FILES_PER_USER
+    assert shelf.drop_user("wx:a") == MAX_FILES_PER_USER and shelf.get(tokens[-1]) is None
+    assert shelf.get(other) == files[0]
+
+
+def test_the_csv_and_markdown_files_download_as_utf8_text(
+    links: Links, dialogue: ObservedDialogue, store: Store, user: str
+) -> None:
+    log_incident(store, user)
+    answer = ask(links.fake, user, "/export")
+    for option in ("ev:view", "ev:pack", "ev:view", "ev:export"):  # the log's view offers the pack and the CSV
+        answer += "\n" + press(links.fake, dialogue, user, option)
+    files = {f.filename.rsplit(".", 1)[1]: f for f in dialogue.files(f"{USER_PREFIX}{user}")}
+    found = {url: links.open(url) for url in links.fake.links(answer)}
+    got = {d.headers["Content-Disposition"].split('"')[1].rsplit(".", 1)[1]: d for d in found.values()}
+    assert got["md"].body == files["md"].data and got["md"].headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert got["csv"].body == files["csv"].data and got["csv"].headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_a_chinese_file_name_survives_the_download_header() -> None:
+    header = content_disposition("投诉材料 2026.pdf")
+    assert header.startswith('attachment; filename="')
+    assert header.encode("latin-1")  # header values must be Latin-1
+    encoded = header.split("filename*=UTF-8''", 1)[1]
+    assert urllib.parse.unquote(encoded) == "投诉材料 2026.pdf"
 
 
 # ── pieces ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 import threading
 import time
 import traceback
@@ -32,7 +33,9 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from wechatpy import WeChatClient, parse_message
@@ -99,6 +102,18 @@ MENU_LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The custom menu: top-level buttons (a command, or a group of commands). Names are commands of the
 dialogue's command table (the one Telegram's command list is built from). The platform allows 1-3 top-level
 buttons with 1-5 sub-buttons each; a name is at most 16 bytes at the top and 60 bytes below ("Custom menu")."""
+FILE_ROUTE = "/file/"
+"""Files are served at <wechat.path>/file/<token> on the callback server."""
+DOWNLOAD_GRACE_S = 60.0
+"""After the first complete download a link works this much longer (a browser may fetch twice: preview, save)."""
+MAX_FILES_PER_USER = 5
+"""Links kept per user; making a sixth retires the oldest."""
+MAX_KEPT_BYTES = 64 * 1024 * 1024
+"""All kept files together stay under this; the oldest are dropped first (a 200-entry PDF is well under 1 MB)."""
+DOWNLOADS_PER_MINUTE = 20
+"""File requests one address may make per minute (hits and misses alike); more get 429."""
+MAX_LIMITED_ADDRESSES = 4096
+"""The rate limiter remembers this many addresses (least recently seen forgotten first), so it stays small."""
 MENU_KEY_PREFIX = "cmd:"
 MENU_TOP_NAME_BYTES = 16
 MENU_SUB_NAME_BYTES = 60
@@ -173,15 +188,21 @@ def cdata_safe(text: str) -> str:
     return text.replace("]]>", "]] >")
 
 
-def render(replies: Sequence[Reply], locale: str) -> tuple[str, list[Option]]:
-    """Replies as one plain text with numbered options ("1) label"), numbered exactly as the console does."""
+def render(
+    replies: Sequence[Reply], locale: str, offer: Callable[[Attachment], str] | None = None
+) -> tuple[str, list[Option]]:
+    """Replies as one plain text with numbered options ("1) label"), numbered exactly as the console does.
+
+    A file becomes the line offer(file) returns (a download link), or without offer the note that an Official
+    Account cannot send files.
+    """
     out: list[str] = []
     options: list[Option] = []
     for reply in replies:
         if reply.text:
             out.append(reply.text)
         for file in reply.attachments:
-            out.append(_attachment_note(file, locale))
+            out.append(offer(file) if offer is not None else _attachment_note(file, locale))
         if reply.options:
             options = list(reply.options)
     if options:
@@ -320,6 +341,139 @@ class _StoreSession:
         self.client.store.put_shared(self.client.token_name, b"", 0.001)
 
 
+# ── files offered as links ───────────────────────────────────────────────────────────────────────────
+@dataclass
+class _Kept:
+    """One file waiting to be downloaded, and until when its link works."""
+
+    user: str
+    file: Attachment
+    expires: float
+
+
+class FileShelf:
+    """Files offered as one-off links, kept in this process's memory only, under unguessable tokens.
+
+    Memory rather than the store: the file is a rendering of evidence that is already encrypted at rest, so a
+    copy that never touches disk and disappears with the process is the smallest exposure; it also means a
+    link only works on the worker that made it (docs/wechat.md, "Files"). Tokens are
+    secrets.token_urlsafe(32) (256 random bits); only their SHA-256 is kept, so the links cannot be read back
+    from memory either. Nothing here is logged.
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """A shelf whose links work for ttl_s seconds (measured with clock)."""
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._kept: OrderedDict[bytes, _Kept] = OrderedDict()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        """What a token is kept under (its hash: the token itself is not stored)."""
+        return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+    def put(self, user: str, file: Attachment) -> str:
+        """Keep file for user and return the new token of its link."""
+        self.purge()
+        token = secrets.token_urlsafe(32)
+        self._kept[self._key(token)] = _Kept(user, file, self.clock() + self.ttl_s)
+        mine = [k for k, v in self._kept.items() if v.user == user]
+        for key in mine[: max(0, len(mine) - MAX_FILES_PER_USER)]:
+            del self._kept[key]
+        while self._kept and self.kept_bytes() > MAX_KEPT_BYTES:
+            self._kept.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> Attachment | None:
+        """The file behind a token, or None when it is unknown or its link has expired."""
+        self.purge()
+        kept = self._kept.get(self._key(token))
+        return kept.file if kept is not None else None
+
+    def downloaded(self, token: str) -> None:
+        """A complete download happened: the link works for the grace period at most."""
+        kept = self._kept.get(self._key(token))
+        if kept is not None:
+            kept.expires = min(kept.expires, self.clock() + DOWNLOAD_GRACE_S)
+
+    def drop_user(self, user: str) -> int:
+        """Forget every file of user (their data was deleted); return how many there were."""
+        keys = [k for k, v in self._kept.items() if v.user == user]
+        for key in keys:
+            del self._kept[key]
+        return len(keys)
+
+    def pending(self, user: str) -> int:
+        """How many links of user still work."""
+        self.purge()
+        return sum(1 for v in self._kept.values() if v.user == user)
+
+    def purge(self) -> None:
+        """Drop the files whose links have expired."""
+        now = self.clock()
+        for key in [k for k, v in self._kept.items() if v.expires <= now]:
+            del self._kept[key]
+
+    def kept_bytes(self) -> int:
+        """Bytes of all files kept."""
+        return sum(len(v.file.data) for v in self._kept.values())
+
+
+class RateLimiter:
+    """At most `limit` requests per address per `window_s`; remembers a bounded number of addresses."""
+
+    def __init__(
+        self,
+        limit: int = DOWNLOADS_PER_MINUTE,
+        window_s: float = 60.0,
+        size: int = MAX_LIMITED_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """A fixed-window limiter keeping at most size addresses."""
+        self.limit = limit
+        self.window_s = window_s
+        self.size = size
+        self.clock = clock
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def allow(self, address: str) -> bool:
+        """Count one request from address; False when it is over the limit in the current window."""
+        now = self.clock()
+        started, count = self._seen.pop(address, (now, 0))
+        if now - started >= self.window_s:
+            started, count = now, 0
+        self._seen[address] = (started, count + 1)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return count < self.limit
+
+
+def client_address(request: web.Request) -> str:
+    """The requester's address; behind a local reverse proxy, the last one it added to X-Forwarded-For."""
+    peer = request.remote or ""
+    try:
+        local = ip_address(peer).is_loopback or ip_address(peer).is_private
+    except ValueError:
+        local = False
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if local and forwarded:
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
+
+
+def content_type(mime_type: str) -> str:
+    """The Content-Type of a file: text files are UTF-8 and say so (phones guess wrong for Chinese otherwise)."""
+    if mime_type.startswith("text/") and "charset" not in mime_type:
+        return f"{mime_type}; charset=utf-8"
+    return mime_type
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header that names the file (RFC 6266: an ASCII fallback and the UTF-8 name)."""
+    fallback = re.sub(r'[^A-Za-z0-9._-]', "_", filename) or "file"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 # ── the channel ──────────────────────────────────────────────────────────────────────────────────────────
 @dataclass
 class _Job:
@@ -373,6 +527,9 @@ class WechatChannel:
         self._send_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.more_words = {content.t(loc, "wechat.more_word").casefold() for loc in LOCALES}
+        self.public_url = cfg.wechat.public_url.rstrip("/")
+        self.files = FileShelf(cfg.wechat.file_ttl_s) if self.public_url else None
+        self.limiter = RateLimiter()
 
     @staticmethod
     def _crypto(cfg: Config) -> WeChatCrypto | None:
@@ -395,7 +552,40 @@ class WechatChannel:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get(self.cfg.wechat.path, self.on_get)
         app.router.add_post(self.cfg.wechat.path, self.on_post)
+        app.router.add_get(self.file_path("{token}"), self.on_file)
         return app
+
+    def file_path(self, token: str) -> str:
+        """The path a file's link points to."""
+        return f"{self.cfg.wechat.path.rstrip('/')}{FILE_ROUTE}{token}"
+
+    async def on_file(self, request: web.Request) -> web.StreamResponse:
+        """A download link: the file while its link works, else 404 (no signature: the token is the secret)."""
+        if not self.limiter.allow(client_address(request)):
+            return web.Response(status=429, text="too many requests", headers={"Retry-After": "60"})
+        token = request.match_info.get("token", "")
+        file = self.files.get(token) if self.files is not None else None
+        if file is None:
+            return web.Response(status=404, text="not found", headers={"Cache-Control": "no-store"})
+        res = web.StreamResponse(
+            headers={
+                "Content-Type": content_type(file.mime_type),
+                "Content-Disposition": content_disposition(file.filename),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "X-Robots-Tag": "noindex",
+            }
+        )
+        res.content_length = len(file.data)
+        await res.prepare(request)
+        if request.method != "GET":
+            return res  # HEAD: the headers only, and the link stays as it was
+        await res.write(file.data)
+        await res.write_eof()
+        if self.files is not None:
+            self.files.downloaded(token)
+        return res
 
     def _signed(self, query: Any) -> bool:
         """Whether the URL carries a valid, fresh signature (nothing of the body is looked at)."""
@@ -703,9 +893,25 @@ class WechatChannel:
         """Ask the dialogue core and render its replies; remember the numbered options."""
         replies = await self.dialogue.handle(incoming)
         locale = self._locale(user, replies)
-        text, options = render(replies, locale)
+        if self.files is not None and self.files.pending(user) and not self.store.get_state(user):
+            self.files.drop_user(user)  # the user's data was just deleted (/delete): their links die with it
+        text, options = render(replies, locale, self._offer(user, locale))
         mem.options = options if options else mem.options
         return self._parts(user, text, mem, locale)
+
+    def _offer(self, user: str, locale: str) -> Callable[[Attachment], str] | None:
+        """How a file in a reply to user is offered: a download link when public_url is set, else None."""
+        files = self.files
+        if files is None:
+            return None
+        minutes = max(1, round(files.ttl_s / 60))
+
+        def offer(file: Attachment) -> str:
+            url = f"{self.public_url}{self.file_path(files.put(user, file))}"
+            asyncio.get_running_loop().call_later(files.ttl_s + 1, files.purge)  # freed even if no one asks again
+            return content.t(locale, "wechat.download", filename=file.filename, url=url, minutes=minutes)
+
+        return offer
 
     def _own(self, user: str, key: str, **values: object) -> list[str]:
         """One of the channel's own sentences, in the user's language."""

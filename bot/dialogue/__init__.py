@@ -1,7 +1,8 @@
 """The conversation core: flows, locale handling and the safety gate; knows nothing about any channel.
 
 `Dialogue` is imported lazily so that `bot.dialogue.types` can be used (e.g. by bot.evidence) without
-loading the whole core.
+loading the whole core. Must not import a channel (bot.channels) or a messaging library; the channels
+import it (tests/test_architecture.py).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from bot.offload import run_bridged, wait_for
 from bot.safety import CrisisHit, detect_crisis
 from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreUnavailable
 from bot.textnorm import has_words
-from bot.understand import Decision, decide
+from bot.understand import Decision, crisis_kind, decide
 
 log = logging.getLogger(__name__)
 
@@ -272,10 +272,10 @@ class Dialogue:
             return
         decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
         if decision.action == "crisis":
-            self._crisis(turn)
+            self._crisis(turn, crisis_kind(text))
             return
         if decision.action == "crisis_soft":  # unsure, but crisis is close: the crisis reply comes first
-            self._crisis(turn)
+            self._crisis(turn, crisis_kind(text))
             then = decision.then
             if then is None or then.action not in ("intent", "clarify"):
                 if node is not None:  # back to the question that waits, after the crisis reply
@@ -316,7 +316,7 @@ class Dialogue:
             return False
         decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
         if decision.action in ("crisis", "crisis_soft"):
-            self._crisis(turn)
+            self._crisis(turn, crisis_kind(text))
         return decision.action == "crisis"
 
     def _stay(self, turn: Turn, node: Node, answer: Answer | Invalid | None, text: str, intent: str) -> None:
@@ -345,6 +345,10 @@ class Dialogue:
         A statement that fits the question ("they keep calling my family" where the complaint asks what
         happened) stays, even when the model would open another flow for it; a question does not.
         """
+        if node.ask == "text":  # a name: only a sure other topic, sure small talk or an SMS leaves the question
+            sure = decision.action == "intent" and decision.confidence >= SURE_SMALL_TALK
+            other = decision.intent in SMALL_TALK or self._changes_topic(node, decision.intent)
+            return (sure and other) or (signal == "weak" and not speaks_in_first_person(text))
         sms_like = decision.intent == "assess_sms" or (signal == "weak" and not speaks_in_first_person(text))
         if node.ask != "sms" and sms_like and len(text) > SHORT_ANSWER_CHARS:
             return True
@@ -494,7 +498,7 @@ class Dialogue:
         if isinstance(answer, Answer):
             advance(turn, node, answer.value)
         else:
-            reask(turn, node, answer.key)
+            reask(turn, node, answer)
 
     async def _parse(self, text: str) -> Parse | None:
         """Ask the intent model; None while it is still loading."""

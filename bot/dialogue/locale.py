@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from bot.config import LOCALES
-from bot.textnorm import TRAD_ZHE
+from bot.textnorm import TRAD_ZHE, converter
 
 DETECT_CHARS = 400
 """Only the start of a message is looked at: enough to tell the script, cheap for a 100 KB paste."""
@@ -35,23 +34,18 @@ _HINTS = {
 }
 
 
-@lru_cache(maxsize=2)
-def _opencc(config: str) -> Any:
-    """Return a plain character-level OpenCC converter ("t2s" or "s2t"), created once.
-
-    Plain t2s on purpose: Taiwan-variant configs also rewrite characters that are fine in Simplified
-    (tw2s turns 怎么 into 怎幺), which would make Simplified text look Traditional.
-    """
-    import opencc
-
-    try:
-        return opencc.OpenCC(config)
-    except Exception:  # some bindings want the config file name
-        return opencc.OpenCC(f"{config}.json")
-
-
 SHORT_ENGLISH = frozenset({"hi", "yo", "ty"})
 """Whole messages too short for the letter count that are English all the same."""
+
+
+def _t2s_conv() -> Any:
+    """The Traditional→Simplified converter (plain t2s: Taiwan variants would rewrite 怎么 into 怎幺)."""
+    return converter("t2s")
+
+
+def _s2t_conv() -> Any:
+    """The Simplified→Traditional converter."""
+    return converter("s2t")
 
 
 def detect_script(text: str) -> str | None:
@@ -59,9 +53,9 @@ def detect_script(text: str) -> str | None:
     sample = _URL.sub(" ", text[:DETECT_CHARS])
     chinese = "".join(_CJK.findall(sample))
     if chinese:
-        if str(_opencc("t2s").convert(chinese)) != chinese or TRAD_ZHE.search(chinese):
+        if str(_t2s_conv().convert(chinese)) != chinese or TRAD_ZHE.search(chinese):
             return "zh-Hant"
-        if str(_opencc("s2t").convert(chinese)) != chinese:
+        if str(_s2t_conv().convert(chinese)) != chinese:
             return "zh-Hans"
         return "zh"
     if len(_LATIN.findall(sample)) >= MIN_LATIN_LETTERS:
