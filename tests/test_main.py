@@ -174,3 +174,21 @@ def test_the_bot_connects_by_itself_once_telegram_becomes_reachable(tmp_path: Pa
         proc.kill()
         fake.stop()
     assert proc.returncode in (0, 130) and "Traceback" not in rest, rest
+
+
+def test_a_token_the_bot_api_rejects_is_a_config_error_in_one_line(tmp_path: Path) -> None:
+    from tests.fake_bot_api import FakeBotApi
+
+    with FakeBotApi() as fake:
+        config = private_config(
+            tmp_path, f"nlu:\n  backend: http\n  server_url: http://127.0.0.1:9\n"
+            f"telegram:\n  api_url: http://127.0.0.1:{fake.port}\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECHAT_", "BOT_"))}
+        env.update(BOT_CONFIG=str(config), TELEGRAM_BOT_TOKEN="999:not-the-bots-token")
+        done = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "config error: TELEGRAM_BOT_TOKEN was rejected by the Bot API: copy the token again from @BotFather"
+    ]

@@ -703,6 +703,7 @@ async def reach_bot_api(
                     log.warning("Telegram: reached the Bot API after %d attempts", attempt)
                 return True
             except InvalidToken:
+                await bot.shutdown()  # close its connections before the process ends
                 raise ConfigError(
                     "TELEGRAM_BOT_TOKEN was rejected by the Bot API: copy the token again from @BotFather"
                 ) from None
