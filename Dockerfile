@@ -17,7 +17,8 @@ WORKDIR /app
 COPY requirements.txt constraints.txt ./
 COPY scripts/ scripts/
 RUN python -m venv .venv && .venv/bin/python -m pip install --no-cache-dir "pip==26.3" \
-    && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
+    && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt -c constraints.txt \
+    && .venv/bin/python -m pip check
 
 # Then the code, content and training data; the model is trained at build time.
 COPY . .

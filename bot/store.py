@@ -393,8 +393,7 @@ class BaseStore:
     def _tx(self) -> Iterator[Callable[..., Any]]:
         """Run the block in one write transaction; yields execute(sql, params)."""
         if self._bound is not None:
-            conn = self._bound
-            yield lambda sql, params=(): conn.execute(self._q(sql), params)
+            yield self._bound_execute
             return
         try:
             with self._connection() as conn:
@@ -415,12 +414,25 @@ class BaseStore:
     def _read(self) -> Iterator[Callable[..., Any]]:
         """Run reads; yields execute(sql, params)."""
         if self._bound is not None:
-            conn = self._bound
-            yield lambda sql, params=(): conn.execute(self._q(sql), params)
+            yield self._bound_execute
             return
         try:
             with self._connection() as conn:
                 yield lambda sql, params=(): conn.execute(self._q(sql), params)
+        except Exception as exc:
+            down = self._down(exc)
+            if down is not None:
+                raise down from exc
+            raise
+
+    def _bound_execute(self, sql: str, params: Any = ()) -> Any:
+        """Execute on the turn's connection; a lost database is StoreUnavailable, as outside a turn.
+
+        Without this a connection cut mid-turn (a database restart) would reach the dialogue as an ordinary
+        error: the user would get "something went wrong", the platform a 200, and the update would be lost.
+        """
+        try:
+            return self._bound.execute(self._q(sql), params)
         except Exception as exc:
             down = self._down(exc)
             if down is not None:
@@ -953,8 +965,10 @@ class PostgresStore(BaseStore):
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
         try:
             conn.execute("BEGIN")
-        except BaseException:
+        except BaseException as exc:
             self._pool.putconn(conn)
+            if isinstance(exc, self._errors):  # a pooled connection the server has just closed
+                raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
             raise
         return conn
 

@@ -4,6 +4,7 @@
 #   scripts/pg-test-server.sh install        install the Debian package when initdb is missing (root, apt)
 #   scripts/pg-test-server.sh start DIR      create a cluster in DIR, start it, print its postgresql:// URL
 #   scripts/pg-test-server.sh stop DIR       stop it and remove DIR
+# The cluster runs with fsync off (tests need no durability); PG_FSYNC=on gives benchmarks a durable one.
 # PostgreSQL refuses to run as root: as root the cluster belongs to the "postgres" user the package creates.
 set -euo pipefail
 
@@ -59,7 +60,7 @@ case "${1:-}" in
     as_owner "$bin/initdb" -D "$dir/data" -U bot --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-      -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c max_connections=200" start >/dev/null \
+      -o "-h 127.0.0.1 -p $port -k $dir -c fsync=${PG_FSYNC:-off} -c full_page_writes=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null \
       || { cat "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "postgresql://bot@127.0.0.1:$port/postgres"

@@ -36,14 +36,23 @@ def free_port() -> int:
 class Worker:
     """One `python -m bot run` process serving the Telegram webhook on its own port."""
 
-    def __init__(self, folder: Path, name: str, api_url: str, store_url: str, key: str, nlu_url: str) -> None:
+    def __init__(
+        self, folder: Path, name: str, api_url: str, store_url: str, key: str, nlu_url: str | None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """A worker asking the NLU server at nlu_url, or loading the model itself when nlu_url is None."""
         self.folder, self.name, self.port = folder, name, free_port()
         self.config = folder / f"{name}.yaml"
         self.log = folder / f"{name}.log"
+        nlu = (
+            {"backend": "inprocess"}
+            if nlu_url is None
+            else {"backend": "http", "server_url": nlu_url, "server_timeout_s": 2.0}
+        )
         self.config.write_text(
             yaml.safe_dump(
                 {
-                    "nlu": {"backend": "http", "server_url": nlu_url, "server_timeout_s": 2.0},
+                    "nlu": nlu,
                     "store": {"pool_size": 8, "key_file": str(folder / "unused.key")},
                     "telegram": {
                         "mode": "webhook",
@@ -68,6 +77,7 @@ class Worker:
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
             "RASA_TELEMETRY_ENABLED": "false",
+            **(extra_env or {}),
         }
         self.env.pop("WECHAT_TOKEN", None)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -99,6 +109,22 @@ class Worker:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{self.name} did not become healthy:\n{self.tail()}")
+
+    def health(self) -> dict[str, Any]:
+        """What GET /health answers now ({} when the worker does not answer)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
+                return dict(json.loads(resp.read()))
+        except (OSError, ValueError):
+            return {}
+
+    def wait_model(self, timeout: float = 180.0) -> None:
+        """Wait until the worker's health report says its NLU model is loaded."""
+        deadline = time.monotonic() + timeout
+        while self.health().get("nlu") != "ready":
+            assert self.proc is not None and self.proc.poll() is None, f"{self.name} exited:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"{self.name}: model not loaded:\n{self.tail()}"
+            time.sleep(0.5)
 
     def kill(self) -> None:
         """kill -9: no clean-up of any kind."""

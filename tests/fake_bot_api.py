@@ -156,14 +156,14 @@ class FakeBotApi:
         self.webhook: dict[str, Any] = {}
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────────
-    def start(self) -> FakeBotApi:
-        """Listen on an ephemeral port of 127.0.0.1 in a background thread."""
+    def start(self, port: int = 0) -> FakeBotApi:
+        """Listen on 127.0.0.1 (an ephemeral port unless one is given) in a background thread."""
         api = self
 
         class Handler(_Handler):
             fake = api
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True)

@@ -68,3 +68,47 @@ def test_health_exits_1_when_no_worker_answers(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     assert main(["health", "--url", f"http://127.0.0.1:{port}/health", "--timeout", "1"]) == 1
+
+
+# The image must be built the way `make setup` builds a developer's venv. Running the Dockerfile's install in a
+# clean venv is not cheap (Rasa and TensorFlow: 2-3 minutes and ~2.8 GB, then 60 s of training), so the
+# commands themselves are compared: same Python, same pip, same pinned install, the same check and training.
+NOISE_FLAGS = {"--quiet", "--no-cache-dir", "--disable-pip-version-check", "--upgrade"}
+
+
+def _commands(text: str) -> list[str]:
+    """Shell commands of a script or of a Dockerfile's RUN lines, one per `&&`-joined part, normalised."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    lines = [line.strip() for line in joined.splitlines()]
+    lines = [line[4:] if line.startswith("RUN ") else line for line in lines if not line.startswith("#")]
+    out = []
+    for part in (p.strip() for line in lines for p in line.split("&&")):
+        part = re.split(r" (?:2>&1|\||\|\||>/dev/null)( |$)", part)[0]  # what is done, not what is done with its output
+        words = [w.strip('"') for w in part.replace("$(PY)", "python").split()]
+        words = [re.sub(r"^(\$VENV|\.venv|\$\(VENV\))/bin/", "", w.lstrip("@")) for w in words]  # @: make's quiet
+        keep, skip = [], False
+        for w in words:
+            if skip:
+                skip = False
+            elif w == "--progress-bar":
+                skip = True
+            elif w not in NOISE_FLAGS:
+                keep.append(w)
+        out.append(" ".join(keep))
+    return out
+
+
+def test_the_image_installs_and_trains_as_make_setup_does() -> None:
+    docker = _commands((ROOT / "Dockerfile").read_text())
+    setup = _commands((ROOT / "scripts" / "setup-venv.sh").read_text())
+    make = _commands((ROOT / "Makefile").read_text())
+    pip = [c for c in setup if c.startswith("python -m pip install")]
+    assert len(pip) == 2 and all(c in docker for c in pip), (pip, docker)  # pinned pip, then the pinned install
+    assert "python -m pip check" in setup and "python -m pip check" in docker
+    assert "python -m bot train" in make and "python -m bot train" in docker
+    wanted = re.search(r"sys\.version_info\[:2\] != \((\d+), (\d+)\)", (ROOT / "scripts" / "setup-venv.sh").read_text())
+    assert wanted is not None
+    assert re.search(rf"^FROM python:{wanted[1]}\.{wanted[2]}-", (ROOT / "Dockerfile").read_text(), re.M)
+    exported = dict(re.findall(r"^export (\w+) := (\S+)", (ROOT / "Makefile").read_text(), re.M))
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert exported and [k for k, v in exported.items() if f"{k}={v}" not in dockerfile] == []

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,102 @@ def test_the_loaded_model_is_kept_out_of_garbage_collection(parser: InProcessPar
 
     assert parser.ready
     assert gc.get_freeze_count() > 100_000
+
+
+# ── the http backend against a real `rasa run --enable-api` ────────────────────────────────────────────────
+def _rasa_run(port: int, token: str, log: Path) -> subprocess.Popen[bytes]:
+    """The stock Rasa server on 127.0.0.1 with an auth token, on the project's trained model."""
+    from bot.train import rasa_env
+
+    model = ROOT / "rasa_project" / "models" / "nlu.tar.gz"
+    cmd = [str(Path(sys.executable).parent / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
+           "-t", token, "-m", str(model), "--quiet"]
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, cwd=ROOT / "rasa_project", env=rasa_env(), stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_parses(server: subprocess.Popen[bytes], url: str, token: str, log: Path, timeout: float = 240) -> None:
+    """Wait until the server classifies a sentence for a client with the token."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"rasa run exited:\n{log.read_text(errors='replace')[-3000:]}"
+        try:
+            if httpx.post(f"{url}/model/parse", params={"token": token}, json={"text": "你好"},
+                          timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"rasa run did not answer:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def test_the_bot_answers_through_a_remote_rasa_server_keeps_answering_without_it_and_recovers(
+    parser: InProcessParser, tmp_path: Path
+) -> None:
+    import itertools
+    import signal
+
+    import httpx
+    from cryptography.fernet import Fernet
+
+    from bot.dialogue import content
+    from tests._workers import SMS, Worker, free_port, post
+    from tests.fake_bot_api import FakeBotApi
+
+    port, token = free_port(), "nlu-test-token"
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "rasa.log"
+    jail = content.t("zh-Hans", "false_threat.jail").splitlines()[0]
+    not_ready = content.t("zh-Hans", "common.not_ready")
+    ids = itertools.count(1)
+    chat = 770_001
+    server: subprocess.Popen[bytes] | None = None
+    with FakeBotApi() as fake:
+        worker = Worker(tmp_path, "nlu", f"http://127.0.0.1:{fake.port}", f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+                        Fernet.generate_key().decode(), url, extra_env={"RASA_TOKEN": token}).start()
+
+        def say(update: dict) -> list[str]:
+            """Deliver one update; the texts the bot sent back for it."""
+            import asyncio
+
+            import aiohttp
+
+            async def one() -> int:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                    return await post(session, lambda: worker.url, {"update_id": next(ids), **update}, retry_s=0)
+
+            before = len(fake.calls_of("sendMessage", chat))
+            assert asyncio.run(one()) == 200
+            return [c.text for c in fake.calls_of("sendMessage", chat)[before:]]
+
+        def without_the_model() -> None:
+            """Everything that needs no model still works, and free text gets a kind 'not ready'."""
+            assert any("/help — " in t for t in say(fake.text_update(chat, "/help")))
+            assert content.t("zh-Hans", "common.menu") in say(fake.callback_update(chat, "menu"))
+            assert content.t("zh-Hans", "crisis.start").splitlines()[0] in "\n".join(
+                say(fake.text_update(chat, "我不想活了")))
+            assert any("风险：" in t for t in say(fake.forwarded_update(chat, SMS)))
+            assert not_ready in say(fake.text_update(chat, "他们说我再不还钱就要坐牢，是真的吗"))
+
+        try:
+            worker.wait_healthy()
+            without_the_model()  # the NLU server is not there yet
+            server = _rasa_run(port, token, log)
+            loading = say(fake.text_update(chat, "他们说我再不还钱就要坐牢，是真的吗"))  # while it starts
+            assert loading == [not_ready] or jail in "\n".join(loading)
+            _wait_parses(server, url, token, log)
+            assert httpx.post(f"{url}/model/parse", json={"text": "你好"}, timeout=10).status_code == 401
+            assert jail in "\n".join(say(fake.text_update(chat, "他们说我再不还钱就要坐牢，是真的吗")))  # by itself
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+            without_the_model()  # the NLU server went away
+            assert worker.health().get("ok")
+        finally:
+            if server is not None and server.poll() is None:
+                server.kill()
+                server.wait()
+            worker.kill()

@@ -423,6 +423,38 @@ def test_postgres_turn_that_fails_leaves_nothing_behind(pg_url: str, key: bytes)
         assert not store.handled("tg:9")
 
 
+def _cut_connections(pg_url: str) -> None:
+    """Close every other connection to the database, as a server restart does."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_postgres_connection_cut_mid_turn_is_store_unavailable_and_nothing_is_kept(pg_url: str, key: bytes) -> None:
+    with PostgresStore(pg_url, key, pool_size=2) as store:
+        seen: list[type[BaseException]] = []
+        with pytest.raises(StoreUnavailable), store.turn("u", "tg:7") as db:
+            db.add_evidence("u", "sms", "saved before the cut")
+            _cut_connections(pg_url)
+            try:
+                db.list_evidence("u")
+            except Exception as exc:
+                seen.append(type(exc))
+                raise
+        # what the dialogue sees inside the turn: the channel then answers 503, not "something went wrong"
+        assert seen == [StoreUnavailable]
+        assert store.list_evidence("u") == [] and not store.handled("tg:7")  # the pool reconnected by itself
+        _cut_connections(pg_url)  # pooled connections dead before a turn begins are replaced when lent
+        with store.turn("u", "tg:7") as db:  # so the update delivered again is handled in full
+            db.add_evidence("u", "sms", "saved")
+            db.finish("u", {"n": 1}, "tg:7")
+        assert [e.text for e in store.list_evidence("u")] == ["saved"]
+
+
 @pytest.mark.parametrize("ci", ["", "true"])
 def test_without_postgresql_one_line_says_skipped_but_ci_fails(ci: str) -> None:
     import os

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import random
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,14 @@ def script(fake: FakeBotApi, chat_id: int) -> list[dict[str, Any]]:
     return out
 
 
-def check_chat(texts: list[str]) -> str | None:
+def check_chat(texts: list[str], updates: int = UPDATES_PER_USER) -> str | None:
     """None when the chat shows assessment, save 1, assessment, save 2, … exactly; else what is wrong."""
     saves = [int(m.group(1)) for t in texts if (m := SAVED.search(t))]
-    expected = list(range(1, UPDATES_PER_USER // 2 + 1))
+    expected = list(range(1, updates // 2 + 1))
     if saves != expected:
         return f"saves {saves}"
     shape = "".join("S" if SAVED.search(t) else "A" if ASSESSED in t else "" for t in texts)
-    if shape != "AS" * (UPDATES_PER_USER // 2):
+    if shape != "AS" * (updates // 2):
         return f"order {shape}"
     return None
 
@@ -127,7 +128,6 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
     tmp_path: Path, pg_url: str, fake: FakeBotApi
 ) -> None:
     import threading
-    import time
 
     import psycopg
 
@@ -182,3 +182,61 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
     finally:
         a.kill()
         b.kill()
+
+
+def test_postgresql_restarted_under_load_loses_no_accepted_update(
+    workers: list[Worker], fake: FakeBotApi, pg_url: str, pg_server: Any
+) -> None:
+    users, per_user = 60, 10
+    chats = [950_000 + n for n in range(users)]
+    ids = itertools.count(500_000)
+    plans = {
+        c: [
+            {"update_id": next(ids), **(fake.forwarded_update(c, f"{SMS}（{k}）") if k % 2 == 0
+                                        else fake.callback_update(c, "sms:save"))}
+            for k in range(per_user)
+        ]
+        for c in chats
+    }
+    turn = itertools.count()
+    urls = [w.url for w in workers]
+    accepted: list[int] = []
+    refused: list[int] = []  # answered 503 at least once: the store was down, Telegram delivers again
+
+    async def user(session: aiohttp.ClientSession, chat: int) -> None:
+        for upd in plans[chat]:
+            give_up = time.monotonic() + 60
+            while time.monotonic() < give_up:  # Telegram delivers again, after a pause, until it gets 200
+                code = await post(session, lambda: urls[next(turn) % len(urls)], upd, retry_s=0)
+                if code == 200:
+                    accepted.append(upd["update_id"])
+                    break
+                refused.append(upd["update_id"])
+                await asyncio.sleep(0.2)
+            else:
+                return  # this user's later updates would only queue behind the stuck one
+
+    async def restart_twice() -> None:
+        loop = asyncio.get_running_loop()
+        for share in (0.25, 0.6):  # once a quarter of the updates are in, and again past half
+            while len(accepted) < share * users * per_user:
+                await asyncio.sleep(0.02)
+            await loop.run_in_executor(None, pg_server.restart)
+
+    async def drive() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            await asyncio.gather(restart_twice(), *(user(session, c) for c in chats))
+
+    asyncio.run(drive())
+    fake.wait_quiet(quiet=0.5, timeout=30)
+    assert refused, "the restarts never reached a worker in the middle of a turn"
+    assert sorted(accepted) == sorted(u["update_id"] for p in plans.values() for u in p)
+    sent: dict[int, list[str]] = {c: [] for c in chats}
+    for call in fake.calls_of("sendMessage"):
+        if call.chat_id in sent:
+            sent[call.chat_id].append(call.text)
+    problems = {c: p for c in chats if (p := check_chat(sent[c], per_user))}
+    assert not problems, f"{len(problems)} chats wrong, e.g. {list(problems.items())[:3]}"
+    with PostgresStore(pg_url, _key(workers), pool_size=2) as store:
+        assert {len(store.list_evidence(f"tg:{c}")) for c in chats} == {per_user // 2}
+    assert all(w.health().get("ok") for w in workers)  # every worker reconnected by itself

@@ -17,13 +17,16 @@ import json
 import logging
 import re
 import signal
+import socket
 import traceback
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from datetime import datetime, timezone
 from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from telegram import (
     Bot,
@@ -49,7 +52,7 @@ from telegram.constants import (
     ParseMode,
     WebhookLimit,
 )
-from telegram.error import Forbidden, NetworkError, TelegramError, TimedOut
+from telegram.error import Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -103,6 +106,11 @@ default menu (no language) is in the configured default locale."""
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 """Signals that stop the bot gracefully (PTB's own default); tests running it in a thread pass None."""
+
+REACH_FIRST_DELAY_S = 1.0
+"""While the Bot API cannot be reached at start, the first retry comes after this many seconds…"""
+REACH_MAX_DELAY_S = 60.0
+"""…and each later one after twice the previous pause, at most this long."""
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
 MAX_UPDATE_BYTES = 1_000_000
@@ -629,6 +637,102 @@ def _frames(err: BaseException | None) -> str:
     return "".join(traceback.format_tb(err.__traceback__)).rstrip()
 
 
+# ── start-up: reaching the Bot API ───────────────────────────────────────────────────────────────────────
+def backoff_delays(first: float = REACH_FIRST_DELAY_S, cap: float = REACH_MAX_DELAY_S) -> Iterator[float]:
+    """Pauses between start-up attempts: first, twice that, four times… never more than cap."""
+    delay = first
+    while True:
+        yield min(delay, cap)
+        delay = min(delay * 2, cap)
+
+
+def unreachable_reason(err: BaseException, host: str) -> str:
+    """Why a Bot API request failed, in words a person can act on (no token, no traceback)."""
+    cause = err.__cause__
+    if isinstance(err, TimedOut) or isinstance(cause, asyncio.TimeoutError):
+        return f"no answer from {host} in time"
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        os_error = cause.os_error
+        if isinstance(os_error, socket.gaierror):
+            return f"the name {cause.host} cannot be resolved (DNS)"
+        if isinstance(os_error, ConnectionRefusedError):
+            return f"{cause.host}:{cause.port} refused the connection"
+        return f"cannot connect to {cause.host}:{cause.port} ({os_error.strerror or type(os_error).__name__})"
+    if isinstance(cause, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return f"the proxy in HTTPS_PROXY failed ({type(cause).__name__})"
+    if isinstance(cause, aiohttp.ClientError):
+        return f"{host}: {type(cause).__name__}"
+    return f"{host}: {type(err).__name__}"
+
+
+async def reach_bot_api(
+    bot: Bot, stop_signals: Sequence[int] | None, delays: Iterator[float] | None = None
+) -> bool:
+    """Call getMe until the Bot API answers, pausing with backoff; False when stopped (a signal) meanwhile.
+
+    Where Telegram is blocked (mainland China without a proxy) this is the normal first run: one line says
+    what failed and how to fix it, later attempts one short line each, and Ctrl-C stops at once, cleanly.
+    A token the Bot API rejects is a configuration error (no retry).
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    installed = []
+    for sig in stop_signals or ():
+        try:
+            loop.add_signal_handler(sig, stopping.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    host = urlsplit(str(bot.base_url)).netloc or "the Bot API"
+    pauses = delays if delays is not None else backoff_delays()
+    attempt = 0
+    try:
+        while True:
+            attempt += 1
+            probe = asyncio.ensure_future(bot.initialize())
+            stopper = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait({probe, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if stopping.is_set():
+                probe.cancel()
+                await asyncio.gather(probe, return_exceptions=True)
+                break
+            try:
+                probe.result()
+                if attempt > 1:
+                    log.warning("Telegram: reached the Bot API after %d attempts", attempt)
+                return True
+            except InvalidToken:
+                await bot.shutdown()  # close its connections before the process ends
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN was rejected by the Bot API: copy the token again from @BotFather"
+                ) from None
+            except (NetworkError, TimedOut) as err:  # TimedOut is a NetworkError; both named for clarity
+                pause = next(pauses)
+                reason = unreachable_reason(err, host)
+                if attempt == 1:
+                    log.warning(
+                        "Telegram unreachable: %s. Check this machine's network; where Telegram is blocked, "
+                        "set HTTPS_PROXY=http://<proxy-host>:<port> and start again. Retrying in %.0f s, then "
+                        "with growing pauses up to %.0f s (Ctrl-C stops).",
+                        reason, pause, REACH_MAX_DELAY_S,
+                    )
+                else:
+                    log.warning("Telegram still unreachable (attempt %d): %s; next try in %.0f s", attempt, reason,
+                                pause)
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=pause)
+                break
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    log.warning("Telegram: stopped before the Bot API could be reached")
+    await bot.shutdown()
+    return False
+
+
 # ── composition ──────────────────────────────────────────────────────────────────────────────────────────
 def build_application(
     cfg: Config,
@@ -824,6 +928,13 @@ def run_telegram(
     webhook = webhook_options(cfg) if cfg.telegram.mode == "webhook" else None  # fail before connecting
     app = application or build_application(cfg, dialogue)
     quiet_logs()
+    try:  # the loop run_polling and run_webhook go on with, found as PTB finds it
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    if not loop.run_until_complete(reach_bot_api(app.bot, stop_signals)):
+        return
     extra: dict[str, Any] = {"stop_signals": stop_signals}
     if webhook is None:
         log.info("Telegram: long polling")
