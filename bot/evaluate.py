@@ -125,7 +125,7 @@ def leak_key(text: str) -> str:
 
 def _trigrams(key: str) -> set[str]:
     """Character trigrams of a leak key."""
-    return {key[i: i + 3] for i in range(len(key) - 2)} if len(key) >= 3 else {key}
+    return {key[i : i + 3] for i in range(len(key) - 2)} if len(key) >= 3 else {key}
 
 
 def near_duplicates(texts: list[str], references: list[str]) -> list[tuple[str, str]]:
