@@ -67,6 +67,7 @@ from telegram.ext import (
 from telegram.request import RequestData
 
 from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.textsplit import split_by
 from bot.config import Config, ConfigError
 from bot.dialogue import content
 from bot.dialogue.commands import command_menu
@@ -95,8 +96,6 @@ TYPING_REPEAT_S = 4.5
 """Telegram shows a chat action for 5 s; repeat it while the core is still working."""
 SHORT_LABEL = 8
 """Buttons whose labels are at most this many characters are laid out two per row."""
-SPLIT_SEPARATORS = ("\n\n", "\n", "。", "！", "？", ". ", "; ", "；", "，", ", ", " ")
-"""Long texts are split on paragraphs first, then lines, sentences, clauses and words."""
 EMPTY_TEXT = "👇"
 """Shown above buttons when a reply has buttons but no text (Telegram requires a text)."""
 MENU_LANGUAGES = (("zh", "zh-Hans"), ("en", "en"))
@@ -126,57 +125,9 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _hard_split(text: str, limit: int) -> list[str]:
-    """Cut text into pieces of at most `limit` UTF-16 units without breaking a character."""
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for ch in text:
-        units = 2 if ord(ch) > 0xFFFF else 1
-        if size + units > limit:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(ch)
-        size += units
-    if current:
-        pieces.append("".join(current))
-    return pieces
-
-
-def _split(text: str, limit: int, separators: Sequence[str]) -> list[str]:
-    """Greedily pack pieces of text, cut at the first separator that occurs, into chunks within limit."""
-    if utf16_len(text) <= limit:
-        return [text]
-    if not separators:
-        return _hard_split(text, limit)
-    sep, finer = separators[0], separators[1:]
-    parts = text.split(sep)
-    if len(parts) == 1:
-        return _split(text, limit, finer)
-    pieces = [p + sep for p in parts[:-1]] + [parts[-1]]
-    chunks: list[str] = []
-    current = ""
-    for piece in pieces:
-        if utf16_len(current + piece) <= limit:
-            current += piece
-            continue
-        if current:
-            chunks.append(current)
-            current = ""
-        if utf16_len(piece) <= limit:
-            current = piece
-        else:
-            sub = _split(piece, limit, finer)
-            chunks.extend(sub[:-1])
-            current = sub[-1]
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
     """Split a plain text into message-sized chunks, on paragraph boundaries where possible."""
-    return [c.strip() for c in _split(text.strip(), limit, SPLIT_SEPARATORS) if c.strip()]
+    return split_by(text, limit, utf16_len)
 
 
 def keyboard(options: Sequence[Option]) -> InlineKeyboardMarkup | None:

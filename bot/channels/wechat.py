@@ -44,6 +44,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 
+from bot.channels.textsplit import split_by
 from bot.config import LOCALES, Config, ConfigError
 from bot.dialogue import content
 from bot.dialogue.commands import NAMES as COMMAND_NAMES
@@ -88,8 +89,6 @@ TOKEN_REFRESH_BEFORE_S = 300
 5 minutes after a new one is issued, so workers holding it keep working)."""
 MAX_REMEMBERED_USERS = 10_000
 """Per-user memory of the channel (numbered options, unsent parts) is kept for this many recent users."""
-SPLIT_SEPARATORS = ("\n\n", "\n", "。", "！", "？", ". ", "; ", "；", "，", ", ", " ")
-"""Long texts are split on paragraphs first, then lines, sentences, clauses and words (never inside a link)."""
 _CONTROL_CHARS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """Characters XML 1.0 forbids; a user's text can carry them and would make the platform's XML unparsable."""
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -130,57 +129,9 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _hard_split(text: str, limit: int) -> list[str]:
-    """Cut text into pieces of at most `limit` UTF-8 bytes without breaking a character."""
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for ch in text:
-        n = utf8_len(ch)
-        if size + n > limit and current:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(ch)
-        size += n
-    if current:
-        pieces.append("".join(current))
-    return pieces
-
-
-def _split(text: str, limit: int, separators: Sequence[str]) -> list[str]:
-    """Greedily pack pieces of text, cut at the first separator that occurs, into chunks within limit."""
-    if utf8_len(text) <= limit:
-        return [text]
-    if not separators:
-        return _hard_split(text, limit)
-    sep, finer = separators[0], separators[1:]
-    parts = text.split(sep)
-    if len(parts) == 1:
-        return _split(text, limit, finer)
-    pieces = [p + sep for p in parts[:-1]] + [parts[-1]]
-    chunks: list[str] = []
-    current = ""
-    for piece in pieces:
-        if utf8_len(current + piece) <= limit:
-            current += piece
-            continue
-        if current:
-            chunks.append(current)
-            current = ""
-        if utf8_len(piece) <= limit:
-            current = piece
-        else:
-            sub = _split(piece, limit, finer)
-            chunks.extend(sub[:-1])
-            current = sub[-1]
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
     """Split a plain text into message-sized parts (UTF-8 bytes), on paragraph boundaries where possible."""
-    return [c.strip() for c in _split(text.strip(), limit, SPLIT_SEPARATORS) if c.strip()]
+    return split_by(text, limit, utf8_len)
 
 
 def cdata_safe(text: str) -> str:
