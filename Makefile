@@ -30,8 +30,9 @@ validate: $(STAMP)  ## rasa data validate on the training data
 test: setup  ## set up, then run the whole test suite
 	@$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff + mypy
-	@$(VENV)/bin/ruff check bot tests bench
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy
+	@$(VENV)/bin/ruff check bot tests bench scripts
+	@$(VENV)/bin/ruff format --check bot tests bench scripts
 	@$(VENV)/bin/mypy bot
 
 bench: setup  ## run every benchmark (prints tables)

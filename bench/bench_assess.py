@@ -134,9 +134,11 @@ def quality_table() -> None:
         row(f"recall {cat}", [f"{_fmt(sc.recall(cat))} ({sc.per_cat_gold[cat]})" for _, sc in sets], "≥ 0.85")
     row("lawful rated high", [str(len(sc.lawful_rated_high)) for _, sc in sets], "0")
     row("high rated low", [str(len(sc.high_rated_low)) for _, sc in sets], "0")
-    row("genuine court notices called false threat / not given verify advice",
+    row(
+        "genuine court notices called false threat / not given verify advice",
         [f"{len(sc.court_called_false)} / {len(sc.court_not_verified)} of {sc.court_genuine}" for _, sc in sets],
-        "0")
+        "0",
+    )
     if not BLIND.exists():
         print("\n(no tests/data/sms_blind.jsonl yet: blind column omitted)")
     print()
@@ -158,18 +160,22 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     ok_rate = "ok" if rate_cpu >= TARGET_RATE else "MISSED"
     ok_p99 = "ok" if pct(cpu, 99) <= TARGET_P99_MS else "MISSED"
-    print(f"SMS assessment benchmark — Python {sys.version.split()[0]}, one thread, load average {load:.2f}, "
-          f"{len(texts)} corpus SMS (mean {avg_len:.0f} chars), {n:,} assessed for throughput\n")
+    print(
+        f"SMS assessment benchmark — Python {sys.version.split()[0]}, one thread, load average {load:.2f}, "
+        f"{len(texts)} corpus SMS (mean {avg_len:.0f} chars), {n:,} assessed for throughput\n"
+    )
     print("| measure | CPU time | wall time | target (on CPU time) |")
     print("|---|---:|---:|---|")
-    print(f"| throughput over the corpus | {rate_cpu:,.0f} SMS/s | {rate_wall:,.0f} SMS/s "
-          f"| ≥ 2,000 SMS/s: {ok_rate} |")
+    print(
+        f"| throughput over the corpus | {rate_cpu:,.0f} SMS/s | {rate_wall:,.0f} SMS/s "
+        f"| ≥ 2,000 SMS/s: {ok_rate} |"
+    )
     print(f"| latency p50, 500-char SMS | {pct(cpu, 50):.2f} ms | {pct(wall, 50):.2f} ms | |")
-    print(f"| latency p99, 500-char SMS | {pct(cpu, 99):.2f} ms | {pct(wall, 99):.2f} ms "
-          f"| ≤ 5 ms: {ok_p99} |")
+    print(f"| latency p99, 500-char SMS | {pct(cpu, 99):.2f} ms | {pct(wall, 99):.2f} ms " f"| ≤ 5 ms: {ok_p99} |")
     print(f"| latency max, 500-char SMS | {max(cpu):.2f} ms | {max(wall):.2f} ms | |")
-    print(f"| pattern load + compile, cold (median of 5) | {cold_cpu:.0f} ms | {cold_wall:.0f} ms "
-          "| once per process |")
+    print(
+        f"| pattern load + compile, cold (median of 5) | {cold_cpu:.0f} ms | {cold_wall:.0f} ms " "| once per process |"
+    )
 
 
 if __name__ == "__main__":

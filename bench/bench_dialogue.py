@@ -130,9 +130,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for kind in ("question", "button", "flow step", "command", "sms"):
         ts = times[kind]
-        print(
-            f"| {kind} | {len(ts)} | {statistics.median(ts):.2f} | {percentile(ts, 99):.2f} | {max(ts):.2f} |"
-        )
+        print(f"| {kind} | {len(ts)} | {statistics.median(ts):.2f} | {percentile(ts, 99):.2f} | {max(ts):.2f} |")
     p99 = percentile(everything, 99)
     print(
         f"| **all** | {len(everything)} | {statistics.median(everything):.2f} | **{p99:.2f}** | "

@@ -25,8 +25,12 @@ def startup_seconds() -> float:
     """Wall time from launching `python -m bot nlu --jsonl` to its first answer."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "nlu", "--jsonl"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, env=rasa_env(),
+        [sys.executable, "-m", "bot", "nlu", "--jsonl"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=rasa_env(),
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write(json.dumps({"text": "我該怎麼投訴"}, ensure_ascii=False) + "\n")
@@ -43,8 +47,13 @@ def main() -> None:
     """Measure and print the table."""
     model = train()
     starts = [startup_seconds() for _ in range(3)]
-    worker = subprocess.run([sys.executable, str(ROOT / "bench" / "nlu_worker.py"), str(model)],
-                            capture_output=True, text=True, env=rasa_env(), check=True)
+    worker = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "nlu_worker.py"), str(model)],
+        capture_output=True,
+        text=True,
+        env=rasa_env(),
+        check=True,
+    )
     m = json.loads(worker.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")  # an empty cache: a cold, full training
@@ -53,15 +62,23 @@ def main() -> None:
         train_s = time.monotonic() - t0
     print("\n| measure | target | measured |")
     print("|---|---|---|")
-    print(f"| start-up: `python -m bot nlu` launched → first answer (median of 3) | ≤ 15 s | "
-          f"{statistics.median(starts):.1f} s |")
-    print(f"| parse latency in-process p50 / p99 ({m['n']} dev sentences × 3) | ≤ 10 / 30 ms | "
-          f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms |")
+    print(
+        f"| start-up: `python -m bot nlu` launched → first answer (median of 3) | ≤ 15 s | "
+        f"{statistics.median(starts):.1f} s |"
+    )
+    print(
+        f"| parse latency in-process p50 / p99 ({m['n']} dev sentences × 3) | ≤ 10 / 30 ms | "
+        f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms |"
+    )
     print(f"| resident memory with the model loaded | ≤ 800 MB | {m['rss_mb']:.0f} MB |")
     print(f"| training (`rasa train nlu`, forced, empty Rasa cache) | ≤ 180 s | {train_s:.0f} s |")
     s = m["by_script"]
-    names = {"blind": "blind 1 (chose the pipeline)", "blind2": "blind 2 (errors read)",
-             "blind3": "blind 3 (errors read)", "blind4": "blind 4 (reported)"}
+    names = {
+        "blind": "blind 1 (chose the pipeline)",
+        "blind2": "blind 2 (errors read)",
+        "blind3": "blind 3 (errors read)",
+        "blind4": "blind 4 (reported)",
+    }
     blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4") if k in m]
 
     def scripts(x: dict) -> str:
@@ -77,23 +94,34 @@ def main() -> None:
     print("|---|---|---|" + "---|" * len(blinds))
     row("examples", "", str(m["n"]), lambda b: str(b["n"]))
     row("macro-F1", "dev ≥ 0.97, blind ≥ 0.95", f"{m['macro_f1']:.3f}", lambda b: f"{b['macro_f1']:.3f}")
-    row("crisis reply shown (safeguard + model)", "1.00", f"{m['crisis_recall']:.3f}",
-        lambda b: f"{b['crisis_shown']:.3f}")
-    row("crisis caught by the safeguard / by the model only", "", "",
-        lambda b: f"{b['crisis_by_lexicon']:.3f} / {b['crisis_by_model']:.3f}")
+    row(
+        "crisis reply shown (safeguard + model)",
+        "1.00",
+        f"{m['crisis_recall']:.3f}",
+        lambda b: f"{b['crisis_shown']:.3f}",
+    )
+    row(
+        "crisis caught by the safeguard / by the model only",
+        "",
+        "",
+        lambda b: f"{b['crisis_by_lexicon']:.3f} / {b['crisis_by_model']:.3f}",
+    )
     row("accuracy zh-Hans / zh-Hant / en", "within 3 pts", scripts(s), lambda b: scripts(b["by_script"]))
     row("in-domain messages answered off-topic", "≤ 1 %", "", lambda b: f"{100 * b['off_topic_in_domain']:.1f} %")
-    row("answered with \"did you mean …?\"", "", "", lambda b: f"{100 * b['clarified']:.1f} %")
+    row('answered with "did you mean …?"', "", "", lambda b: f"{100 * b['clarified']:.1f} %")
     row("lowest recall per intent", "each ≥ 0.90", "", lowest)
     c = m.get("crisis_blind") or {}
     if c.get("n"):
-        print(f"\nBlind crisis set: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages (target: "
-              f"all); {c['alarms']} of {c['others']} hard non-crisis messages also got it ({c['alarms_full']} with "
-              "nothing else, the rest followed by their answer).")
+        print(
+            f"\nBlind crisis set: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages (target: "
+            f"all); {c['alarms']} of {c['others']} hard non-crisis messages also got it ({c['alarms_full']} with "
+            "nothing else, the rest followed by their answer)."
+        )
     if "--errors" in sys.argv:  # read once, for the final table only; tuning on them spends the blind set
         last = blinds[-1][1]
         for text, gold, got, conf in last["errors"]:
             print(f"error: {gold} -> {got} ({conf:.2f}): {text}")
+
 
 if __name__ == "__main__":
     main()

@@ -40,22 +40,29 @@ def main() -> None:
         model = train(config=config, out=OUT, force=True, model_name=stem)
         train_s = time.monotonic() - t0
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "nlu_worker.py"), str(model)], capture_output=True, text=True,
-            env=rasa_env(), check=True,
+            [sys.executable, str(ROOT / "bench" / "nlu_worker.py"), str(model)],
+            capture_output=True,
+            text=True,
+            env=rasa_env(),
+            check=True,
         )
         m = json.loads(proc.stdout.strip().splitlines()[-1])
         m.update(name=name, train_s=train_s)
         rows.append(m)
         print(f"{name}: done", file=sys.stderr, flush=True)
     print(f"\nDev set: {rows[0]['n']} sentences, never trained on. Machine: {ROOT}, 2 cores.\n")
-    print("| pipeline | macro-F1 | accuracy | crisis recall | zh-Hans | zh-Hant | en | train s | load s "
-          "| p50 ms | p99 ms | RSS MB |")
+    print(
+        "| pipeline | macro-F1 | accuracy | crisis recall | zh-Hans | zh-Hant | en | train s | load s "
+        "| p50 ms | p99 ms | RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in rows:
         s = m["by_script"]
-        print(f"| {m['name']} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {m['crisis_recall']:.2f} | "
-              f"{s.get('zh-Hans', 0):.3f} | {s.get('zh-Hant', 0):.3f} | {s.get('en', 0):.3f} | {m['train_s']:.0f} | "
-              f"{m['load_s']:.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['rss_mb']:.0f} |")
+        print(
+            f"| {m['name']} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {m['crisis_recall']:.2f} | "
+            f"{s.get('zh-Hans', 0):.3f} | {s.get('zh-Hant', 0):.3f} | {s.get('en', 0):.3f} | {m['train_s']:.0f} | "
+            f"{m['load_s']:.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['rss_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

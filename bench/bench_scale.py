@@ -173,8 +173,13 @@ def round_robin(workers: list[Worker]) -> Callable[[], str]:
     return lambda: next(turn)
 
 
-async def sustained(workers: list[Worker], seconds: float, seed: int, meter: CpuMeter | None = None,
-                    during: Callable[[], Any] | None = None) -> dict[str, float]:
+async def sustained(
+    workers: list[Worker],
+    seconds: float,
+    seed: int,
+    meter: CpuMeter | None = None,
+    during: Callable[[], Any] | None = None,
+) -> dict[str, float]:
     """IN_FLIGHT deliveries at all times (each chat one at a time); updates answered per second."""
     updates = Updates(seed)
     pick = round_robin(workers)
@@ -255,8 +260,10 @@ def py_spy() -> str | None:
 
 
 CATEGORIES = (
-    ("Rasa NLU (tokenizer, featurizers, graph runner, classifier)",
-     ("rasa/", "dask/", "sklearn/", "scipy/", "numpy/", "jieba/")),
+    (
+        "Rasa NLU (tokenizer, featurizers, graph runner, classifier)",
+        ("rasa/", "dask/", "sklearn/", "scipy/", "numpy/", "jieba/"),
+    ),
     ("TensorFlow", ("tensorflow/", "keras/")),
     ("SMS assessment (bot/assess)", ("bot/assess/",)),
     ("PostgreSQL driver (psycopg)", ("psycopg/", "psycopg_pool/")),
@@ -286,9 +293,25 @@ def profile(pid: int, seconds: float, out: Path) -> list[tuple[str, float]]:
     if exe is None:
         return []
     done = subprocess.run(
-        [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
-         "--output", str(out), "--nonblocking", "--gil"],
-        capture_output=True, text=True, check=False,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+            "--gil",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0 or not out.exists():
         note(f"py-spy failed: {done.stderr.strip()[-300:]}")
@@ -333,8 +356,10 @@ def store_latency(store: Any, n: int = 1000) -> dict[str, float]:
             rw.append(t1 - t0)
             turns.append(t2 - t1)
     return {
-        "rw_p50": percentile(rw, 50) * 1000, "rw_p99": percentile(rw, 99) * 1000,
-        "turn_p50": percentile(turns, 50) * 1000, "turn_p99": percentile(turns, 99) * 1000,
+        "rw_p50": percentile(rw, 50) * 1000,
+        "rw_p99": percentile(rw, 99) * 1000,
+        "turn_p50": percentile(turns, 50) * 1000,
+        "turn_p99": percentile(turns, 99) * 1000,
     }
 
 
@@ -383,9 +408,7 @@ def main() -> int:
     rows: list[tuple[str, str]] = []
     results: dict[int, dict[str, Any]] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, FakeBotApiProcess(
-            poll_timeout_cap=2.0
-        ) as fake:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, FakeBotApiProcess(poll_timeout_cap=2.0) as fake:
             folder = Path(tmp)
             key = Fernet.generate_key().decode()
             fake_pid = fake._process.pid if fake._process is not None else 0
@@ -393,12 +416,14 @@ def main() -> int:
                 url = pg.new_schema()
                 note(f"{n} worker(s): starting and loading the model…")
                 with started_workers(n, folder, fake.port, url, key) as workers:
-                    meter = CpuMeter({
-                        "workers": lambda ws=workers: [w.proc.pid for w in ws if w.proc is not None],
-                        "PostgreSQL": lambda: postgres_pids(pg.dir or ""),
-                        "fake Bot API": lambda: [fake_pid],
-                        "load driver (this process)": lambda: [os.getpid()],
-                    })
+                    meter = CpuMeter(
+                        {
+                            "workers": lambda ws=workers: [w.proc.pid for w in ws if w.proc is not None],
+                            "PostgreSQL": lambda: postgres_pids(pg.dir or ""),
+                            "fake Bot API": lambda: [fake_pid],
+                            "load driver (this process)": lambda: [os.getpid()],
+                        }
+                    )
                     spy: list[tuple[str, float]] = []
                     target = workers[0].proc.pid if workers[0].proc is not None else 0
 
@@ -414,60 +439,87 @@ def main() -> int:
                     if py_spy() is not None:  # a separate run: the profiler's own CPU would lower the rates
                         note(f"{n} worker(s): profiling one worker under the same load…")
                         asyncio.run(sustained(workers, PROFILE_S + 2, seed=20 + n, during=sample))
-                    results[n] = {"s": s, "p": p, "cpu": dict(meter.used), "wall": meter.wall,
-                                  "machine": meter.machine_cores, "spy": spy}
+                    results[n] = {
+                        "s": s,
+                        "p": p,
+                        "cpu": dict(meter.used),
+                        "wall": meter.wall,
+                        "machine": meter.machine_cores,
+                        "spy": spy,
+                    }
                 pg.drop_schema(url)
             for n in (1, 3):
                 r = results[n]
                 worker_ms = r["cpu"]["workers"] / max(1, r["s"]["rate"] * r["wall"]) * 1000
-                rows.append((
-                    f"{n} worker{'s' if n > 1 else ''}: sustained rate ({IN_FLIGHT} in flight, 200 chats)",
-                    f"**{r['s']['rate']:.0f} updates/s** ({r['s']['n']} answered, {r['s']['errors']} errors; "
-                    f"worker CPU {worker_ms:.1f} ms/update)",
-                ))
-                rows.append((
-                    f"{n} worker{'s' if n > 1 else ''}: p50 / p99 at {OFFERED_RATE:.0f} updates/s offered",
-                    f"**{r['p']['p50_ms']:.0f} / {r['p']['p99_ms']:.0f} ms** (max {r['p']['max_ms']:.0f}; "
-                    f"{r['p']['n']} answered, {r['p']['errors']} errors)",
-                ))
+                rows.append(
+                    (
+                        f"{n} worker{'s' if n > 1 else ''}: sustained rate ({IN_FLIGHT} in flight, 200 chats)",
+                        f"**{r['s']['rate']:.0f} updates/s** ({r['s']['n']} answered, {r['s']['errors']} errors; "
+                        f"worker CPU {worker_ms:.1f} ms/update)",
+                    )
+                )
+                rows.append(
+                    (
+                        f"{n} worker{'s' if n > 1 else ''}: p50 / p99 at {OFFERED_RATE:.0f} updates/s offered",
+                        f"**{r['p']['p50_ms']:.0f} / {r['p']['p99_ms']:.0f} ms** (max {r['p']['max_ms']:.0f}; "
+                        f"{r['p']['n']} answered, {r['p']['errors']} errors)",
+                    )
+                )
             speedup = results[3]["s"]["rate"] / max(1e-9, results[1]["s"]["rate"])
-            rows.append((
-                f"3 workers ÷ 1 worker (target ≥ {TARGET_SPEEDUP}×)",
-                f"**{speedup:.2f}×**" + ("" if speedup >= TARGET_SPEEDUP else " — below target, see below"),
-            ))
+            rows.append(
+                (
+                    f"3 workers ÷ 1 worker (target ≥ {TARGET_SPEEDUP}×)",
+                    f"**{speedup:.2f}×**" + ("" if speedup >= TARGET_SPEEDUP else " — below target, see below"),
+                )
+            )
             for n in (1, 3):
                 r = results[n]
                 cores = ", ".join(f"{name} {used / r['wall']:.2f}" for name, used in r["cpu"].items())
                 rest = r["machine"] - sum(r["cpu"].values()) / r["wall"]
                 cores += f", everything else (other programs on the machine) {rest:.2f}"
-                rows.append((
-                    f"CPU cores in use during the {n}-worker sustained run (of {os.cpu_count()})",
-                    f"machine {r['machine']:.2f}: {cores}",
-                ))
+                rows.append(
+                    (
+                        f"CPU cores in use during the {n}-worker sustained run (of {os.cpu_count()})",
+                        f"machine {r['machine']:.2f}: {cores}",
+                    )
+                )
             others = max(r["machine"] - sum(r["cpu"].values()) / r["wall"] for r in results.values())
             if others > BUSY_ELSEWHERE:
-                rows.append((
-                    "⚠ the machine was shared",
-                    f"other programs used up to {others:.2f} cores during the measured runs: the rates above are "
-                    "lower than this machine gives when it is otherwise idle; run again when it is quiet",
-                ))
+                rows.append(
+                    (
+                        "⚠ the machine was shared",
+                        f"other programs used up to {others:.2f} cores during the measured runs: the rates above are "
+                        "lower than this machine gives when it is otherwise idle; run again when it is quiet",
+                    )
+                )
             for n in (1, 3):
                 spy = results[n]["spy"]
                 if spy:
                     parts = "; ".join(f"{label} {share:.0%}" for label, share in spy[:8])
-                    rows.append((f"py-spy, {'the' if n == 1 else 'one of 3'} worker{'s' if n > 1 else ''}: "
-                                 "share of GIL-holding samples by innermost known frame", parts))
+                    rows.append(
+                        (
+                            f"py-spy, {'the' if n == 1 else 'one of 3'} worker{'s' if n > 1 else ''}: "
+                            "share of GIL-holding samples by innermost known frame",
+                            parts,
+                        )
+                    )
                 else:
-                    rows.append((f"py-spy profile ({n} worker{'s' if n > 1 else ''})",
-                                 "not taken (py-spy not found: set PY_SPY or put it on PATH)"))
+                    rows.append(
+                        (
+                            f"py-spy profile ({n} worker{'s' if n > 1 else ''})",
+                            "not taken (py-spy not found: set PY_SPY or put it on PATH)",
+                        )
+                    )
 
         note("stock `rasa run --enable-api` on the same model, 4 clients…")
         texts = [t for t, _ in texts_to_send(200, random.Random(9)) if not t.startswith("/")]
         server = rasa_server_rate(model, texts, min(args.seconds, 15.0), clients=4)
-        rows.append((
-            f"stock `rasa run --enable-api` /model/parse, 4 clients (ready after {server['ready_s']:.0f} s)",
-            f"**{server['rate']:.0f} parses/s**, p50 {server['p50_ms']:.1f} ms",
-        ))
+        rows.append(
+            (
+                f"stock `rasa run --enable-api` /model/parse, 4 clients (ready after {server['ready_s']:.0f} s)",
+                f"**{server['rate']:.0f} parses/s**, p50 {server['p50_ms']:.1f} ms",
+            )
+        )
         ratio = results[3]["s"]["rate"] / server["rate"]
         rows.append(("3 workers' whole chain ÷ stock server's parse-only rate (goal ≥ 2×)", f"{ratio:.2f}×"))
 
@@ -481,14 +533,18 @@ def main() -> int:
             sql = store_latency(sq_store)
             sq_store.close()
         for name, r in (("PostgreSQL (127.0.0.1, fsync on)", pgl), ("SQLite (file, WAL)", sql)):
-            rows.append((
-                f"{name}: state read+write, p50 / p99 (1,000 × get_state + put_state, 100 users)",
-                f"{r['rw_p50']:.2f} / **{r['rw_p99']:.2f} ms**",
-            ))
-            rows.append((
-                f"{name}: one turn (user lock, read, state + update id committed), p50 / p99",
-                f"{r['turn_p50']:.2f} / {r['turn_p99']:.2f} ms",
-            ))
+            rows.append(
+                (
+                    f"{name}: state read+write, p50 / p99 (1,000 × get_state + put_state, 100 users)",
+                    f"{r['rw_p50']:.2f} / **{r['rw_p99']:.2f} ms**",
+                )
+            )
+            rows.append(
+                (
+                    f"{name}: one turn (user lock, read, state + update id committed), p50 / p99",
+                    f"{r['turn_p50']:.2f} / {r['turn_p99']:.2f} ms",
+                )
+            )
     finally:
         pg.stop()
     print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} × {cpu_model()}, Python {platform.python_version()}\n")

@@ -132,9 +132,7 @@ class Bot:
 
 def texts_to_send(n: int, rng: random.Random) -> list[tuple[str, bool]]:
     """A mix like real traffic: half pasted or forwarded collection SMS, half questions and commands."""
-    sms = [
-        json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    sms = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
     out = []
     for _ in range(n):
         if rng.random() < 0.5:
@@ -157,9 +155,7 @@ def warm_up(core: Any) -> None:
 _RUNS = itertools.count(1)
 
 
-def run_load(
-    cfg: Any, core: Any, rate: float | None, n: int, rate_limit: bool, seed: int
-) -> dict[str, float]:
+def run_load(cfg: Any, core: Any, rate: float | None, n: int, rate_limit: bool, seed: int) -> dict[str, float]:
     """Offer n messages over 100 chats at `rate` per second (None: all at once); measure latency, rate."""
     rng = random.Random(seed)
     dialogue = CountingDialogue(core)
@@ -236,9 +232,7 @@ def rasa_server_rate(model: Path, texts: list[str], seconds: float, clients: int
     started = time.monotonic()
     log_path = Path(tempfile.gettempdir()) / "bench_rasa_run.log"
     log = log_path.open("wb")
-    server = subprocess.Popen(
-        cmd, cwd=ROOT / "rasa_project", env=rasa_env(), stdout=log, stderr=subprocess.STDOUT
-    )
+    server = subprocess.Popen(cmd, cwd=ROOT / "rasa_project", env=rasa_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         while True:
@@ -246,9 +240,7 @@ def rasa_server_rate(model: Path, texts: list[str], seconds: float, clients: int
                 raise RuntimeError(f"rasa run exited with {server.returncode}; see {log_path}")
             try:
                 if httpx.get(f"{url}/status", params={"token": token}, timeout=2).status_code == 200:
-                    probe = httpx.post(
-                        f"{url}/model/parse", params={"token": token}, json={"text": "你好"}, timeout=30
-                    )
+                    probe = httpx.post(f"{url}/model/parse", params={"token": token}, json={"text": "你好"}, timeout=30)
                     if probe.status_code == 200:
                         break
             except httpx.HTTPError:
@@ -267,9 +259,7 @@ def rasa_server_rate(model: Path, texts: list[str], seconds: float, clients: int
                 i = k
                 while time.monotonic() < stop_at:
                     t0 = time.monotonic()
-                    resp = http.post(
-                        f"{url}/model/parse", params={"token": token}, json=bodies[i % len(bodies)]
-                    )
+                    resp = http.post(f"{url}/model/parse", params={"token": token}, json=bodies[i % len(bodies)])
                     resp.raise_for_status()
                     with lock:
                         latencies.append(time.monotonic() - t0)
@@ -355,9 +345,7 @@ def ocr_bench(limit: int | None) -> dict[str, Any]:
             by_lang[row["lang"]][0] += err
             by_lang[row["lang"]][1] += len(truth)
             same_risk += assess(body).risk == assess(row["text"]).risk
-            if (
-                row["lang"] == "zh-Hant"
-            ):  # the model often reads a Traditional character as its Simplified twin
+            if row["lang"] == "zh-Hant":  # the model often reads a Traditional character as its Simplified twin
                 hant_errors += edit_distance(_canon(to_simplified(body)), _canon(to_simplified(row["text"])))
                 hant_chars += len(truth)
     finally:

@@ -81,9 +81,7 @@ def start_bot_process(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m bot wechat --port N` with its own store; returns the process and the callback URL."""
     port = free_port()
     config = tmp / "config.yaml"
-    config.write_text(
-        f"store:\n  url: sqlite:///{tmp}/bot.sqlite3\n  key_file: {tmp}/secret.key\n", encoding="utf-8"
-    )
+    config.write_text(f"store:\n  url: sqlite:///{tmp}/bot.sqlite3\n  key_file: {tmp}/secret.key\n", encoding="utf-8")
     env = {**os.environ, "WECHAT_TOKEN": TOKEN, "BOT_CONFIG": str(config)}
     for k in ("WECHAT_AES_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "TELEGRAM_BOT_TOKEN"):
         env.pop(k, None)

@@ -18,6 +18,7 @@ from bot.evaluate import (
     BLIND_SET_3,
     BLIND_SET_4,
     Example,
+    acted_on,
     load_examples,
     score_acted,
 )
@@ -34,15 +35,8 @@ def rss_mb() -> float:
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
-    """What the bot acts on for a text: (intent, then-intent of a soft crisis or None)."""
-
-    def decide_on(text: str) -> tuple[str, str | None]:
-        d = decide(parser.parse_sync(text), text, parser.threshold)
-        if d.action == "crisis_soft" and d.then is not None:
-            return "crisis", d.then.intent
-        return d.intent, None
-
-    return decide_on
+    """What the bot acts on, for this parser."""
+    return acted_on(parser.parse_sync, parser.threshold)
 
 
 def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:
@@ -67,10 +61,15 @@ def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:
         for i in sorted({e.intent for e in blind})
     }
     return {
-        "n": report.n, "macro_f1": report.macro_f1, "crisis_recall": report.crisis_recall,
-        "by_script": report.accuracy_by_script, "recall": recall,
-        "off_topic_in_domain": off_topic / len(in_domain), "clarified": clarified / len(blind),
-        "crisis_shown": shown / crisis_n, "crisis_by_lexicon": lexicon_crisis / crisis_n,
+        "n": report.n,
+        "macro_f1": report.macro_f1,
+        "crisis_recall": report.crisis_recall,
+        "by_script": report.accuracy_by_script,
+        "recall": recall,
+        "off_topic_in_domain": off_topic / len(in_domain),
+        "clarified": clarified / len(blind),
+        "crisis_shown": shown / crisis_n,
+        "crisis_by_lexicon": lexicon_crisis / crisis_n,
         "crisis_by_model": model_crisis / crisis_n,
         "errors": report.errors,
     }
@@ -85,17 +84,25 @@ def main() -> None:
     examples = load_examples()
 
     report = score_acted(examples, _decider(parser))
-    blinds = {name: _blind_figures(load_examples(path), parser)
-              for name, path in (("blind", BLIND_SET), ("blind2", BLIND_SET_2), ("blind3", BLIND_SET_3),
-                                 ("blind4", BLIND_SET_4))
-              if path.exists()}
+    blinds = {
+        name: _blind_figures(load_examples(path), parser)
+        for name, path in (
+            ("blind", BLIND_SET),
+            ("blind2", BLIND_SET_2),
+            ("blind3", BLIND_SET_3),
+            ("blind4", BLIND_SET_4),
+        )
+        if path.exists()
+    }
     crisis_set = load_examples(BLIND_CRISIS) if BLIND_CRISIS.exists() else []
     acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
     on_crisis = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent == "crisis"]
     on_other = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent != "crisis"]
     crisis_blind = {
-        "n": len(on_crisis), "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
-        "others": len(on_other), "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
+        "n": len(on_crisis),
+        "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
+        "others": len(on_other),
+        "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
         "alarms_full": sum(a == "crisis" for a in on_other),
     }
     texts = [e.text for e in examples]
@@ -106,14 +113,25 @@ def main() -> None:
             parser.parse_sync(t)
             lat.append((time.perf_counter() - t0) * 1000)
     lat.sort()
-    print(json.dumps({
-        "load_s": load_s, "rss_mb": rss_mb(), "macro_f1": report.macro_f1, "accuracy": report.accuracy,
-        "crisis_recall": report.crisis_recall, "by_script": report.accuracy_by_script,
-        "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "n": report.n,
-        "errors": report.errors,
-        **blinds,
-        "crisis_blind": crisis_blind,
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "load_s": load_s,
+                "rss_mb": rss_mb(),
+                "macro_f1": report.macro_f1,
+                "accuracy": report.accuracy,
+                "crisis_recall": report.crisis_recall,
+                "by_script": report.accuracy_by_script,
+                "p50_ms": statistics.median(lat),
+                "p99_ms": lat[int(len(lat) * 0.99) - 1],
+                "n": report.n,
+                "errors": report.errors,
+                **blinds,
+                "crisis_blind": crisis_blind,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

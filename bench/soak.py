@@ -150,8 +150,10 @@ def main() -> int:
                 worker.wait_healthy(180)
                 worker.wait_model(300)
                 pid = worker.proc.pid if worker.proc is not None else 0
-                note(f"{args.users} users for {args.minutes:g} min on {'PostgreSQL' if use_pg else 'SQLite'}; "
-                     f"worker RSS {rss_mb(pid):.0f} MB after start")
+                note(
+                    f"{args.users} users for {args.minutes:g} min on {'PostgreSQL' if use_pg else 'SQLite'}; "
+                    f"worker RSS {rss_mb(pid):.0f} MB after start"
+                )
                 t0 = time.monotonic()
 
                 async def sampled() -> dict[str, Any]:
@@ -180,15 +182,23 @@ def main() -> int:
     base = statistics.mean(after_warm) if after_warm else float("nan")
     end = statistics.mean(last) if last else float("nan")
     growth = (end - base) / base
-    print(f"\n| soak: {args.users} users, {args.minutes:g} min, {'PostgreSQL' if use_pg else 'SQLite'}, "
-          f"{time.strftime('%Y-%m-%d')} | measured |")
+    print(
+        f"\n| soak: {args.users} users, {args.minutes:g} min, {'PostgreSQL' if use_pg else 'SQLite'}, "
+        f"{time.strftime('%Y-%m-%d')} | measured |"
+    )
     print("|---|---|")
-    print(f"| updates delivered and answered 200 | {result['delivered']} "
-          f"({result['delivered'] / seconds:.1f}/s; {messages} messages sent back) |")
-    print(f"| errors: deliveries not answered 200 / chats never answered / ERROR lines in the worker's log | "
-          f"{result['failed']} / {len(silent)} / {len(log_errors)} |")
-    print(f"| worker RSS: after warm-up ({warm_s:.0f}-{warm_s + 60:.0f} s) → last minute | "
-          f"{base:.0f} MB → {end:.0f} MB |")
+    print(
+        f"| updates delivered and answered 200 | {result['delivered']} "
+        f"({result['delivered'] / seconds:.1f}/s; {messages} messages sent back) |"
+    )
+    print(
+        f"| errors: deliveries not answered 200 / chats never answered / ERROR lines in the worker's log | "
+        f"{result['failed']} / {len(silent)} / {len(log_errors)} |"
+    )
+    print(
+        f"| worker RSS: after warm-up ({warm_s:.0f}-{warm_s + 60:.0f} s) → last minute | "
+        f"{base:.0f} MB → {end:.0f} MB |"
+    )
     print(f"| memory growth after warm-up (limit {GROWTH_LIMIT:.0%}) | **{growth:+.1%}** |")
     print("| RSS samples (MB, every 10 s) | " + " ".join(f"{mb:.0f}" for _, mb in samples) + " |")
     for line in log_errors[:5]:

@@ -65,8 +65,10 @@ def main(argv: list[str]) -> int:
     def p(v: list[float], q: int) -> float:
         return v[min(len(v) - 1, int(len(v) * q / 100))]
 
-    print(f"{path.name}: throughput {cpu_rate:,.0f} SMS/s CPU ({wall_rate:,.0f} wall); 500-char p50 "
-          f"{p(cpu, 50):.2f} ms, p99 {p(cpu, 99):.2f} ms CPU (wall p99 {p(wall, 99):.2f} ms)")
+    print(
+        f"{path.name}: throughput {cpu_rate:,.0f} SMS/s CPU ({wall_rate:,.0f} wall); 500-char p50 "
+        f"{p(cpu, 50):.2f} ms, p99 {p(cpu, 99):.2f} ms CPU (wall p99 {p(wall, 99):.2f} ms)"
+    )
     return 0
 
 

@@ -27,7 +27,7 @@ def _nlu(args: argparse.Namespace) -> int:
     if args.jsonl:
         return run_nlu_jsonl(parser.parse_sync, sys.stdin, sys.stdout)
     if not args.text:
-        print("usage: python -m bot nlu \"text\"  (or --jsonl with JSON lines on stdin)", file=sys.stderr)
+        print('usage: python -m bot nlu "text"  (or --jsonl with JSON lines on stdin)', file=sys.stderr)
         return 2
     print(f"(model ready in {time.monotonic() - started:.1f} s)", file=sys.stderr)
     p = parser.parse_sync(" ".join(args.text))
@@ -121,9 +121,7 @@ def _run(args: argparse.Namespace) -> int:
 
         from bot.channels.wechat import run_wechat
 
-        threading.Thread(
-            target=run_wechat, args=(cfg, dialogue, dialogue.store), name="wechat", daemon=True
-        ).start()
+        threading.Thread(target=run_wechat, args=(cfg, dialogue, dialogue.store), name="wechat", daemon=True).start()
     from bot.app import health_report
 
     run_telegram(cfg, dialogue, health=lambda: health_report(dialogue))

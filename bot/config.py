@@ -142,7 +142,7 @@ def _check_time(key: str, value: str) -> None:
     parts = value.split(":")
     ok = len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < 24 and int(parts[1]) < 60
     if not ok:
-        raise ConfigError(f"{key}: {value!r} is not a time; use HH:MM, e.g. \"22:00\"")
+        raise ConfigError(f'{key}: {value!r} is not a time; use HH:MM, e.g. "22:00"')
 
 
 def _check_public_url(key: str, value: str) -> None:
@@ -151,7 +151,7 @@ def _check_public_url(key: str, value: str) -> None:
         return
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"{key}: {value!r} is not a base URL; use e.g. \"https://bot.example.org\"")
+        raise ConfigError(f'{key}: {value!r} is not a base URL; use e.g. "https://bot.example.org"')
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:

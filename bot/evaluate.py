@@ -125,7 +125,7 @@ def leak_key(text: str) -> str:
 
 def _trigrams(key: str) -> set[str]:
     """Character trigrams of a leak key."""
-    return {key[i: i + 3] for i in range(len(key) - 2)} if len(key) >= 3 else {key}
+    return {key[i : i + 3] for i in range(len(key) - 2)} if len(key) >= 3 else {key}
 
 
 def near_duplicates(texts: list[str], references: list[str]) -> list[tuple[str, str]]:
@@ -174,3 +174,16 @@ def score_acted(examples: list[Example], decide_on: Callable[[str], tuple[str, s
             predicted.append(intent)
     answers = iter(predicted)
     return score(examples, lambda text: Parse(next(answers), 1.0))
+
+
+def acted_on(parse: Callable[[str], Parse], threshold: float) -> Callable[[str], tuple[str, str | None]]:
+    """What the bot acts on for a text (bot/understand.py): (intent, then-intent of a soft crisis or None)."""
+    from bot.understand import decide
+
+    def decide_on(text: str) -> tuple[str, str | None]:
+        d = decide(parse(text), text, threshold)
+        if d.action == "crisis_soft" and d.then is not None:
+            return "crisis", d.then.intent
+        return d.intent, None
+
+    return decide_on

@@ -123,9 +123,7 @@ class RasaNluGraph:
         """Run the NLU graph on one text and return Rasa's parse dictionary."""
         target = self.metadata.nlu_target
         msg_key, tracker_key = self._inputs
-        results = self.runner.run(
-            inputs={msg_key: [self._message(text)], tracker_key: self._tracker}, targets=[target]
-        )
+        results = self.runner.run(inputs={msg_key: [self._message(text)], tracker_key: self._tracker}, targets=[target])
         data: dict[str, Any] = results[target][0].as_dict(only_output_properties=True)
         return data
 
@@ -208,8 +206,7 @@ class InProcessParser:
         self.start_loading().result()
         if self._error is not None:
             raise ModelUnusable(
-                f"could not load the model {self.model_path}: {self._error}; "
-                "retrain it with `make train FORCE=1`"
+                f"could not load the model {self.model_path}: {self._error}; " "retrain it with `make train FORCE=1`"
             ) from self._error
         return self
 
@@ -257,7 +254,11 @@ class HttpParser:
     """A remote `rasa run --enable-api` server, same interface as the in-process parser."""
 
     def __init__(
-        self, url: str, threshold: float = 0.45, max_chars: int = 2000, timeout: float = 5.0,
+        self,
+        url: str,
+        threshold: float = 0.45,
+        max_chars: int = 2000,
+        timeout: float = 5.0,
         token: str | None = None,
     ) -> None:
         import httpx
@@ -272,8 +273,13 @@ class HttpParser:
     @classmethod
     def from_config(cls, cfg: Config) -> HttpParser:
         """Build the client from the settings (RASA_TOKEN from the environment if the server needs one)."""
-        return cls(cfg.nlu.server_url, cfg.nlu.confidence_threshold, cfg.nlu.max_chars,
-                   cfg.nlu.server_timeout_s, os.environ.get("RASA_TOKEN") or None)
+        return cls(
+            cfg.nlu.server_url,
+            cfg.nlu.confidence_threshold,
+            cfg.nlu.max_chars,
+            cfg.nlu.server_timeout_s,
+            os.environ.get("RASA_TOKEN") or None,
+        )
 
     @property
     def ready(self) -> bool:

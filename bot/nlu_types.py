@@ -6,8 +6,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 INTENTS = (
-    "greet", "goodbye", "thanks", "help", "stay_calm", "false_threat", "gather_evidence", "report_complaint",
-    "repayment_plan", "contacts_harassed", "know_rights", "assess_sms", "crisis", "out_of_scope",
+    "greet",
+    "goodbye",
+    "thanks",
+    "help",
+    "stay_calm",
+    "false_threat",
+    "gather_evidence",
+    "report_complaint",
+    "repayment_plan",
+    "contacts_harassed",
+    "know_rights",
+    "assess_sms",
+    "crisis",
+    "out_of_scope",
 )
 
 

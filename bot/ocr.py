@@ -116,9 +116,7 @@ def _box(points: Any) -> Box:
 
 def _is_cjk(ch: str) -> bool:
     """Whether a character is Chinese (or CJK punctuation / full-width), written without spaces."""
-    return (
-        "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef" or ch in "【】"
-    )
+    return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef" or ch in "【】"
 
 
 PARAGRAPH_GAP = 0.8

@@ -75,5 +75,5 @@ def find_platform(text: str) -> tuple[str, str] | None:
     if best is None:
         return None
     start, neg_len, name = best
-    written = text[start: start - neg_len] if len(norm) == len(text) else name
+    written = text[start : start - neg_len] if len(norm) == len(text) else name
     return written, kind_of(name)

@@ -220,9 +220,7 @@ def load_or_create_key(path: Path) -> bytes:
             return key
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning(
-            "data key file %s is readable by other users (mode %o); run: chmod 600 %s", path, mode, path
-        )
+        log.warning("data key file %s is readable by other users (mode %o); run: chmod 600 %s", path, mode, path)
     key = path.read_bytes().strip()
     try:
         _fernet(key)
@@ -286,8 +284,6 @@ def _clip(text: str) -> str:
     if len(text) <= MAX_EVIDENCE_CHARS:
         return text
     return text[: MAX_EVIDENCE_CHARS - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
-
-
 
 
 def _offloaded(fn: F) -> F:
@@ -638,8 +634,16 @@ class BaseStore:
                 "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at, seq, content_hash, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
-                    user_id, kind, text_blob, meta_blob, at.isoformat(), _micros(at), created.isoformat(),
-                    seq + 1, content, chain.link_hash(prev, seq + 1, content),
+                    user_id,
+                    kind,
+                    text_blob,
+                    meta_blob,
+                    at.isoformat(),
+                    _micros(at),
+                    created.isoformat(),
+                    seq + 1,
+                    content,
+                    chain.link_hash(prev, seq + 1, content),
                 ),
             ).fetchone()
         item_id = int(row[0])

@@ -65,9 +65,7 @@ def strip_controls(text: str) -> str:
     """Replace control and format characters (except line breaks and tabs) with spaces."""
     if text.isprintable():
         return text
-    return "".join(
-        ch if ch in "\n\t" or not unicodedata.category(ch).startswith("C") else " " for ch in text
-    )
+    return "".join(ch if ch in "\n\t" or not unicodedata.category(ch).startswith("C") else " " for ch in text)
 
 
 def normalise(text: str, max_chars: int = 2000) -> tuple[str, list[str]]:

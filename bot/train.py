@@ -118,12 +118,25 @@ def train(
     build = BUILD / model_name
     data = build_data(build)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[train] training {_show(model)} with {_show(config)} "
-          "(about 1 minute; DIET pipelines take longer)…", flush=True)
+    print(
+        f"[train] training {_show(model)} with {_show(config)} " "(about 1 minute; DIET pipelines take longer)…",
+        flush=True,
+    )
     started = time.monotonic()
     cmd = [
-        str(Path(sys.executable).parent / "rasa"), "train", "nlu", "--config", str(config), "--domain",
-        str(PROJECT / "domain.yml"), "--nlu", str(data), "--out", str(out), "--fixed-model-name", model_name,
+        str(Path(sys.executable).parent / "rasa"),
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--domain",
+        str(PROJECT / "domain.yml"),
+        "--nlu",
+        str(data),
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        model_name,
     ]
     proc = subprocess.run(cmd, cwd=PROJECT, env=rasa_env(), check=False)
     if proc.returncode != 0 or not model.exists():
@@ -136,8 +149,15 @@ def train(
 def validate() -> int:
     """Run `rasa data validate` on the project; return its exit code."""
     cmd = [
-        str(Path(sys.executable).parent / "rasa"), "data", "validate", "--fail-on-warnings", "--config",
-        str(PROJECT / "config.yml"), "--domain", str(PROJECT / "domain.yml"), "--data", str(PROJECT / "data"),
+        str(Path(sys.executable).parent / "rasa"),
+        "data",
+        "validate",
+        "--fail-on-warnings",
+        "--config",
+        str(PROJECT / "config.yml"),
+        "--domain",
+        str(PROJECT / "domain.yml"),
+        "--data",
+        str(PROJECT / "data"),
     ]
     return subprocess.run(cmd, cwd=PROJECT, env=rasa_env(), check=False).returncode
-

@@ -23,8 +23,14 @@ from bot.textnorm import to_halfwidth, to_simplified
 
 LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
 FLOW_INTENTS = (
-    "stay_calm", "false_threat", "gather_evidence", "report_complaint", "repayment_plan", "contacts_harassed",
-    "know_rights", "assess_sms",
+    "stay_calm",
+    "false_threat",
+    "gather_evidence",
+    "report_complaint",
+    "repayment_plan",
+    "contacts_harassed",
+    "know_rights",
+    "assess_sms",
 )
 CRISIS_CLOSE_RATIO = 0.4
 """Crisis ranked second with at least this share of the top intent's confidence (and at least
@@ -77,8 +83,9 @@ def _lexicon() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     """Load the domain words: Chinese substrings, and one word-boundary regex for English and pinyin."""
     raw = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")) or {}
     zh = tuple(sorted({str(w) for w in raw.get("zh") or []}, key=len, reverse=True))
-    latin = sorted({str(w).lower() for w in [*(raw.get("en") or []), *(raw.get("pinyin") or [])]}, key=len,
-                   reverse=True)
+    latin = sorted(
+        {str(w).lower() for w in [*(raw.get("en") or []), *(raw.get("pinyin") or [])]}, key=len, reverse=True
+    )
     pattern = None
     if latin:
         alternation = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in latin)

@@ -18,8 +18,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "sms_train.jsonl"
-ORDER = ("false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation",
-         "privacy_exposure", "scam_payment")
+ORDER = (
+    "false_legal_threat",
+    "impersonation",
+    "third_party_contact",
+    "insult_or_intimidation",
+    "privacy_exposure",
+    "scam_payment",
+)
 HIGH = {"impersonation", "insult_or_intimidation", "privacy_exposure", "scam_payment"}
 F, IMP, TPC, INS, PRIV, SCAM = ORDER
 
@@ -210,10 +216,16 @@ EN: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("Our two field officers will call at your home on Friday at 10am and show ID; call us to rearrange.", ()),
     ],
     "court_genuine": [
-        ("Case (2025) Hu 0115 Min Chu {K}: your hearing is scheduled for {D}. Please appear on time. "
-         "Enquiries: area code + 12368.", ()),
-        ("Your loan dispute has been referred to pre-litigation mediation; a court-appointed mediator will "
-         "contact you. Check it on the People's Court Online Service.", ()),
+        (
+            "Case (2025) Hu 0115 Min Chu {K}: your hearing is scheduled for {D}. Please appear on time. "
+            "Enquiries: area code + 12368.",
+            (),
+        ),
+        (
+            "Your loan dispute has been referred to pre-litigation mediation; a court-appointed mediator will "
+            "contact you. Check it on the People's Court Online Service.",
+            (),
+        ),
     ],
     F: [
         ("Pay today or you will go to jail.", (F,)),
@@ -248,8 +260,17 @@ EN: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 TAGS = {
-    "zh-Hans": ["【闪借宝】", "【某某消费金融】", "【青禾分期】", "【某某资产】", "【金盾法务】", "【速借宝】",
-                "", "", ""],
+    "zh-Hans": [
+        "【闪借宝】",
+        "【某某消费金融】",
+        "【青禾分期】",
+        "【某某资产】",
+        "【金盾法务】",
+        "【速借宝】",
+        "",
+        "",
+        "",
+    ],
     "zh-Hant": ["【某某銀行】", "【某某資產】", "【速借通】", "", ""],
     "en": ["[QuickLend] ", "[Harbor Credit] ", "", ""],
 }
@@ -275,8 +296,11 @@ FAKE_COURT_SIGNS = {
         ("Pay the case withdrawal fee via the link http://court-pay.top/x", (IMP, SCAM)),
     ],
 }
-CLOSE = {"zh-Hans": ["", "", "退订回T", "如已还款请忽略", "勿回复"], "zh-Hant": ["", "", "拒收請回覆R"],
-         "en": ["", "", "Reply STOP to opt out."]}
+CLOSE = {
+    "zh-Hans": ["", "", "退订回T", "如已还款请忽略", "勿回复"],
+    "zh-Hant": ["", "", "拒收請回覆R"],
+    "en": ["", "", "Reply STOP to opt out."],
+}
 SEP = {"zh-Hans": "，", "zh-Hant": "，", "en": " "}
 END = {"zh-Hans": "。", "zh-Hant": "。", "en": ""}
 NAMES = ["王*明", "李*", "张*华", "陈**", "刘*强", "赵*"]
@@ -292,10 +316,13 @@ def risk_for(cats: set[str]) -> str:
 
 def fill(rng: random.Random, text: str) -> str:
     """Fill the masked placeholders."""
-    return (text.replace("{N}", rng.choice(NAMES)).replace("{A}", f"{rng.randint(300, 20000):,}")
-            .replace("{D}", f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日")
-            .replace("{K}", str(rng.randint(100, 9999)))
-            .replace("{P}", f"1{rng.choice('3589')}{rng.randint(0, 9)}****{rng.randint(1000, 9999)}"))
+    return (
+        text.replace("{N}", rng.choice(NAMES))
+        .replace("{A}", f"{rng.randint(300, 20000):,}")
+        .replace("{D}", f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日")
+        .replace("{K}", str(rng.randint(100, 9999)))
+        .replace("{P}", f"1{rng.choice('3589')}{rng.randint(0, 9)}****{rng.randint(1000, 9999)}")
+    )
 
 
 def join(lang: str, parts: list[str]) -> str:
@@ -357,9 +384,17 @@ def build(n_per_lang: dict[str, int], seed: int = 20260310) -> list[dict]:
                 continue
             seen.add(text)
             made += 1
-            rows.append({"id": f"tr-{lang}-{made:04d}", "text": text, "risk": risk_for(cats),
-                         "categories": [c for c in ORDER if c in cats], "lang": lang, "split": "tune",
-                         "kind": kind})
+            rows.append(
+                {
+                    "id": f"tr-{lang}-{made:04d}",
+                    "text": text,
+                    "risk": risk_for(cats),
+                    "categories": [c for c in ORDER if c in cats],
+                    "lang": lang,
+                    "split": "tune",
+                    "kind": kind,
+                }
+            )
     return rows
 
 
@@ -376,9 +411,17 @@ def merge(rows: list[dict], extra: list[Path]) -> list[dict]:
                 continue
             seen.add(text)
             cats = set(r.get("categories", []))
-            rows.append({"id": f"x-{path.stem}-{i:04d}", "text": r["text"], "risk": risk_for(cats),
-                         "categories": [c for c in ORDER if c in cats], "lang": r.get("lang", "zh-Hans"),
-                         "split": "tune", "kind": r.get("kind", "")})
+            rows.append(
+                {
+                    "id": f"x-{path.stem}-{i:04d}",
+                    "text": r["text"],
+                    "risk": risk_for(cats),
+                    "categories": [c for c in ORDER if c in cats],
+                    "lang": r.get("lang", "zh-Hans"),
+                    "split": "tune",
+                    "kind": r.get("kind", ""),
+                }
+            )
     return rows
 
 

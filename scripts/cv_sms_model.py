@@ -50,7 +50,7 @@ def main() -> int:
     gold = {n: np.array([[c in r["categories"] for c in CATEGORIES] for r in rows]) for n, rows in data.items()}
     lawful = {n: np.array([r["risk"] == "low" for r in rows]) for n, rows in data.items()}
     rules = {n: rule_view(rows) for n, rows in data.items()}
-    texts = {n: [normalise(r["text"]).text[:engine.MODEL_CHARS] for r in rows] for n, rows in data.items()}
+    texts = {n: [normalise(r["text"]).text[: engine.MODEL_CHARS] for r in rows] for n, rows in data.items()}
     print(f"files: {', '.join(f'{n} ({len(data[n])})' for n in files)}")
     print(f"{'features':18s} {'thr':>5s} {'P':>6s} {'R':>6s} {'F1':>6s} {'meanF1':>7s} {'lawful+':>8s}")
     best: tuple[float, str] = (-1.0, "")

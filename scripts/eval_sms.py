@@ -59,13 +59,19 @@ def table(columns: dict[str, Scores]) -> str:
     for c in CATEGORIES:
         cells = " ".join(f"{_fmt(s.recall(c)):>14s} {_fmt(s.precision(c)):>14s}" for s in columns.values())
         lines.append(f"{c:24s} {first.per_cat_gold[c]:4d} {cells}")
-    for label, get in (("micro P", lambda s: s.micro_p), ("micro R", lambda s: s.micro_r),
-                       ("micro F1", lambda s: s.micro_f1), ("lawful/malicious acc", lambda s: s.binary_accuracy)):
+    for label, get in (
+        ("micro P", lambda s: s.micro_p),
+        ("micro R", lambda s: s.micro_r),
+        ("micro F1", lambda s: s.micro_f1),
+        ("lawful/malicious acc", lambda s: s.binary_accuracy),
+    ):
         lines.append(f"{label:29s} " + " ".join(f"{get(s):>14.3f} {'':>14s}" for s in columns.values()))
-    for label, get2 in (("lawful rated high", lambda s: len(s.lawful_rated_high)),
-                        ("high rated low", lambda s: len(s.high_rated_low)),
-                        ("court called false", lambda s: len(s.court_called_false)),
-                        ("court not verified", lambda s: len(s.court_not_verified))):
+    for label, get2 in (
+        ("lawful rated high", lambda s: len(s.lawful_rated_high)),
+        ("high rated low", lambda s: len(s.high_rated_low)),
+        ("court called false", lambda s: len(s.court_called_false)),
+        ("court not verified", lambda s: len(s.court_not_verified)),
+    ):
         lines.append(f"{label:29s} " + " ".join(f"{get2(s):>14d} {'':>14s}" for s in columns.values()))
     return "\n".join(lines)
 

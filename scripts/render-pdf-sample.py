@@ -28,8 +28,11 @@ OUT = ROOT / "docs" / "img"
 NUMBERS = ["+8613800138000", "+8613800138001", "+8613800138002", "+8613800138003"]
 TEXTS = [
     ("call", "未接来电，对方连续呼叫", {"missed": True}),
-    ("sms", "【某某金融】你已逾期，再不还款就通知你单位领导和通讯录所有人",
-     {"categories": ["third_party_contact"], "legal_basis": ["GB/T 45251—2025（推荐性国家标准）"]}),
+    (
+        "sms",
+        "【某某金融】你已逾期，再不还款就通知你单位领导和通讯录所有人",
+        {"categories": ["third_party_contact"], "legal_basis": ["GB/T 45251—2025（推荐性国家标准）"]},
+    ),
     ("call", "接通后对方骂我是老赖，说要让我身败名裂", {"categories": ["insult_or_intimidation"]}),
     ("contact", "给我妈打电话说我欠钱不还", {}),
     ("visit", "两个人到家门口拍门，说不还钱就天天来", {}),

@@ -37,7 +37,13 @@ class Worker:
     """One `python -m bot run` process serving the Telegram webhook on its own port."""
 
     def __init__(
-        self, folder: Path, name: str, api_url: str, store_url: str, key: str, nlu_url: str | None,
+        self,
+        folder: Path,
+        name: str,
+        api_url: str,
+        store_url: str,
+        key: str,
+        nlu_url: str | None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         """A worker asking the NLU server at nlu_url, or loading the model itself when nlu_url is None."""
@@ -153,9 +159,7 @@ class Worker:
             return ""
 
 
-async def post(
-    session: aiohttp.ClientSession, pick: Any, update: dict[str, Any], retry_s: float = 60.0
-) -> int:
+async def post(session: aiohttp.ClientSession, pick: Any, update: dict[str, Any], retry_s: float = 60.0) -> int:
     """Deliver an update as Telegram does: again (after a pause) while the workers answer an error or are away.
 
     pick() names the worker for each try (the round-robin in front of the workers).

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-for _k, _v in {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-               "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}.items():
+for _k, _v in {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}.items():
     os.environ.setdefault(_k, _v)
 
 from bot.config import Config, load_config  # noqa: E402
@@ -44,8 +47,10 @@ def pg_server() -> Iterator[PgServer]:
     server = PgServer()
     if not server.start():
         if in_ci():
-            pytest.fail("PostgreSQL is not available, and CI must run the PostgreSQL tests "
-                        "(make setup installs it: scripts/pg-test-server.sh install)")
+            pytest.fail(
+                "PostgreSQL is not available, and CI must run the PostgreSQL tests "
+                "(make setup installs it: scripts/pg-test-server.sh install)"
+            )
         pytest.skip(SKIP_REASON)
     yield server
     server.stop()

@@ -131,9 +131,7 @@ def utf16_len(text: str) -> int:
 class FakeBotApi:
     """The fake server; start() it, point ApplicationBuilder at base_url / base_file_url, stop() it."""
 
-    def __init__(
-        self, token: str = TOKEN, username: str = BOT_USERNAME, poll_timeout_cap: float = 2.0
-    ) -> None:
+    def __init__(self, token: str = TOKEN, username: str = BOT_USERNAME, poll_timeout_cap: float = 2.0) -> None:
         self.token = token
         self.username = username
         self.poll_timeout_cap = poll_timeout_cap
@@ -263,11 +261,7 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = [
-                    c
-                    for c in self.calls[after:]
-                    if c.method == method and (predicate is None or predicate(c))
-                ]
+                found = [c for c in self.calls[after:] if c.method == method and (predicate is None or predicate(c))]
                 if len(found) >= count:
                     return found[:count]
                 left = deadline - time.monotonic()
@@ -440,9 +434,7 @@ class FakeBotApi:
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         if not params.get("callback_query_id"):
-            raise ApiError(
-                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
-            )
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         return True
 
     def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
@@ -502,9 +494,7 @@ class FakeBotApi:
         file_id = self.add_file(data) if data else str(photo)
         return self._message(
             int(params["chat_id"]),
-            photo=[
-                {"file_id": file_id, "file_unique_id": "p", "width": 1, "height": 1, "file_size": len(data)}
-            ],
+            photo=[{"file_id": file_id, "file_unique_id": "p", "width": 1, "height": 1, "file_size": len(data)}],
         )
 
     def _m_close(self, params: dict[str, Any]) -> bool:
@@ -557,16 +547,12 @@ class FakeBotApi:
         """An update carrying a text message."""
         return {"message": self.message(chat_id, text, **kw)}
 
-    def forwarded_update(
-        self, chat_id: int, text: str, sender_name: str = "10690000", **kw: Any
-    ) -> dict[str, Any]:
+    def forwarded_update(self, chat_id: int, text: str, sender_name: str = "10690000", **kw: Any) -> dict[str, Any]:
         """An update carrying a forwarded message (forward_origin of a hidden user)."""
         origin = {"type": "hidden_user", "sender_user_name": sender_name, "date": int(time.time()) - 60}
         return {"message": self.message(chat_id, text, forward_origin=origin, **kw)}
 
-    def photo_update(
-        self, chat_id: int, image: bytes, caption: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
+    def photo_update(self, chat_id: int, image: bytes, caption: str | None = None, **kw: Any) -> dict[str, Any]:
         """An update carrying a photo in three sizes (the largest is the real image)."""
         sizes = []
         for i, (w, h) in enumerate(((90, 160), (320, 570), (1080, 1920))):
@@ -606,13 +592,9 @@ class FakeBotApi:
 
     def location_update(self, chat_id: int, **kw: Any) -> dict[str, Any]:
         """An update carrying a location."""
-        return {
-            "message": self.message(chat_id, None, location={"latitude": 31.23, "longitude": 121.47}, **kw)
-        }
+        return {"message": self.message(chat_id, None, location={"latitude": 31.23, "longitude": 121.47}, **kw)}
 
-    def document_update(
-        self, chat_id: int, data: bytes, file_name: str, mime_type: str, **kw: Any
-    ) -> dict[str, Any]:
+    def document_update(self, chat_id: int, data: bytes, file_name: str, mime_type: str, **kw: Any) -> dict[str, Any]:
         """An update carrying a file."""
         doc = {
             "file_id": self.add_file(data),
@@ -850,9 +832,7 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
 def find_cjk_font() -> str | None:
     """Path of an installed font with Chinese glyphs (fontconfig), or None."""
     try:
-        out = subprocess.run(
-            ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10
-        ).stdout
+        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
     paths = sorted(line.split(":")[0].strip() for line in out.splitlines() if line.strip())
@@ -902,9 +882,7 @@ def render_screenshot(
     draw.text((width // 2, 200), when, fill=(140, 140, 140), font=small, anchor="mm")
     top = 250
     widest = max((body.getlength(line) for line in lines), default=0)
-    draw.rounded_rectangle(
-        (margin, top, margin + 2 * pad + widest, top + bubble_h), radius=36, fill=(233, 233, 235)
-    )
+    draw.rounded_rectangle((margin, top, margin + 2 * pad + widest, top + bubble_h), radius=36, fill=(233, 233, 235))
     for i, line in enumerate(lines):
         draw.text((margin + pad, top + pad + i * line_h), line, fill=(10, 10, 10), font=body)
     buf = io.BytesIO()

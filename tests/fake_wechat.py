@@ -294,9 +294,7 @@ class FakeWechat:
         query.update(extra)
         return query, body
 
-    def post_raw(
-        self, body: bytes, query: dict[str, str], timeout: float | None = None
-    ) -> Delivery:
+    def post_raw(self, body: bytes, query: dict[str, str], timeout: float | None = None) -> Delivery:
         """One HTTP delivery to the bot."""
         url = f"{self.bot_url}?{urllib.parse.urlencode(query)}"
         req = urllib.request.Request(url, data=body, headers={"Content-Type": "text/xml"}, method="POST")

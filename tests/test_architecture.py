@@ -10,8 +10,19 @@ import pytest
 BOT = Path(__file__).resolve().parent.parent / "bot"
 CHANNEL_LIBS = ("telegram", "wechatpy", "aiohttp")
 LOWER_LAYERS = (
-    "assess", "nlu", "nlu_types", "store", "understand", "platforms", "safety", "textnorm", "plan", "jurisdiction",
-    "ocr", "offload", "config",
+    "assess",
+    "nlu",
+    "nlu_types",
+    "store",
+    "understand",
+    "platforms",
+    "safety",
+    "textnorm",
+    "plan",
+    "jurisdiction",
+    "ocr",
+    "offload",
+    "config",
 )
 EVIDENCE_MAY_USE = ("bot.dialogue.content", "bot.dialogue.types")
 """The complaint files need the texts and the attachment type, nothing else of the dialogue."""

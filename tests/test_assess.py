@@ -36,9 +36,11 @@ class Scores:
     wrong: list[tuple[str, list[str], list[str]]]
 
     def summary(self) -> str:
-        return (f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
-                f"F1={self.micro_f1:.3f} lawful->high={self.lawful_rated_high} "
-                f"high->low={self.high_rated_low} wrong={self.wrong}")
+        return (
+            f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
+            f"F1={self.micro_f1:.3f} lawful->high={self.lawful_rated_high} "
+            f"high->low={self.high_rated_low} wrong={self.wrong}"
+        )
 
 
 def evaluate(rows: list[dict]) -> Scores:
@@ -116,8 +118,10 @@ def test_tuning_data_and_probes_stay_at_the_same_floors():
 
 # ------------------------------------------------------------------------- what a user would notice
 
-FAKE_SUMMONS = ("【XX市中级人民法院】传票通知：你因拖欠网贷被起诉，案号（2025）X01民初5521号，请于今日17点前"
-                "联系承办法官138****2046处理还款，逾期将强制执行并冻结名下所有账户。")
+FAKE_SUMMONS = (
+    "【XX市中级人民法院】传票通知：你因拖欠网贷被起诉，案号（2025）X01民初5521号，请于今日17点前"
+    "联系承办法官138****2046处理还款，逾期将强制执行并冻结名下所有账户。"
+)
 
 
 def finding(a: Assessment, category: str) -> list[str]:
@@ -135,34 +139,42 @@ def test_forwarding_a_fake_court_summons_shows_high_risk_and_names_the_impersona
 
 
 def test_a_polite_lawful_reminder_is_low_and_says_why_it_is_fine():
-    a = assess("【青禾分期】尊敬的王*明，您的借款应还1,286.40元已逾期3天，"
-               "请通过官方APP还款。逾期将依法上报征信。如已还款请忽略。退订回T")
+    a = assess(
+        "【青禾分期】尊敬的王*明，您的借款应还1,286.40元已逾期3天，"
+        "请通过官方APP还款。逾期将依法上报征信。如已还款请忽略。退订回T"
+    )
     assert a.risk == "low" and a.categories == [] and a.findings == []
     assert "low_pay_official" in {x.key for x in a.advice}
     assert any("征信" in n for n in a.notes[1:]), a.notes
 
 
-@pytest.mark.parametrize("text", [
-    "逾期将依法上报征信，请尽快还款。",
-    "您的借款已逾期，我司可能依法提起民事诉讼。",
-    "如有异议可向法院起诉，或联系官方客服核对。",
-    "【华信律师事务所】受某某小额贷款有限公司委托，请您于15日内与委托方协商还款，本函不代表任何国家机关。",
-    "了解到您还款困难，我们可为您申请12期分期还款方案，协商不收取任何费用。",
-    "我们不会上门，也不会联系您的家人，请放心。",
-    "如您已还款请忽略本短信。",
-    "【某银行】提醒您：本行不会要求您转账至个人账户或安全账户，请勿向他人透露验证码。",
-    "We will not contact your family or employer. Please repay in the app.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "逾期将依法上报征信，请尽快还款。",
+        "您的借款已逾期，我司可能依法提起民事诉讼。",
+        "如有异议可向法院起诉，或联系官方客服核对。",
+        "【华信律师事务所】受某某小额贷款有限公司委托，请您于15日内与委托方协商还款，本函不代表任何国家机关。",
+        "了解到您还款困难，我们可为您申请12期分期还款方案，协商不收取任何费用。",
+        "我们不会上门，也不会联系您的家人，请放心。",
+        "如您已还款请忽略本短信。",
+        "【某银行】提醒您：本行不会要求您转账至个人账户或安全账户，请勿向他人透露验证码。",
+        "We will not contact your family or employer. Please repay in the app.",
+    ],
+)
 def test_lawful_context_negations_and_hedges_do_not_trigger(text):
     a = assess(text)
     assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
 
 
-@pytest.mark.parametrize("text, category", [
-    ("我们不会上门？明天就去你家。", "insult_or_intimidation"),  # a negation in another clause does not help
-    ("你再不还钱，我们就通知你单位领导。", "third_party_contact"),
-    ("You will never buy a train ticket again.", "false_legal_threat"),  # "you will never" is the threat
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("我们不会上门？明天就去你家。", "insult_or_intimidation"),  # a negation in another clause does not help
+        ("你再不还钱，我们就通知你单位领导。", "third_party_contact"),
+        ("You will never buy a train ticket again.", "false_legal_threat"),  # "you will never" is the threat
+    ],
+)
 def test_negation_only_covers_its_own_clause_and_subject(text, category):
     assert category in assess(text).categories
 
@@ -197,16 +209,18 @@ def test_every_corpus_span_is_the_exact_slice_of_the_original_text():
     for r in CORPUS + PROBES:
         for f in assess(r["text"]).findings:
             assert 0 <= f.start < f.end <= len(r["text"])
-            assert r["text"][f.start:f.end] == f.text, r["id"]
+            assert r["text"][f.start : f.end] == f.text, r["id"]
 
 
 def test_traditional_input_spans_map_back_to_the_traditional_text():
-    text = ("【臺北地方法院】台端積欠款項已進入強制執行程序，"
-            "請立即撥打0912***456與書記官聯繫還款，否則凍結台端所有帳戶。")
+    text = (
+        "【臺北地方法院】台端積欠款項已進入強制執行程序，"
+        "請立即撥打0912***456與書記官聯繫還款，否則凍結台端所有帳戶。"
+    )
     a = assess(text, locale="zh-Hant")
     assert a.risk == "high" and "impersonation" in a.categories
     for f in a.findings:
-        assert text[f.start:f.end] == f.text
+        assert text[f.start : f.end] == f.text
     assert "【臺北地方法院】" in [f.text for f in a.findings]
     assert any("凍結" in f.text for f in a.findings)
     imp = next(f for f in a.findings if f.category == "impersonation")
@@ -217,7 +231,7 @@ def test_full_width_input_is_matched_and_spans_stay_in_the_original():
     text = "你的欠款已移交公安，ＡＰＰ已关闭，请转账至个人账户！"
     a = assess(text)
     assert {"false_legal_threat", "scam_payment"} <= set(a.categories)
-    assert all(text[f.start:f.end] == f.text for f in a.findings)
+    assert all(text[f.start : f.end] == f.text for f in a.findings)
 
 
 def test_explanations_follow_the_locale():
@@ -229,10 +243,18 @@ def test_explanations_follow_the_locale():
     assert assess("Pay now or go to jail", locale="auto").locale == "en"
 
 
-@pytest.mark.parametrize("hour, minute, expected", [
-    (23, 30, True), (10, 0, False), (22, 0, True), (7, 59, True),
-    (8, 0, False), (21, 59, False), (2, 15, True),
-])
+@pytest.mark.parametrize(
+    "hour, minute, expected",
+    [
+        (23, 30, True),
+        (10, 0, False),
+        (22, 0, True),
+        (7, 59, True),
+        (8, 0, False),
+        (21, 59, False),
+        (2, 15, True),
+    ],
+)
 def test_off_hours_is_flagged_between_22_and_08_local_time(hour, minute, expected):
     a = assess("今天不还，我们就联系你的家人。", received_at=datetime(2026, 3, 5, hour, minute))
     assert a.off_hours is expected
@@ -279,15 +301,18 @@ def test_a_100_kb_paste_is_answered_with_a_note():
     assert a.risk == "low" and any("20000" in n for n in a.notes)
 
 
-@pytest.mark.parametrize("text", [
-    "你" * 50000 + "!",
-    "上门" * 25000,
-    "不会上门" * 12500,
-    "你的" * 25000 + "身份证",
-    "【" * 30000,
-    "a" * 50000,
-    "你 " * 30000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你" * 50000 + "!",
+        "上门" * 25000,
+        "不会上门" * 12500,
+        "你的" * 25000 + "身份证",
+        "【" * 30000,
+        "a" * 50000,
+        "你 " * 30000,
+    ],
+)
 def test_pathological_inputs_get_an_answer_with_capped_findings(text):
     """How fast: bench/bench_limits.py."""
     a = assess(text)
@@ -310,17 +335,20 @@ def test_to_dict_is_the_jsonl_contract():
     json.dumps(d, ensure_ascii=False)
 
 
-@pytest.mark.parametrize("cats, violent, expected", [
-    ([], False, "low"),
-    (["false_legal_threat"], False, "medium"),
-    (["third_party_contact"], False, "medium"),
-    (["false_legal_threat", "third_party_contact"], False, "medium"),
-    (["impersonation"], False, "high"),
-    (["insult_or_intimidation"], False, "high"),
-    (["privacy_exposure"], False, "high"),
-    (["scam_payment"], False, "high"),
-    (["false_legal_threat"], True, "high"),
-])
+@pytest.mark.parametrize(
+    "cats, violent, expected",
+    [
+        ([], False, "low"),
+        (["false_legal_threat"], False, "medium"),
+        (["third_party_contact"], False, "medium"),
+        (["false_legal_threat", "third_party_contact"], False, "medium"),
+        (["impersonation"], False, "high"),
+        (["insult_or_intimidation"], False, "high"),
+        (["privacy_exposure"], False, "high"),
+        (["scam_payment"], False, "high"),
+        (["false_legal_threat"], True, "high"),
+    ],
+)
 def test_risk_rule(cats, violent, expected):
     assert risk_for(cats, violent=violent) == expected
 
@@ -328,24 +356,39 @@ def test_risk_rule(cats, violent, expected):
 # ------------------------------------------------------------- compositional rules (issue 10 examples)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("妈的，钱不还是吧，等着你全家出名", {"insult_or_intimidation", "third_party_contact"}),
-    ("你个老赖，再装死明天就去你公司门口拉横幅", {"insult_or_intimidation", "third_party_contact"}),
-    ("【某某资产】您的欠款已转入法律程序，今日不处理将由属地派出所上门传唤", {"false_legal_threat", "impersonation"}),
-    ("你的照片已经P好了，今晚就发到你们小区业主群",
-     {"privacy_exposure", "third_party_contact", "insult_or_intimidation"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("妈的，钱不还是吧，等着你全家出名", {"insult_or_intimidation", "third_party_contact"}),
+        ("你个老赖，再装死明天就去你公司门口拉横幅", {"insult_or_intimidation", "third_party_contact"}),
+        (
+            "【某某资产】您的欠款已转入法律程序，今日不处理将由属地派出所上门传唤",
+            {"false_legal_threat", "impersonation"},
+        ),
+        (
+            "你的照片已经P好了，今晚就发到你们小区业主群",
+            {"privacy_exposure", "third_party_contact", "insult_or_intimidation"},
+        ),
+    ],
+)
 def test_the_issue_examples_come_out_high_with_every_category(text, expected):
     a = assess(text)
     assert a.risk == "high" and expected <= set(a.categories), [(f.rule, f.text) for f in a.findings]
     for f in a.findings:
-        assert text[f.start:f.end] == f.text and f.explanation
+        assert text[f.start : f.end] == f.text and f.explanation
 
 
-@pytest.mark.parametrize("text", [
-    "仆街，仲唔還錢？", "你老母，欠錢唔還", "冚家鏟，聽日再唔還就有排你受", "幹你娘，錢到底什麼時候還",
-    "靠北喔，欠錢不還還敢封鎖我", "You deadbeat asshole, pay up.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "仆街，仲唔還錢？",
+        "你老母，欠錢唔還",
+        "冚家鏟，聽日再唔還就有排你受",
+        "幹你娘，錢到底什麼時候還",
+        "靠北喔，欠錢不還還敢封鎖我",
+        "You deadbeat asshole, pay up.",
+    ],
+)
 def test_profanity_in_cantonese_taiwanese_and_english_is_an_insult(text):
     assert "insult_or_intimidation" in assess(text).categories
 
@@ -398,10 +441,13 @@ def test_a_court_notice_with_a_scam_sign_is_impersonation(text):
     assert "court_may_be_real" not in {x.key for x in a.advice}
 
 
-@pytest.mark.parametrize("text", [
-    "如您收到法院传票，请按时出庭应诉。",
-    "您的借款已逾期，我司可能依法向法院起诉，判决生效后可申请强制执行。",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "如您收到法院传票，请按时出庭应诉。",
+        "您的借款已逾期，我司可能依法向法院起诉，判决生效后可申请强制执行。",
+    ],
+)
 def test_a_lawful_sentence_with_summons_lawsuit_or_enforcement_is_not_a_false_threat(text):
     assert assess(text).risk == "low"
 
@@ -415,12 +461,14 @@ def test_an_sms_in_two_scripts_is_read_in_both():
     a = assess(text)
     assert {"insult_or_intimidation", "third_party_contact"} <= set(a.categories)
     assert any(f.text == "call your boss" for f in a.findings)
-    assert all(text[f.start:f.end] == f.text for f in a.findings)
+    assert all(text[f.start : f.end] == f.text for f in a.findings)
 
 
 def test_a_court_notice_with_a_scam_link_inside_is_impersonation_not_verified():
-    text = ("【XX区人民法院】（2025）京0105民初1234号传票已送达，详询12368。"
-            "为免开庭请点击 http://court-cn.vip/pay 缴纳和解金。")
+    text = (
+        "【XX区人民法院】（2025）京0105民初1234号传票已送达，详询12368。"
+        "为免开庭请点击 http://court-cn.vip/pay 缴纳和解金。"
+    )
     a = assess(text)
     assert a.risk == "high" and "impersonation" in a.categories and not a.verify
 
@@ -451,59 +499,67 @@ def test_the_training_corpus_is_large_labelled_by_the_contract_and_never_held_ou
 # ------------------------------------------- compositional rules: actor × action, authority × claim, channel × demand
 
 
-@pytest.mark.parametrize("text, category", [
-    # the collector claims to work with the police or a court
-    ("我们和你户籍地派出所已经对接好了，欠款今天必须还清", "impersonation"),
-    ("本公司已联合你所在区法院，逾期欠款将马上处理", "impersonation"),
-    ("再不还钱，明天民警陪同我们上门", "impersonation"),
-    ("我司是经法院授权的清收机构，请今天结清欠款", "impersonation"),
-    ("We are working with the police on your unpaid loan.", "impersonation"),
-    # a message written to a third party, or about telling one
-    ("陈*的同事你好，他在我平台的欠款逾期两个月了", "third_party_contact"),
-    ("您是刘*的室友吧？麻烦提醒他尽快还钱", "third_party_contact"),
-    ("你老婆的电话我已经拿到了，晚上打给她", "third_party_contact"),
-    ("我们会寄一封催款函到你的单位人事部", "third_party_contact"),
-    ("Dear colleague of Mr. Wu: he owes our client money and must repay.", "third_party_contact"),
-    # publishing on platforms and in public places
-    ("再拖下去，你的名字和欠款金额就挂到抖音上公示", "privacy_exposure"),
-    ("你的身份证号和住址明天会出现在本地论坛", "privacy_exposure"),
-    ("Your photo will be posted in every WeChat group of your hometown.", "privacy_exposure"),
-    # payment routes a lender never uses
-    ("公司账户冻结了，今天钱直接转给我，我帮你入账", "scam_payment"),
-    ("请把欠款存入我们的过渡账户，完成后结清", "scam_payment"),
-    ("交600元手续费，我就帮你把逾期记录消掉", "scam_payment"),
-    ("还款请汇到 6228 1234 5678 9012，今天到账", "scam_payment"),
-    ("Pay now via this link to avoid the court: bit.ly/x1y2", "scam_payment"),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        # the collector claims to work with the police or a court
+        ("我们和你户籍地派出所已经对接好了，欠款今天必须还清", "impersonation"),
+        ("本公司已联合你所在区法院，逾期欠款将马上处理", "impersonation"),
+        ("再不还钱，明天民警陪同我们上门", "impersonation"),
+        ("我司是经法院授权的清收机构，请今天结清欠款", "impersonation"),
+        ("We are working with the police on your unpaid loan.", "impersonation"),
+        # a message written to a third party, or about telling one
+        ("陈*的同事你好，他在我平台的欠款逾期两个月了", "third_party_contact"),
+        ("您是刘*的室友吧？麻烦提醒他尽快还钱", "third_party_contact"),
+        ("你老婆的电话我已经拿到了，晚上打给她", "third_party_contact"),
+        ("我们会寄一封催款函到你的单位人事部", "third_party_contact"),
+        ("Dear colleague of Mr. Wu: he owes our client money and must repay.", "third_party_contact"),
+        # publishing on platforms and in public places
+        ("再拖下去，你的名字和欠款金额就挂到抖音上公示", "privacy_exposure"),
+        ("你的身份证号和住址明天会出现在本地论坛", "privacy_exposure"),
+        ("Your photo will be posted in every WeChat group of your hometown.", "privacy_exposure"),
+        # payment routes a lender never uses
+        ("公司账户冻结了，今天钱直接转给我，我帮你入账", "scam_payment"),
+        ("请把欠款存入我们的过渡账户，完成后结清", "scam_payment"),
+        ("交600元手续费，我就帮你把逾期记录消掉", "scam_payment"),
+        ("还款请汇到 6228 1234 5678 9012，今天到账", "scam_payment"),
+        ("Pay now via this link to avoid the court: bit.ly/x1y2", "scam_payment"),
+    ],
+)
 def test_new_wording_of_each_category_is_caught_by_the_rules(text, category):
     a = assess(text)
     hits = [f for f in a.findings if f.category == category and f.source == "rule"]
     assert hits, [(f.rule, f.text) for f in a.findings]
     for f in hits:
-        assert text[f.start:f.end] == f.text and f.explanation and f.legal_basis
+        assert text[f.start : f.end] == f.text and f.explanation and f.legal_basis
 
 
-@pytest.mark.parametrize("text", [
-    "您好，我司外访专员将于周三下午上门拜访，如不方便请提前致电改约。",
-    "您的借款已逾期，请通过官方APP还款；任何要求您转账到私人户口的都是诈骗。",
-    "作为担保人，请您督促其尽快还款，如有疑问请致电客服。",
-    "我们联系不上您，已请您的紧急联系人转告您回电，未透露借款信息。",
-    "【某某区人民法院】（2025）某0101民初123号案件已立案，本院不会要求当事人缴纳任何撤案费，详询12368。",
-    "还款请汇入对公账户，户名：某某消费金融有限公司，账号 6222 0000 1111 2222。",
-    "如遇冒充公安或法院的人要求转账，请向当地派出所报案。",
-    "Please upload a photo of your ID card in the app to finish verification.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "您好，我司外访专员将于周三下午上门拜访，如不方便请提前致电改约。",
+        "您的借款已逾期，请通过官方APP还款；任何要求您转账到私人户口的都是诈骗。",
+        "作为担保人，请您督促其尽快还款，如有疑问请致电客服。",
+        "我们联系不上您，已请您的紧急联系人转告您回电，未透露借款信息。",
+        "【某某区人民法院】（2025）某0101民初123号案件已立案，本院不会要求当事人缴纳任何撤案费，详询12368。",
+        "还款请汇入对公账户，户名：某某消费金融有限公司，账号 6222 0000 1111 2222。",
+        "如遇冒充公安或法院的人要求转账，请向当地派出所报案。",
+        "Please upload a photo of your ID card in the app to finish verification.",
+    ],
+)
 def test_lawful_reminders_visits_and_court_notices_stay_low(text):
     a = assess(text)
-    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], \
-        [(f.rule, f.text) for f in a.findings]
+    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], [(f.rule, f.text) for f in a.findings]
 
 
-@pytest.mark.parametrize("text", [
-    "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
-    "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
-    "check it on the People's Court Online Service platform.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
+        "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
+        "check it on the People's Court Online Service platform.",
+    ],
+)
 def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
     a = assess(text)
     assert a.verify and a.risk == "low", [(f.rule, f.text) for f in a.findings]
@@ -516,49 +572,52 @@ def test_a_polite_visit_announced_in_cantonese_is_lawful():
 # ------------------------------- menace, wages, visas, acting with the police, documents sent to others (new wording)
 
 
-@pytest.mark.parametrize("text, category", [
-    # coming to find or wait for the person, in Mandarin, Cantonese and English
-    ("地址我们已经查到了，周五晚上见。", "insult_or_intimidation"),
-    ("你唔覆我，我哋今晚就上嚟搵你。", "insult_or_intimidation"),
-    ("我们的人已经在你家楼下了，下来还钱。", "insult_or_intimidation"),
-    ("你女儿放学的时候我们会在校门口等她。", "insult_or_intimidation"),
-    ("Keep ignoring us and we will come and find you tonight.", "insult_or_intimidation"),
-    # menace about where relatives and children are
-    ("你老爸在城南那个菜市场摆摊是吧？", "insult_or_intimidation"),
-    ("你也不想你儿子出什么意外吧，今天把钱还了。", "insult_or_intimidation"),
-    # Cantonese abuse and masked profanity
-    ("你个赖数佬，成日食懒饭，仲唔还钱？", "insult_or_intimidation"),
-    ("F*** off and pay what you owe.", "insult_or_intimidation"),
-    ("别逼我们动手，钱今天必须到。", "insult_or_intimidation"),
-    # jail in Cantonese, salary deduction, visas and deportation
-    ("再唔还钱就等住踎监啦。", "false_legal_threat"),
-    ("我们明天就让你们老板从你工资里扣，一分不少。", "false_legal_threat"),
-    ("唔还钱就同你公司讲，扣你人工抵数。", "false_legal_threat"),
-    ("你的工作签证马上会被取消，然后遣返回国。", "false_legal_threat"),
-    ("Pay by Friday or you will be deported.", "false_legal_threat"),
-    # acting together with the police or a court, whichever comes first
-    ("辖区民警明天会陪同我们上门，你最好在家等着。", "impersonation"),
-    ("我司已和户籍地公安联合办理你的案子。", "impersonation"),
-    ("刑警那边我们早就打好招呼了，你躲不掉的。", "impersonation"),
-    ("We are cooperating with the police in your city; officers will come with us.", "impersonation"),
-    # documents and debt sent to people who know the person
-    ("你的身份证复印件和欠款明细已经寄给你单位领导了。", "privacy_exposure"),
-    ("今晚开始向你通讯录所有联系人发送你的欠款截图。", "privacy_exposure"),
-    ("Everyone in that chat will receive your passport photo tonight.", "privacy_exposure"),
-    # third parties by new names and verbs
-    ("今天不还，我们就给你二老打电话。", "third_party_contact"),
-    ("已经发邮件给你公司HR了，下一步抄送你们CEO。", "third_party_contact"),
-    ("不想让你学校知道就赶紧还。", "third_party_contact"),
-    # payees a lender never uses
-    ("请立即转账到催收专员的个人微信，今天结清。", "scam_payment"),
-    ("缴纳500元下架费，我们就把你的信息撤下来。", "scam_payment"),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        # coming to find or wait for the person, in Mandarin, Cantonese and English
+        ("地址我们已经查到了，周五晚上见。", "insult_or_intimidation"),
+        ("你唔覆我，我哋今晚就上嚟搵你。", "insult_or_intimidation"),
+        ("我们的人已经在你家楼下了，下来还钱。", "insult_or_intimidation"),
+        ("你女儿放学的时候我们会在校门口等她。", "insult_or_intimidation"),
+        ("Keep ignoring us and we will come and find you tonight.", "insult_or_intimidation"),
+        # menace about where relatives and children are
+        ("你老爸在城南那个菜市场摆摊是吧？", "insult_or_intimidation"),
+        ("你也不想你儿子出什么意外吧，今天把钱还了。", "insult_or_intimidation"),
+        # Cantonese abuse and masked profanity
+        ("你个赖数佬，成日食懒饭，仲唔还钱？", "insult_or_intimidation"),
+        ("F*** off and pay what you owe.", "insult_or_intimidation"),
+        ("别逼我们动手，钱今天必须到。", "insult_or_intimidation"),
+        # jail in Cantonese, salary deduction, visas and deportation
+        ("再唔还钱就等住踎监啦。", "false_legal_threat"),
+        ("我们明天就让你们老板从你工资里扣，一分不少。", "false_legal_threat"),
+        ("唔还钱就同你公司讲，扣你人工抵数。", "false_legal_threat"),
+        ("你的工作签证马上会被取消，然后遣返回国。", "false_legal_threat"),
+        ("Pay by Friday or you will be deported.", "false_legal_threat"),
+        # acting together with the police or a court, whichever comes first
+        ("辖区民警明天会陪同我们上门，你最好在家等着。", "impersonation"),
+        ("我司已和户籍地公安联合办理你的案子。", "impersonation"),
+        ("刑警那边我们早就打好招呼了，你躲不掉的。", "impersonation"),
+        ("We are cooperating with the police in your city; officers will come with us.", "impersonation"),
+        # documents and debt sent to people who know the person
+        ("你的身份证复印件和欠款明细已经寄给你单位领导了。", "privacy_exposure"),
+        ("今晚开始向你通讯录所有联系人发送你的欠款截图。", "privacy_exposure"),
+        ("Everyone in that chat will receive your passport photo tonight.", "privacy_exposure"),
+        # third parties by new names and verbs
+        ("今天不还，我们就给你二老打电话。", "third_party_contact"),
+        ("已经发邮件给你公司HR了，下一步抄送你们CEO。", "third_party_contact"),
+        ("不想让你学校知道就赶紧还。", "third_party_contact"),
+        # payees a lender never uses
+        ("请立即转账到催收专员的个人微信，今天结清。", "scam_payment"),
+        ("缴纳500元下架费，我们就把你的信息撤下来。", "scam_payment"),
+    ],
+)
 def test_menace_wages_visas_and_authority_claims_in_new_wording_are_caught_by_the_rules(text, category):
     a = assess(text)
     hits = [f for f in a.findings if f.category == category and f.source == "rule"]
     assert hits, [(f.rule, f.text) for f in a.findings]
     for f in hits:
-        assert text[f.start:f.end] == f.text and f.explanation and f.legal_basis
+        assert text[f.start : f.end] == f.text and f.explanation and f.legal_basis
 
 
 def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
@@ -567,38 +626,43 @@ def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
     assert "无权" in f.explanation and "没有找到" in f.explanation
 
 
-@pytest.mark.parametrize("text", [
-    "明天上午10点我司两名外访人员将上门拜访，届时出示工作证，如不方便请致电改约。",
-    "我们会安排专员去找您协商还款方案，请保持电话畅通。",
-    "请您核实预留的家庭住址和单位信息是否有变化。",
-    "谨防骗子冒充我司催收人员，凡是要求转账到个人账户的都是骗子。",
-    "如您的签证或居留信息有变化，请在APP内更新资料。",
-    "我们不会向您的联系人发送任何欠款信息，请放心。",
-    "如需开具结清证明，请联系官方客服，不收取任何费用。",
-    "如遇暴力催收，您可以请民警陪同处理，也可以向派出所报案。",
-    "Our visiting officer will call on you at 10:00 tomorrow; if inconvenient please call to rearrange.",
-    "Neither we nor our agency will ever ask you to pay into a personal account.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "明天上午10点我司两名外访人员将上门拜访，届时出示工作证，如不方便请致电改约。",
+        "我们会安排专员去找您协商还款方案，请保持电话畅通。",
+        "请您核实预留的家庭住址和单位信息是否有变化。",
+        "谨防骗子冒充我司催收人员，凡是要求转账到个人账户的都是骗子。",
+        "如您的签证或居留信息有变化，请在APP内更新资料。",
+        "我们不会向您的联系人发送任何欠款信息，请放心。",
+        "如需开具结清证明，请联系官方客服，不收取任何费用。",
+        "如遇暴力催收，您可以请民警陪同处理，也可以向派出所报案。",
+        "Our visiting officer will call on you at 10:00 tomorrow; if inconvenient please call to rearrange.",
+        "Neither we nor our agency will ever ask you to pay into a personal account.",
+    ],
+)
 def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):
     a = assess(text)
-    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], \
-        [(f.rule, f.text) for f in a.findings]
+    assert a.risk == "low" and not [f for f in a.findings if f.source == "rule"], [(f.rule, f.text) for f in a.findings]
 
 
-@pytest.mark.parametrize("text", [
-    # real enforcement measures named by the court itself
-    "【某某区人民法院】（2025）某0102执3456号：请于收到本通知之日起五日内如实申报财产，拒不申报的，本院可依法予以罚款、"
-    "拘留；你已被纳入失信被执行人名单并限制高消费。详询当地区号+12368。",
-    # a greeting before the court's name, and the court's e-service platform
-    "您好，某某市某某区人民法院立案庭通知：某某银行诉你信用卡纠纷一案已登记立案，文书将通过人民法院电子送达平台送达。",
-    # a 12368 sender tag with no court name in it
-    "【12368】你有一份诉讼文书待签收，请登录人民法院在线服务查看。",
-    # a Taiwanese mediation committee with no case number but a sitting to attend
-    "臺灣新竹地方法院調解委員會：某某銀行與臺端之債務調解事件訂於5月3日上午9時於本院調解室進行，請準時出席。",
-    # an English notice from a court-invited mediator
-    "[Chengdu Wuhou District People's Court - court-invited mediator] Your loan dispute has been referred to "
-    "pre-litigation mediation, free of charge. Please reply through the People's Court Online Service.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # real enforcement measures named by the court itself
+        "【某某区人民法院】（2025）某0102执3456号：请于收到本通知之日起五日内如实申报财产，拒不申报的，本院可依法予以罚款、"
+        "拘留；你已被纳入失信被执行人名单并限制高消费。详询当地区号+12368。",
+        # a greeting before the court's name, and the court's e-service platform
+        "您好，某某市某某区人民法院立案庭通知：某某银行诉你信用卡纠纷一案已登记立案，文书将通过人民法院电子送达平台送达。",
+        # a 12368 sender tag with no court name in it
+        "【12368】你有一份诉讼文书待签收，请登录人民法院在线服务查看。",
+        # a Taiwanese mediation committee with no case number but a sitting to attend
+        "臺灣新竹地方法院調解委員會：某某銀行與臺端之債務調解事件訂於5月3日上午9時於本院調解室進行，請準時出席。",
+        # an English notice from a court-invited mediator
+        "[Chengdu Wuhou District People's Court - court-invited mediator] Your loan dispute has been referred to "
+        "pre-litigation mediation, free of charge. Please reply through the People's Court Online Service.",
+    ],
+)
 def test_real_enforcement_and_mediation_notices_get_verify_advice_never_a_false_threat(text):
     a = assess(text)
     assert a.verify and a.court_notice and a.risk == "low", [(f.rule, f.text) for f in a.findings]
@@ -606,25 +670,28 @@ def test_real_enforcement_and_mediation_notices_get_verify_advice_never_a_false_
     assert a.advice[0].key == "court_may_be_real"
 
 
-
-@pytest.mark.parametrize("text, category", [
-    # a relative named only in the shared kin list reaches the third-party rules (macros inside macros)
-    ("今晚我们就打给你岳母，让她评评理。", "third_party_contact"),
-    ("我哋聽日打咗畀你阿爺先，再打畀你前度。", "third_party_contact"),
-    # a contact told they owe the debt too
-    ("您是他的紧急联系人，他不还您就要承担连带还款责任。", "false_legal_threat"),
-    # the police coming, in Cantonese and English
-    ("差人听日会上嚟拉你，你自己谂。", "false_legal_threat"),
-    ("The police will come with our staff to your office on Monday.", "false_legal_threat"),
-    ("你再拖，警方就会发协查通报到你单位。", "false_legal_threat"),
-    # humiliation in front of others, and dares
-    ("明天去你单位，当着你领导的面让你丢人。", "insult_or_intimidation"),
-    ("再不还就拉你进去关几天，不信试试。", "insult_or_intimidation"),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        # a relative named only in the shared kin list reaches the third-party rules (macros inside macros)
+        ("今晚我们就打给你岳母，让她评评理。", "third_party_contact"),
+        ("我哋聽日打咗畀你阿爺先，再打畀你前度。", "third_party_contact"),
+        # a contact told they owe the debt too
+        ("您是他的紧急联系人，他不还您就要承担连带还款责任。", "false_legal_threat"),
+        # the police coming, in Cantonese and English
+        ("差人听日会上嚟拉你，你自己谂。", "false_legal_threat"),
+        ("The police will come with our staff to your office on Monday.", "false_legal_threat"),
+        ("你再拖，警方就会发协查通报到你单位。", "false_legal_threat"),
+        # humiliation in front of others, and dares
+        ("明天去你单位，当着你领导的面让你丢人。", "insult_or_intimidation"),
+        ("再不还就拉你进去关几天，不信试试。", "insult_or_intimidation"),
+    ],
+)
 def test_kin_police_visits_liability_and_dares_in_new_wording_are_caught(text, category):
     a = assess(text)
-    assert [f for f in a.findings if f.category == category and f.source == "rule"], \
-        [(f.rule, f.text) for f in a.findings]
+    assert [f for f in a.findings if f.category == category and f.source == "rule"], [
+        (f.rule, f.text) for f in a.findings
+    ]
 
 
 def test_a_warning_about_app_repayment_does_not_hide_a_personal_account_demand():

@@ -53,11 +53,12 @@ def test_jsonl_answers_every_line_in_order_and_survives_bad_lines():
         json.dumps(["text"]),
         json.dumps({"no_text": "x"}),
         json.dumps({"text": "请尽快还款", "received_at": "not a date"}),
-        json.dumps({"id": "m7", "text": "【青禾分期】逾期将依法上报征信",
-                    "received_at": "2026-03-05T23:30:00+08:00"}, ensure_ascii=False),
+        json.dumps(
+            {"id": "m7", "text": "【青禾分期】逾期将依法上报征信", "received_at": "2026-03-05T23:30:00+08:00"},
+            ensure_ascii=False,
+        ),
         "",
-        json.dumps({"text": "We will visit your home tonight.", "locale": "en",
-                    "received_at": "2026-03-05T10:00:00Z"}),
+        json.dumps({"text": "We will visit your home tonight.", "locale": "en", "received_at": "2026-03-05T10:00:00Z"}),
     ]
     out = run(lines)
     assert len(out) == len(lines)
@@ -94,8 +95,10 @@ def test_assess_stays_light_no_rasa_or_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, bot.assess; bot.assess.assess('你的欠款已立案');"
-            "print(sorted(m for m in ('rasa', 'tensorflow', 'telegram') if m in sys.modules))")
+    code = (
+        "import sys, bot.assess; bot.assess.assess('你的欠款已立案');"
+        "print(sorted(m for m in ('rasa', 'tensorflow', 'telegram') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -104,16 +107,30 @@ def test_the_command_line_prints_a_report():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bot", "assess", "--locale", "en",
-                          "This is the People's Court. Pay your loan to a personal account today."],
-                         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
-                         env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "assess",
+            "--locale",
+            "en",
+            "This is the People's Court. Pay your loan to a personal account today.",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={"RASA_TELEMETRY_ENABLED": "false", "PATH": "/usr/bin:/bin"},
+    )
     assert "Risk: High" in out.stdout and "not legal advice" in out.stdout
 
 
 def test_jsonl_says_whether_a_court_notice_may_be_real_and_keeps_the_contract_fields():
-    genuine = ("【XX区人民法院】（2025）京0105民初1234号案件已立案，请于3月5日9时到本院第三法庭参加庭审。"
-               "详询当地区号+12368。")
+    genuine = (
+        "【XX区人民法院】（2025）京0105民初1234号案件已立案，请于3月5日9时到本院第三法庭参加庭审。"
+        "详询当地区号+12368。"
+    )
     fake = "【XX区人民法院】（2025）京0105民初1234号案件已立案，撤诉请缴纳撤诉费2000元至安全账户。"
     real, scam, plain = run([json.dumps({"text": t}, ensure_ascii=False) for t in (genuine, fake, "请尽快还款")])
     assert real["verify"] is True and real["court_notice"] is True and real["risk"] == "low"

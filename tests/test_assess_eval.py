@@ -20,13 +20,16 @@ def _load() -> ModuleType:
     return mod
 
 
-@pytest.mark.parametrize("path", [
-    "tests/data/sms_blind_2.jsonl",
-    "elsewhere/SMS_BLIND_2.jsonl",
-    "tests/data/../data/sms_blind_2.jsonl",
-    "copies/blind2/sms.jsonl",
-    "tests/data/sms_blind_3.jsonl",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tests/data/sms_blind_2.jsonl",
+        "elsewhere/SMS_BLIND_2.jsonl",
+        "tests/data/../data/sms_blind_2.jsonl",
+        "copies/blind2/sms.jsonl",
+        "tests/data/sms_blind_3.jsonl",
+    ],
+)
 def test_blind_sets_still_blind_are_refused(path: str) -> None:
     """Asking for the second (or any later) blind set stops before the file is opened."""
     mod = _load()

@@ -61,7 +61,7 @@ def test_where_only_the_model_fires_the_finding_quotes_its_sentence_and_says_lik
     model = [f for f in a.findings if f.source == "model"]
     assert {f.category for f in model} == {"insult_or_intimidation", "false_legal_threat"}
     for f in model:
-        assert f.text == "你就像月亮一样躲着我们" and text[f.start:f.end] == f.text
+        assert f.text == "你就像月亮一样躲着我们" and text[f.start : f.end] == f.text
         assert "可能" in f.explanation and "不确定" in f.explanation and f.score == pytest.approx(0.9)
         assert f.to_dict()["source"] == "model"
     assert a.risk == "high"

@@ -123,10 +123,12 @@ def test_the_first_character_precheck_never_changes_what_a_rule_matches():
     import re as stdre
 
     data = Path(__file__).parent / "data"
-    texts = [json.loads(line)["text"]
-             for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
-             for line in (data / name).read_text(encoding="utf-8").splitlines()
-             if line.strip()]
+    texts = [
+        json.loads(line)["text"]
+        for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     texts += [r.example for r in ALL_RULES] + [c for r in ALL_RULES for c in r.counter_examples]
     rng = random.Random(7)
     pool = "".join(texts)
@@ -157,10 +159,12 @@ def test_skipping_a_rule_whose_first_characters_are_absent_never_loses_a_match()
     import json
 
     data = Path(__file__).parent / "data"
-    texts = [json.loads(line)["text"]
-             for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
-             for line in (data / name).read_text(encoding="utf-8").splitlines()
-             if line.strip()]
+    texts = [
+        json.loads(line)["text"]
+        for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     texts += [r.example for r in ALL_RULES] + ["ＰＡＹ ＹＯＵＲ ＤＥＢＴ", "ſcam ſafe account", "KILL YOU"]
     for t in texts:
         scanner = _Scanner(RULES, normalise(t).text)

@@ -126,8 +126,15 @@ def test_rows_from_before_the_chain_are_chained_on_upgrade(tmp_path: Path, key: 
         for n in range(2):
             conn.execute(
                 "INSERT INTO evidence (user_id, kind, text, meta, at, at_us, created_at) VALUES (?,?,?,?,?,?,?)",
-                ("u1", "sms", fernet.encrypt(f"旧{n}".encode()), fernet.encrypt(json.dumps({}).encode()),
-                 "2026-11-01T10:00:00+08:00", n, "2026-11-01T02:00:00+00:00"),
+                (
+                    "u1",
+                    "sms",
+                    fernet.encrypt(f"旧{n}".encode()),
+                    fernet.encrypt(json.dumps({}).encode()),
+                    "2026-11-01T10:00:00+08:00",
+                    n,
+                    "2026-11-01T02:00:00+00:00",
+                ),
             )
         conn.execute("DELETE FROM schema_version")
         conn.execute("INSERT INTO schema_version (version) VALUES (1)")

@@ -21,9 +21,7 @@ def _dialogue(cfg: Config, tmp_path: Path, parser: Any = None) -> Dialogue:
     return make_dialogue(cfg, parser or FakeParser(), Store(tmp_path / "bot.sqlite3", Fernet.generate_key()))
 
 
-def _run(
-    dialogue: Dialogue, stdin: str = "", script: Path | None = None, export_dir: Path | None = None
-) -> str:
+def _run(dialogue: Dialogue, stdin: str = "", script: Path | None = None, export_dir: Path | None = None) -> str:
     out = io.StringIO()
     code = asyncio.run(run_console(dialogue, io.StringIO(stdin), out, script=script, export_dir=export_dir))
     assert code == 0
@@ -37,9 +35,7 @@ def test_a_script_is_replayed_with_echo_and_numbers_press_buttons(cfg: Config, t
     assert "> 你好" in out and "> 2" in out and "> 1" in out and "这一行" not in out
     assert f"1) {content.label('zh-Hans', 'flow:stay_calm')}" in out
     assert content.t("zh-Hans", "false_threat.choose") in out  # "2" pressed the second menu button
-    assert (
-        content.t("zh-Hans", "false_threat.jail").splitlines()[0] in out
-    )  # then "1" picked the first threat
+    assert content.t("zh-Hans", "false_threat.jail").splitlines()[0] in out  # then "1" picked the first threat
     assert out.rstrip().endswith(content.t("zh-Hans", "console.bye"))
 
 
@@ -57,9 +53,7 @@ def test_a_number_without_buttons_is_sent_as_text(cfg: Config, tmp_path: Path) -
 def test_attachments_are_saved_to_files(cfg: Config, tmp_path: Path) -> None:
     exports = tmp_path / "exports"
     # the SMS is assessed; 1) saves it to the log; 2) makes the complaint pack
-    out = _run(
-        _dialogue(cfg, tmp_path), stdin="【XX】您已逾期，将通知您的家人，退订回T\n1\n2\n", export_dir=exports
-    )
+    out = _run(_dialogue(cfg, tmp_path), stdin="【XX】您已逾期，将通知您的家人，退订回T\n1\n2\n", export_dir=exports)
     files = list(exports.glob("complaint-pack-*.md"))
     assert len(files) == 1 and str(files[0]) in out
     assert files[0].stat().st_mode & 0o077 == 0

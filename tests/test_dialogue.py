@@ -249,9 +249,7 @@ def test_conversations_cover_every_flow_in_every_locale() -> None:
                 if "flow" in exp and "locale" in exp:
                     seen.setdefault(exp["flow"], set()).add(exp["locale"])
     flows = [f for f in book().flows if f != "check"] + ["check", "greet", "out_of_scope"]
-    missing = {
-        f: sorted(set(LOCALES) - seen.get(f, set())) for f in flows if set(LOCALES) - seen.get(f, set())
-    }
+    missing = {f: sorted(set(LOCALES) - seen.get(f, set())) for f in flows if set(LOCALES) - seen.get(f, set())}
     assert not missing, f"flows without a conversation test in some locale: {missing}"
 
 
@@ -372,9 +370,7 @@ def test_message_text_is_never_logged_on_the_real_model(chat: Chat, caplog: pyte
     assert words_in_logs(caplog.records, [secret, "张三", "12345", "去我单位闹"]) == []
 
 
-def test_an_internal_error_keeps_the_state_and_says_sorry(
-    fake_chat: Chat, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_internal_error_keeps_the_state_and_says_sorry(fake_chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_chat.press("flow:plan")
     fake_chat.press("rp:begin")
     before = fake_chat.state
@@ -454,9 +450,7 @@ def test_every_button_leads_somewhere_and_every_reply_ends_with_buttons(cfg: Con
 
     asyncio.run(walk())
     unreached = (
-        book().option_ids()
-        - seen
-        - {"del:yes", "del:no", "lang:zh-Hans", "lang:zh-Hant", "lang:en", "lang:auto"}
+        book().option_ids() - seen - {"del:yes", "del:no", "lang:zh-Hans", "lang:zh-Hant", "lang:en", "lang:auto"}
     )
     assert not unreached, f"buttons never reached: {sorted(unreached)}"
     store.close()
@@ -526,9 +520,7 @@ def test_choose_locale_rules() -> None:
     assert choose_locale(None, False, "", None, "zh-Hans") == "zh-Hans"
     assert choose_locale(None, False, "", "zh-TW", "zh-Hans") == "zh-Hant"
     assert choose_locale(None, False, "我好害怕", None, "zh-Hans") == "zh-Hans"
-    assert (
-        from_hint("zh-TW") == "zh-Hant" and from_hint("en-US") == "en" and from_hint("zh-hans") == "zh-Hans"
-    )
+    assert from_hint("zh-TW") == "zh-Hant" and from_hint("en-US") == "en" and from_hint("zh-hans") == "zh-Hans"
     assert choose_locale("zh-Hant", False, "不清楚", None, "zh-Hans") == "zh-Hant"
     assert choose_locale("zh-Hans", False, "abc", None, "zh-Hans") == "zh-Hans"
     assert choose_locale("zh-Hans", False, "hello", None, "zh-Hans") == "en"

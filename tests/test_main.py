@@ -22,7 +22,12 @@ def run_bot(
     if config is not None:
         env["BOT_CONFIG"] = str(config)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -97,7 +102,11 @@ def _start_unreachable(tmp_path: Path, api_url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECHAT_", "BOT_"))}
     env.update(BOT_CONFIG=str(config), TELEGRAM_BOT_TOKEN=TOKEN)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
 
@@ -181,13 +190,15 @@ def test_a_token_the_bot_api_rejects_is_a_config_error_in_one_line(tmp_path: Pat
 
     with FakeBotApi() as fake:
         config = private_config(
-            tmp_path, f"nlu:\n  backend: http\n  server_url: http://127.0.0.1:9\n"
-            f"telegram:\n  api_url: http://127.0.0.1:{fake.port}\n"
+            tmp_path,
+            f"nlu:\n  backend: http\n  server_url: http://127.0.0.1:9\n"
+            f"telegram:\n  api_url: http://127.0.0.1:{fake.port}\n",
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECHAT_", "BOT_"))}
         env.update(BOT_CONFIG=str(config), TELEGRAM_BOT_TOKEN="999:not-the-bots-token")
-        done = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "config error: TELEGRAM_BOT_TOKEN was rejected by the Bot API: copy the token again from @BotFather"

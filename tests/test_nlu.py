@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT
-from bot.evaluate import BLIND_CRISIS, BLIND_SET_4, Report, load_examples, score_acted
+from bot.evaluate import BLIND_CRISIS, BLIND_SET_4, Report, acted_on, load_examples, score_acted
 from bot.nlu import InProcessParser, prepare
-from bot.understand import decide
 
 # Floors on the reported blind set and the blind crisis set (written by people who never saw the data; never
 # trained on). They guard against regressions; bench/bench_nlu.py prints the figures against their targets.
@@ -25,13 +24,8 @@ CRISIS_SHOWN_FLOOR = 88 / 90  # target: every crisis message
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
-    def decide_on(text: str) -> tuple[str, str | None]:
-        d = decide(parser.parse_sync(text), text, parser.threshold)
-        if d.action == "crisis_soft" and d.then is not None:
-            return "crisis", d.then.intent
-        return d.intent, None
-
-    return decide_on
+    """What the bot acts on, for this parser."""
+    return acted_on(parser.parse_sync, parser.threshold)
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +101,13 @@ def test_the_crisis_safeguard_overrides_the_model(parser: InProcessParser) -> No
 
 @pytest.mark.parametrize(
     ("raw", "note"),
-    [("", "empty message"), ("   \n\t ", "empty message"), ("😭😭😭", "no words"), ("\x00\x01\x02", "empty message"),
-     ("12345 !!!", "no words")],
+    [
+        ("", "empty message"),
+        ("   \n\t ", "empty message"),
+        ("😭😭😭", "no words"),
+        ("\x00\x01\x02", "empty message"),
+        ("12345 !!!", "no words"),
+    ],
 )
 def test_input_without_words_is_out_of_scope_and_says_why(raw: str, note: str) -> None:
     answer = prepare(raw, 2000).answer
@@ -118,8 +117,15 @@ def test_input_without_words_is_out_of_scope_and_says_why(raw: str, note: str) -
 
 def test_a_100kb_paste_is_cut_and_still_classified(parser: InProcessParser) -> None:
     p = parser.parse_sync("他们天天打电话威胁我" * 10_000)
-    assert p.intent in {"assess_sms", "stay_calm", "false_threat", "know_rights", "report_complaint",
-                        "contacts_harassed", "out_of_scope"}
+    assert p.intent in {
+        "assess_sms",
+        "stay_calm",
+        "false_threat",
+        "know_rights",
+        "report_complaint",
+        "contacts_harassed",
+        "out_of_scope",
+    }
     assert any("cut" in n for n in p.notes)
 
 
@@ -134,8 +140,13 @@ def test_jsonl_batch_keeps_order_and_reports_bad_lines() -> None:
         json.dumps({"text": "谢谢你", "id": 7}, ensure_ascii=False),
     ]
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "nlu", "--jsonl"], input="\n".join(lines) + "\n", capture_output=True,
-        text=True, cwd=ROOT, timeout=300, check=True,
+        [sys.executable, "-m", "bot", "nlu", "--jsonl"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
     )
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(out) == len(lines)
@@ -161,8 +172,20 @@ def _rasa_run(port: int, token: str, log: Path) -> subprocess.Popen[bytes]:
     from bot.train import rasa_env
 
     model = ROOT / "rasa_project" / "models" / "nlu.tar.gz"
-    cmd = [str(Path(sys.executable).parent / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
-           "-t", token, "-m", str(model), "--quiet"]
+    cmd = [
+        str(Path(sys.executable).parent / "rasa"),
+        "run",
+        "--enable-api",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-t",
+        token,
+        "-m",
+        str(model),
+        "--quiet",
+    ]
     with log.open("ab") as out:
         return subprocess.Popen(cmd, cwd=ROOT / "rasa_project", env=rasa_env(), stdout=out, stderr=subprocess.STDOUT)
 
@@ -177,8 +200,10 @@ def _wait_parses(server: subprocess.Popen[bytes], url: str, token: str, log: Pat
     while time.monotonic() < deadline:
         assert server.poll() is None, f"rasa run exited:\n{log.read_text(errors='replace')[-3000:]}"
         try:
-            if httpx.post(f"{url}/model/parse", params={"token": token}, json={"text": "你好"},
-                          timeout=10).status_code == 200:
+            if (
+                httpx.post(f"{url}/model/parse", params={"token": token}, json={"text": "你好"}, timeout=10).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -208,8 +233,15 @@ def test_the_bot_answers_through_a_remote_rasa_server_keeps_answering_without_it
     chat = 770_001
     server: subprocess.Popen[bytes] | None = None
     with FakeBotApi() as fake:
-        worker = Worker(tmp_path, "nlu", f"http://127.0.0.1:{fake.port}", f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-                        Fernet.generate_key().decode(), url, extra_env={"RASA_TOKEN": token}).start()
+        worker = Worker(
+            tmp_path,
+            "nlu",
+            f"http://127.0.0.1:{fake.port}",
+            f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+            Fernet.generate_key().decode(),
+            url,
+            extra_env={"RASA_TOKEN": token},
+        ).start()
 
         def say(update: dict) -> list[str]:
             """Deliver one update; the texts the bot sent back for it."""
@@ -230,7 +262,8 @@ def test_the_bot_answers_through_a_remote_rasa_server_keeps_answering_without_it
             assert any("/help — " in t for t in say(fake.text_update(chat, "/help")))
             assert content.t("zh-Hans", "common.menu") in say(fake.callback_update(chat, "menu"))
             assert content.t("zh-Hans", "crisis.start").splitlines()[0] in "\n".join(
-                say(fake.text_update(chat, "我不想活了")))
+                say(fake.text_update(chat, "我不想活了"))
+            )
             assert any("风险：" in t for t in say(fake.forwarded_update(chat, SMS)))
             assert not_ready in say(fake.text_update(chat, "他们说我再不还钱就要坐牢，是真的吗"))
 

@@ -17,9 +17,7 @@ from bot.store import EvidenceItem
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
-FAKE_SUMMONS = (
-    "【XX金融】您已严重逾期，我司已向法院提交立案材料，明日上门核实，请于今日18点前还款，否则后果自负。"
-)
+FAKE_SUMMONS = "【XX金融】您已严重逾期，我司已向法院提交立案材料，明日上门核实，请于今日18点前还款，否则后果自负。"
 
 
 def item(n: int, kind: str, text: str, meta: dict[str, Any], at: datetime) -> EvidenceItem:
@@ -86,9 +84,7 @@ def test_pack_leaves_blanks_for_name_phone_and_id_the_bot_never_collects(items: 
 def test_pack_fills_lender_and_contract_from_details_and_lists_collector_numbers(
     items: list[EvidenceItem],
 ) -> None:
-    text = pack_text(
-        items, details={"lender": "某某消费金融有限公司", "contract_no": "HT-2025-0042", "id": "x"}
-    )
+    text = pack_text(items, details={"lender": "某某消费金融有限公司", "contract_no": "HT-2025-0042", "id": "x"})
     assert "- 贷款机构全称（以借款合同为准，不只是 App 名称）：某某消费金融有限公司" in text
     assert "- 借款合同编号 / 借据号：HT-2025-0042" in text
     assert "- 催收号码：10690000123、13800000000" in text
@@ -158,8 +154,7 @@ def test_channels_put_the_lender_first_then_the_hotlines(items: list[EvidenceIte
     text = pack_text(items)
     channels = text.split("## 八、提交到哪里")[1]
     positions = [
-        channels.index(s)
-        for s in ("贷款机构本身", "12378", "12321", "110", "https://jubao.nifa.org.cn", "12348")
+        channels.index(s) for s in ("贷款机构本身", "12378", "12321", "110", "https://jubao.nifa.org.cn", "12348")
     ]
     assert positions == sorted(positions)
 
@@ -211,9 +206,7 @@ def _keys_and_placeholders(data: Any, prefix: str = "") -> dict[str, set[str]]:
 
 def test_all_locales_have_the_same_pack_keys_and_placeholders() -> None:
     loaded = {
-        loc: _keys_and_placeholders(
-            yaml.safe_load((ROOT / "responses" / loc / "pack.yml").read_text("utf-8"))
-        )
+        loc: _keys_and_placeholders(yaml.safe_load((ROOT / "responses" / loc / "pack.yml").read_text("utf-8")))
         for loc in LOCALES
     }
     reference = loaded["zh-Hans"]

@@ -47,13 +47,24 @@ def store(tmp_path: Path, key: bytes) -> Store:
             at=day + timedelta(hours=15 + n),
         )
     s.add_evidence(
-        "u1", "sms", "【某某金融】再不还钱就通知你单位领导，让你身败名裂",
-        {"numbers": ["+8613900001111"], "categories": ["third_party_contact", "insult_or_intimidation"],
-         "legal_basis": ["GB/T 45251—2025（推荐性国家标准）"], "precision": "minute"},
+        "u1",
+        "sms",
+        "【某某金融】再不还钱就通知你单位领导，让你身败名裂",
+        {
+            "numbers": ["+8613900001111"],
+            "categories": ["third_party_contact", "insult_or_intimidation"],
+            "legal_basis": ["GB/T 45251—2025（推荐性国家标准）"],
+            "precision": "minute",
+        },
         at=day + timedelta(days=1, hours=23),
     )
-    s.add_evidence("u1", "contact", "给我妈打电话说我欠钱不还", {"count": 2, "precision": "hour"},
-                   at=day + timedelta(days=1, hours=10))
+    s.add_evidence(
+        "u1",
+        "contact",
+        "给我妈打电话说我欠钱不还",
+        {"count": 2, "precision": "hour"},
+        at=day + timedelta(days=1, hours=10),
+    )
     return s
 
 

@@ -42,9 +42,7 @@ D = Decimal
         (5_000, 36, 6, "922.99"),
     ],
 )
-def test_equal_instalment_matches_hand_computation(
-    principal: int, rate: int, months: int, expected: str
-) -> None:
+def test_equal_instalment_matches_hand_computation(principal: int, rate: int, months: int, expected: str) -> None:
     assert monthly_payment(principal, rate, months) == D(expected)
 
 
@@ -52,9 +50,7 @@ def test_monthly_payment_accepts_decimal_and_float_inputs() -> None:
     assert monthly_payment(D("60000"), D("12"), 60) == monthly_payment(60000.0, 12.0, 60) == D("1334.67")
 
 
-@pytest.mark.parametrize(
-    ("principal", "rate", "months"), [(0, 12, 12), (-5, 12, 12), (1000, -1, 12), (1000, 12, 0)]
-)
+@pytest.mark.parametrize(("principal", "rate", "months"), [(0, 12, 12), (-5, 12, 12), (1000, -1, 12), (1000, 12, 0)])
 def test_monthly_payment_rejects_impossible_inputs(principal: int, rate: int, months: int) -> None:
     with pytest.raises(ValueError):
         monthly_payment(principal, rate, months)

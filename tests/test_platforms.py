@@ -28,7 +28,14 @@ def test_short_latin_names_do_not_match_inside_words() -> None:
     assert find_platform("the weather is nice today") is None
 
 
-@pytest.mark.parametrize(("name", "kind"), [("某某银行信用卡", "credit_card"), ("马上消费金融", "consumer_finance"),
-                                            ("某某小贷", "small_loan"), ("分期乐", "online_platform")])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("某某银行信用卡", "credit_card"),
+        ("马上消费金融", "consumer_finance"),
+        ("某某小贷", "small_loan"),
+        ("分期乐", "online_platform"),
+    ],
+)
 def test_the_kind_of_a_lender_comes_from_its_name(name: str, kind: str) -> None:
     assert kind_of(name) == kind

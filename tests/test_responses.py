@@ -134,9 +134,7 @@ def _dialogue_texts(locale: str) -> dict[str, str]:
 
 def test_traditional_texts_are_in_traditional_script() -> None:
     s2t = converter("s2t")
-    wrong = {
-        k: v for k, v in _dialogue_texts("zh-Hant").items() if k not in SCRIPT_EXEMPT and s2t.convert(v) != v
-    }
+    wrong = {k: v for k, v in _dialogue_texts("zh-Hant").items() if k not in SCRIPT_EXEMPT and s2t.convert(v) != v}
     diffs = {
         k: "".join(a for a, b in zip(v, s2t.convert(v), strict=False) if a != b and a not in BOTH_SCRIPTS)
         for k, v in wrong.items()
@@ -147,11 +145,8 @@ def test_traditional_texts_are_in_traditional_script() -> None:
 
 def test_simplified_texts_are_in_simplified_script() -> None:
     t2s = converter("t2s")
-    wrong = {
-        k: v for k, v in _dialogue_texts("zh-Hans").items() if k not in SCRIPT_EXEMPT and t2s.convert(v) != v
-    }
-    diffs = {k: "".join(a for a, b in zip(v, t2s.convert(v), strict=False) if a != b)
-             for k, v in wrong.items()}
+    wrong = {k: v for k, v in _dialogue_texts("zh-Hans").items() if k not in SCRIPT_EXEMPT and t2s.convert(v) != v}
+    diffs = {k: "".join(a for a, b in zip(v, t2s.convert(v), strict=False) if a != b) for k, v in wrong.items()}
     assert not diffs, f"Traditional characters in zh-Hans: {diffs}"
 
 

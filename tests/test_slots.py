@@ -9,7 +9,10 @@ from bot.dialogue.slots import is_bare_amount, plan_slots
 
 def test_a_whole_story_in_one_message_fills_lender_debt_income_and_costs() -> None:
     assert plan_slots("我欠了信用飞3万，每个月工资5000，房租1500，怎么还") == {
-        "creditor": "信用飞", "amount": "30000.00", "income": "5000.00", "costs": "1500.00",
+        "creditor": "信用飞",
+        "amount": "30000.00",
+        "income": "5000.00",
+        "costs": "1500.00",
     }
 
 
@@ -19,8 +22,10 @@ def test_a_whole_story_in_one_message_fills_lender_debt_income_and_costs() -> No
         ("月入6k", {"income": "6000.00"}),
         ("房租一千五", {"costs": "1500.00"}),
         ("收入六千 房租一千五 生活费两千", {"income": "6000.00", "costs": "3500.00"}),
-        ("I owe 20,000 to huabei, salary 8000, rent 3000",
-         {"creditor": "huabei", "amount": "20000.00", "income": "8000.00", "costs": "3000.00"}),
+        (
+            "I owe 20,000 to huabei, salary 8000, rent 3000",
+            {"creditor": "huabei", "amount": "20000.00", "income": "8000.00", "costs": "3000.00"},
+        ),
         ("年化18%", {}),
         ("分12期", {}),
     ],

@@ -181,9 +181,7 @@ def test_evidence_is_listed_oldest_first_with_its_own_time_zone(open_store: Stor
     with open_store(key) as store:
         late = store.add_evidence("u", "sms", "late", at=datetime(2026, 11, 20, 23, 30, tzinfo=CST))
         # 15:00 UTC is 23:00 in China: earlier than "late" although written with a different offset
-        early = store.add_evidence(
-            "u", "call", "early", at=datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
-        )
+        early = store.add_evidence("u", "call", "early", at=datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc))
         logged_now = store.add_evidence("u", "note", "no time given")
         items = store.list_evidence("u")
     assert [i.id for i in items] == [early, late, logged_now]
@@ -464,9 +462,22 @@ def test_without_postgresql_one_line_says_skipped_but_ci_fails(ci: str) -> None:
     env = {**os.environ, "PG_BIN": "/nonexistent", "CI": ci}
     env.pop("BOT_TEST_PG_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_store.py", "-k",
-         "not without_postgresql"],
-        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_store.py",
+            "-k",
+            "not without_postgresql",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = [line for line in done.stdout.splitlines() if "PostgreSQL not available" in line]
     if ci:

@@ -284,9 +284,7 @@ def test_start_shows_the_menu_as_buttons(chat: Chat) -> None:
     assert all(labels) and not any(label.startswith(("flow:", "menu")) for label in labels)
 
 
-def test_a_flow_driven_by_buttons_ends_with_the_complaint_pack_as_a_file(
-    chat: Chat, fake: FakeBotApi
-) -> None:
+def test_a_flow_driven_by_buttons_ends_with_the_complaint_pack_as_a_file(chat: Chat, fake: FakeBotApi) -> None:
     chat.say("/start")
     sent = chat.press("flow:evidence")
     assert "ev:list" in buttons(sent) or "ev:add" in buttons(sent)
@@ -299,9 +297,7 @@ def test_a_flow_driven_by_buttons_ends_with_the_complaint_pack_as_a_file(
     assert len(chat.pressed) == 2 and chat.unanswered_presses() == []
 
 
-def test_a_forwarded_collection_sms_is_assessed_and_its_risk_shown(
-    chat: Chat, dialogue: ObservedDialogue
-) -> None:
+def test_a_forwarded_collection_sms_is_assessed_and_its_risk_shown(chat: Chat, dialogue: ObservedDialogue) -> None:
     from bot.dialogue.content import t
 
     sent = chat.forward(HIGH_RISK_SMS)
@@ -312,9 +308,7 @@ def test_a_forwarded_collection_sms_is_assessed_and_its_risk_shown(
     assert "sms:save" in buttons(sent)
 
 
-def test_user_text_with_html_characters_reaches_the_user_unchanged(
-    chat: Chat, dialogue: ObservedDialogue
-) -> None:
+def test_user_text_with_html_characters_reaches_the_user_unchanged(chat: Chat, dialogue: ObservedDialogue) -> None:
     creditor = "<b>花呗</b> & <i>借呗</i> <通知>"
     chat.press("flow:plan")
     chat.press("rp:begin")
@@ -326,9 +320,7 @@ def test_user_text_with_html_characters_reaches_the_user_unchanged(
 
 
 @needs_cjk_font
-def test_a_screenshot_of_an_sms_is_read_and_assessed(
-    chat: Chat, fake: FakeBotApi, dialogue: ObservedDialogue
-) -> None:
+def test_a_screenshot_of_an_sms_is_read_and_assessed(chat: Chat, fake: FakeBotApi, dialogue: ObservedDialogue) -> None:
     from bot.dialogue.content import t
 
     image = render_screenshot(HIGH_RISK_SMS, font_path=CJK_FONT)
@@ -408,9 +400,7 @@ def test_a_long_reply_is_split_on_paragraphs_within_telegrams_limit(chat: Chat) 
     assert len(sent) >= 2
     assert all(utf16_len(c.text) <= 4096 for c in sent)
     assert all(c.text.startswith("第") for c in sent)  # each part begins at a paragraph
-    assert [bool(c.buttons) for c in sent] == [False] * (len(sent) - 1) + [
-        True
-    ]  # buttons under the last part
+    assert [bool(c.buttons) for c in sent] == [False] * (len(sent) - 1) + [True]  # buttons under the last part
 
 
 def test_a_button_from_an_old_or_unknown_flow_is_answered_sensibly(chat: Chat, fake: FakeBotApi) -> None:
@@ -492,9 +482,7 @@ def test_in_a_group_the_bot_answers_only_when_addressed(bot: RunningBot, fake: F
     fake.push_update({"message": fake.message(group, "大家好，今天天气不错", user_id=user)})
     fake.push_update({"message": fake.message(group, "/help@some_other_bot", user_id=user)})
     sent = Chat(bot, fake, group).push({"message": fake.message(group, "/help", user_id=user)})
-    assert len([c for c in fake.calls[mark:] if c.method == "sendMessage" and c.chat_id == group]) == len(
-        sent
-    )
+    assert len([c for c in fake.calls[mark:] if c.method == "sendMessage" and c.chat_id == group]) == len(sent)
 
     mention = f"@{fake.username} 催收说要起诉我，是真的吗？"
     entities = [{"type": "mention", "offset": 0, "length": len(fake.username) + 1}]
@@ -560,9 +548,7 @@ def test_webhook_mode_refuses_to_start_without_a_secret(tg_cfg: Config, fake: Fa
         run_telegram(webhook_cfg(tg_cfg, free_port(), None), dialogue=None)  # type: ignore[arg-type]
     assert fake.calls[mark:] == []  # refused before talking to Telegram
     with pytest.raises(ConfigError, match="public_url"):
-        webhook_options(
-            replace(webhook_cfg(tg_cfg, 8443, WEBHOOK_SECRET), telegram=TelegramConfig(mode="webhook"))
-        )
+        webhook_options(replace(webhook_cfg(tg_cfg, 8443, WEBHOOK_SECRET), telegram=TelegramConfig(mode="webhook")))
 
 
 def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
@@ -590,8 +576,7 @@ def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
             time.sleep(0.5)
             assert not api.calls_of("sendMessage", chat_id)
             assert (
-                post_update(port, {"update_id": base + 1, **api.text_update(chat_id, "/help")}, WEBHOOK_SECRET)
-                == 200
+                post_update(port, {"update_id": base + 1, **api.text_update(chat_id, "/help")}, WEBHOOK_SECRET) == 200
             )
             assert api.wait_for("sendMessage", lambda c: c.chat_id == chat_id, timeout=30)
         finally:

@@ -52,8 +52,10 @@ def script(fake: FakeBotApi, chat_id: int) -> list[dict[str, Any]]:
     """A user forwards a collection SMS and saves it, ten times: every save answers with the running count."""
     out = []
     for k in range(UPDATES_PER_USER):
-        upd = fake.forwarded_update(chat_id, f"{SMS}（第{k}条）") if k % 2 == 0 else fake.callback_update(
-            chat_id, "sms:save"
+        upd = (
+            fake.forwarded_update(chat_id, f"{SMS}（第{k}条）")
+            if k % 2 == 0
+            else fake.callback_update(chat_id, "sms:save")
         )
         out.append(upd)
     return out
@@ -71,9 +73,7 @@ def check_chat(texts: list[str], updates: int = UPDATES_PER_USER) -> str | None:
     return None
 
 
-def test_three_workers_answer_200_users_in_order_once(
-    workers: list[Worker], fake: FakeBotApi, pg_url: str
-) -> None:
+def test_three_workers_answer_200_users_in_order_once(workers: list[Worker], fake: FakeBotApi, pg_url: str) -> None:
     rng = random.Random(15)
     chats = [800_000 + n for n in range(USERS)]
     ids = itertools.count(1)
@@ -192,8 +192,10 @@ def test_postgresql_restarted_under_load_loses_no_accepted_update(
     ids = itertools.count(500_000)
     plans = {
         c: [
-            {"update_id": next(ids), **(fake.forwarded_update(c, f"{SMS}（{k}）") if k % 2 == 0
-                                        else fake.callback_update(c, "sms:save"))}
+            {
+                "update_id": next(ids),
+                **(fake.forwarded_update(c, f"{SMS}（{k}）") if k % 2 == 0 else fake.callback_update(c, "sms:save")),
+            }
             for k in range(per_user)
         ]
         for c in chats

@@ -14,8 +14,18 @@ def _parse(*ranking: tuple[str, float], notes: tuple[str, ...] = ()) -> Parse:
     return Parse(ranking[0][0], ranking[0][1], (), tuple(ranking), "", notes)
 
 
-@pytest.mark.parametrize("text", ["爆通讯录", "欠信用卡不还会怎么样", "逾期三天了", "催收打电话", "卡債還不出來",
-                                  "my loan app is harassing me", "cuishou zenme ban"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "爆通讯录",
+        "欠信用卡不还会怎么样",
+        "逾期三天了",
+        "催收打电话",
+        "卡債還不出來",
+        "my loan app is harassing me",
+        "cuishou zenme ban",
+    ],
+)
 def test_collection_words_in_every_script_count_as_domain_words(text: str) -> None:
     assert has_domain_word(text), text
 
@@ -71,8 +81,12 @@ def test_a_clear_winner_is_answered() -> None:
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("they're coming to my house tonight", "danger"), ("催收的人在楼下等我", "danger"),
-     ("我不想再撑了", "self_harm"), ("i feel like disappearing", "self_harm")],
+    [
+        ("they're coming to my house tonight", "danger"),
+        ("催收的人在楼下等我", "danger"),
+        ("我不想再撑了", "self_harm"),
+        ("i feel like disappearing", "self_harm"),
+    ],
 )
 def test_a_model_crisis_gets_the_danger_reply_when_the_words_point_to_danger(text: str, kind: str) -> None:
     assert crisis_kind(text) == kind

@@ -98,7 +98,10 @@ class ObservedDialogue:
         """The options the core offered user last (the ones the numbers refer to)."""
         with self.lock:
             return next(
-                list(r.options) for i, rs in reversed(self.answered) if i.user_id == user for r in reversed(rs)
+                list(r.options)
+                for i, rs in reversed(self.answered)
+                if i.user_id == user
+                for r in reversed(rs)
                 if r.options
             )
 
@@ -323,9 +326,7 @@ def test_a_reused_nonce_with_another_body_is_refused(platform: FakeWechat, user:
         b"<xml><MsgType><![CDATA[text]]></MsgType></xml>",  # no sender
     ],
 )
-def test_malformed_bodies_are_refused_and_the_bot_keeps_serving(
-    platform: FakeWechat, user: str, body: bytes
-) -> None:
+def test_malformed_bodies_are_refused_and_the_bot_keeps_serving(platform: FakeWechat, user: str, body: bytes) -> None:
     query, _ = platform.signed_query()
     assert platform.post_raw(body, query).status == 400
     assert say(platform, user, "/help")
@@ -396,9 +397,7 @@ def test_a_menu_click_runs_the_same_command_as_typing_it(
         assert clicked[-1].reply == typed
 
 
-def test_the_custom_menu_is_built_from_the_command_table_within_the_platforms_limits(
-    cfg: Config, store: Store
-) -> None:
+def test_the_custom_menu_is_built_from_the_command_table_within_the_platforms_limits(cfg: Config, store: Store) -> None:
     for locale in ("zh-Hans", "zh-Hant", "en"):
         menu = menu_definition(locale)
         assert 1 <= len(menu["button"]) <= 3
@@ -527,9 +526,7 @@ def test_an_answer_slower_than_every_retry_is_given_with_the_next_message(
         fake.stop()
 
 
-def test_a_retry_storm_is_answered_exactly_once(
-    platform: FakeWechat, dialogue: ObservedDialogue, user: str
-) -> None:
+def test_a_retry_storm_is_answered_exactly_once(platform: FakeWechat, dialogue: ObservedDialogue, user: str) -> None:
     fields = platform.fields(user, "text", Content=f"{ObservedDialogue.SLOW} storm")
     xml = message_xml(fields)
     results: list[Any] = []
@@ -701,9 +698,10 @@ def test_export_gives_a_link_that_downloads_the_pdf_the_core_built(
     got = links.open(url)  # no signature: the token in the link is the secret
     assert got.status == 200 and got.body == pdf.data and got.body.startswith(b"%PDF-")
     assert got.headers["Content-Type"] == "application/pdf"
-    assert got.headers["Content-Disposition"].startswith("attachment;") and pdf.filename in got.headers[
-        "Content-Disposition"
-    ]
+    assert (
+        got.headers["Content-Disposition"].startswith("attachment;")
+        and pdf.filename in got.headers["Content-Disposition"]
+    )
     assert got.headers["Cache-Control"] == "no-store"
     assert links.open(url).body == pdf.data  # a second fetch right after (preview, then save) still works
     links.clock.now += DOWNLOAD_GRACE_S + 1
@@ -726,9 +724,9 @@ def test_an_expired_link_and_a_wrong_token_get_the_same_plain_404(
     links.clock.now += 10 * 60 + 1
     expired = links.open(other_url)
     assert expired.status == 404 and expired.body == wrong.body
-    assert pdf.filename.encode() not in expired.body and expired.headers["Content-Type"] == wrong.headers[
-        "Content-Type"
-    ]
+    assert (
+        pdf.filename.encode() not in expired.body and expired.headers["Content-Type"] == wrong.headers["Content-Type"]
+    )
 
 
 def test_delete_removes_the_users_pending_links(

@@ -19,9 +19,14 @@ MODEL_THRESHOLD = 0.60  # the classifier adds a category the rules missed from t
 # leave-one-file-out cross-validation on the tune files: scripts/cv_sms_model.py)
 MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
 # Legal basis shown with a model-only finding (the rules' usual basis for that category).
-_MODEL_BASIS = {"false_legal_threat": "civil_not_criminal", "impersonation": "impersonation_ban",
-                "third_party_contact": "third_party", "insult_or_intimidation": "insult",
-                "privacy_exposure": "privacy", "scam_payment": "fake_collector"}
+_MODEL_BASIS = {
+    "false_legal_threat": "civil_not_criminal",
+    "impersonation": "impersonation_ban",
+    "third_party_contact": "third_party",
+    "insult_or_intimidation": "insult",
+    "privacy_exposure": "privacy",
+    "scam_payment": "fake_collector",
+}
 OFF_HOURS_START = 22  # GB/T 45251-2025 and the 2026 banking-association guideline: no collection 22:00–08:00
 OFF_HOURS_END = 8
 
@@ -37,14 +42,16 @@ _TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant"
 # Signs that a message in a court's name is not from a court: a mobile number (mainland 1xx, Taiwan 09xx) to
 # call, a link outside gov.cn, an arrest claim. Courts use 12368, landlines and court.gov.cn platforms.
 _MOBILE = re.compile(
-    r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])")
+    r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])"
+)
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|court\.gov\.cn|12368\.gov\.cn)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([^/\s?#:]+)", re.IGNORECASE)
 _ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
 _SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "imp_lawyer_power", "flt_police"})
 _COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation"})
-_THREATS = frozenset({"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation",
-                      "privacy_exposure"})
+_THREATS = frozenset(
+    {"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation", "privacy_exposure"}
+)
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,7 @@ class _Scanner:
 
     def _clause_before(self, start: int, width: int) -> str:
         """Return up to `width` chars before `start`, cut at the last clause boundary."""
-        window = self.text[max(0, start - width):start]
+        window = self.text[max(0, start - width) : start]
         parts = _CLAUSE_END.split(window)
         return parts[-1] if parts else ""
 
@@ -154,7 +161,7 @@ class _Scanner:
                     i + 1 < len(words) and self.rules.negators_en.fullmatch(f"{words[i]} {words[i + 1]}")
                 ):
                     # "we will not contact…" negates the act; "you will never buy a ticket" IS the threat
-                    return not any(w.lower() in _YOU_EN for w in words[max(0, i - 2):i])
+                    return not any(w.lower() in _YOU_EN for w in words[max(0, i - 2) : i])
             return False
         return self.rules.negators_zh.search(self._clause_before(start, self.rules.window_zh)) is not None
 
@@ -245,12 +252,19 @@ def _without_lawful(text: str, s: int, e: int, lawful: list[tuple[int, int, str]
         return None
     chars = list(text[s:e])
     for a, b in inside:
-        chars[a - s:b - s] = " " * (b - a)
+        chars[a - s : b - s] = " " * (b - a)
     return "".join(chars)
 
 
-def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool, loc: str,
-                    rules: RuleSet, scanner: _Scanner | None = None) -> list[Finding]:
+def _model_findings(
+    norm: Normalised,
+    source: str,
+    found: set[str],
+    verify: bool,
+    loc: str,
+    rules: RuleSet,
+    scanner: _Scanner | None = None,
+) -> list[Finding]:
     """Add what only the classifier sees: one "likely" finding per category the rules missed, on its sentence.
 
     The rules' findings are never removed. A genuine-looking court notice gets no model false_legal_threat or
@@ -280,12 +294,19 @@ def _model_findings(norm: Normalised, source: str, found: set[str], verify: bool
         if rest is not None and float(clf.scores(rest)[k]) < MODEL_THRESHOLD:
             continue
         start, end = norm.span(s, e)
-        out.append(Finding(
-            category=cat, start=start, end=end, text=source[start:end],
-            explanation=rules.text("explanations", f"model_{cat}", loc),
-            legal_basis=rules.text("legal_basis", _MODEL_BASIS[cat], loc),
-            rule=f"model:{cat}", source="model", score=p,
-        ))
+        out.append(
+            Finding(
+                category=cat,
+                start=start,
+                end=end,
+                text=source[start:end],
+                explanation=rules.text("explanations", f"model_{cat}", loc),
+                legal_basis=rules.text("legal_basis", _MODEL_BASIS[cat], loc),
+                rule=f"model:{cat}",
+                source="model",
+                score=p,
+            )
+        )
     return out
 
 
@@ -307,8 +328,14 @@ def _input_notes(text: str, norm: Normalised, truncated: bool) -> list[str]:
     return keys
 
 
-def _advice_keys(cats: set[str], findings: list[Finding], scanner: _Scanner, off_hours: bool,
-                 collection_like: bool, verify: bool = False) -> list[str]:
+def _advice_keys(
+    cats: set[str],
+    findings: list[Finding],
+    scanner: _Scanner,
+    off_hours: bool,
+    collection_like: bool,
+    verify: bool = False,
+) -> list[str]:
     """Choose the next steps that fit what was found (most urgent first)."""
     keys: list[str] = ["court_may_be_real"] if verify else []
     violent = any(f.violent for f in findings)
@@ -352,8 +379,9 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     loc = resolve_locale(locale, source, norm)
     scanner = _Scanner(rules, norm.text)
     hits = scanner.scan() if _LETTER_OR_CJK.search(norm.text) else []
-    hits, court_notice, verify, fake_court = _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(
-        norm.text) else (hits, False, False, None)
+    hits, court_notice, verify, fake_court = (
+        _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(norm.text) else (hits, False, False, None)
+    )
     hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
     note_keys = _input_notes(text, norm, truncated)
     if len(hits) > MAX_FINDINGS:
@@ -363,34 +391,43 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     for h in hits:
         start, end = norm.span(h.start, h.end)
         r = h.rule
-        findings.append(Finding(
-            category=r.category,
-            start=start,
-            end=end,
-            text=source[start:end],
-            explanation=rules.text("explanations", r.explain, loc),
-            legal_basis=rules.text("legal_basis", r.legal_basis, loc) if r.legal_basis else None,
-            rule=r.id,
-            violent=r.violent,
-        ))
+        findings.append(
+            Finding(
+                category=r.category,
+                start=start,
+                end=end,
+                text=source[start:end],
+                explanation=rules.text("explanations", r.explain, loc),
+                legal_basis=rules.text("legal_basis", r.legal_basis, loc) if r.legal_basis else None,
+                rule=r.id,
+                violent=r.violent,
+            )
+        )
     if fake_court is not None:
         start, end = norm.span(*fake_court)
-        findings.append(Finding(
-            category="impersonation", start=start, end=end, text=source[start:end],
-            explanation=rules.text("explanations", "imp_court_scam", loc),
-            legal_basis=rules.text("legal_basis", "impersonation_ban", loc), rule="imp_court_scam",
-        ))
+        findings.append(
+            Finding(
+                category="impersonation",
+                start=start,
+                end=end,
+                text=source[start:end],
+                explanation=rules.text("explanations", "imp_court_scam", loc),
+                legal_basis=rules.text("legal_basis", "impersonation_ban", loc),
+                rule="imp_court_scam",
+            )
+        )
     if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
-        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules,
-                                        scanner))
+        findings.extend(_model_findings(norm, source, {f.category for f in findings}, verify, loc, rules, scanner))
     findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}
     categories = [c for c in CATEGORIES if c in cats]
     off_hours = _is_off_hours(received_at)
     collection_like = scanner.context("collection")
     risk = risk_for(categories, violent=any(f.violent for f in findings))
-    advice = [Advice(k, rules.text("advice", k, loc))
-              for k in _advice_keys(cats, findings, scanner, off_hours, collection_like, verify)]
+    advice = [
+        Advice(k, rules.text("advice", k, loc))
+        for k in _advice_keys(cats, findings, scanner, off_hours, collection_like, verify)
+    ]
     notes = [rules.text("notes", "not_legal_advice", loc)]
     notes += [rules.text("notes", k, loc) for k in note_keys]
     seen: set[str] = set()
@@ -398,5 +435,14 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
         if lid not in seen and rules.has_text("lawful", lid):
             seen.add(lid)
             notes.append(rules.text("lawful", lid, loc))
-    return Assessment(risk=risk, categories=categories, findings=findings, advice=advice, off_hours=off_hours,
-                      notes=notes, locale=loc, court_notice=court_notice, verify=verify)
+    return Assessment(
+        risk=risk,
+        categories=categories,
+        findings=findings,
+        advice=advice,
+        off_hours=off_hours,
+        notes=notes,
+        locale=loc,
+        court_notice=court_notice,
+        verify=verify,
+    )

@@ -73,9 +73,11 @@ class Scores:
 
     def summary(self) -> str:
         """One line for assertion messages."""
-        return (f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
-                f"F1={self.micro_f1:.3f} lawful->high={self.lawful_rated_high} high->low={self.high_rated_low} "
-                f"court_false={self.court_called_false} wrong={self.wrong[:20]}")
+        return (
+            f"n={self.n} binary_acc={self.binary_accuracy:.3f} P={self.micro_p:.3f} R={self.micro_r:.3f} "
+            f"F1={self.micro_f1:.3f} lawful->high={self.lawful_rated_high} high->low={self.high_rated_low} "
+            f"court_false={self.court_called_false} wrong={self.wrong[:20]}"
+        )
 
 
 def evaluate(rows: Iterable[dict[str, Any]]) -> Scores:

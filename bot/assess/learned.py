@@ -48,7 +48,7 @@ def ngrams(text: str, sizes: tuple[int, ...] = NGRAMS) -> list[str]:
     s = _SPACE.sub(" ", text.lower())
     out: list[str] = []
     for n in sizes:
-        out.extend(s[i:i + n] for i in range(len(s) - n + 1))
+        out.extend(s[i : i + n] for i in range(len(s) - n + 1))
     return out
 
 
@@ -132,15 +132,13 @@ def train(data_dir: Path = DATA_DIR) -> Classifier:
     return train_rows(_rows(data_dir))
 
 
-def train_rows(rows: list[dict], sizes: tuple[int, ...] = NGRAMS, c: float = C,
-               min_df: int = MIN_DF) -> Classifier:
+def train_rows(rows: list[dict], sizes: tuple[int, ...] = NGRAMS, c: float = C, min_df: int = MIN_DF) -> Classifier:
     """Train the classifier on labelled rows with the given features (deterministic; used for cross-validation)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     texts = [normalise(r["text"]).text for r in rows]
-    vec = TfidfVectorizer(analyzer=lambda t: ngrams(t, sizes), min_df=min_df, sublinear_tf=True,
-                          dtype=np.float64)
+    vec = TfidfVectorizer(analyzer=lambda t: ngrams(t, sizes), min_df=min_df, sublinear_tf=True, dtype=np.float64)
     x = vec.fit_transform(texts)
     coef = np.zeros((x.shape[1], len(CATEGORIES)))
     bias = np.zeros(len(CATEGORIES))
@@ -167,8 +165,15 @@ def _save(clf: Classifier, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     words = sorted(clf.vocab, key=clf.vocab.__getitem__)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
-        np.savez_compressed(fh, words=np.array(words), idf=clf.idf, coef=clf.coef, bias=clf.bias,
-                            n_train=np.array([clf.n_train]), sizes=np.array(clf.sizes))
+        np.savez_compressed(
+            fh,
+            words=np.array(words),
+            idf=clf.idf,
+            coef=clf.coef,
+            bias=clf.bias,
+            n_train=np.array([clf.n_train]),
+            sizes=np.array(clf.sizes),
+        )
     os.replace(fh.name, path)
 
 
@@ -176,8 +181,14 @@ def _load(path: Path) -> Classifier:
     """Read weights written by `_save`."""
     with np.load(path, allow_pickle=False) as z:
         words = [str(w) for w in z["words"]]
-        return Classifier({w: i for i, w in enumerate(words)}, z["idf"], z["coef"], z["bias"],
-                          int(z["n_train"][0]), tuple(int(n) for n in z["sizes"]))
+        return Classifier(
+            {w: i for i, w in enumerate(words)},
+            z["idf"],
+            z["coef"],
+            z["bias"],
+            int(z["n_train"][0]),
+            tuple(int(n) for n in z["sizes"]),
+        )
 
 
 def get_classifier(data_dir: Path = DATA_DIR) -> Classifier | None:

@@ -315,10 +315,16 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
             raise RuleError(f"{where}: each lawful phrase needs id, regex and example")
         source = _expand(str(item["regex"]), macros, where)
         flags = _flags(source)
-        lawful.append(LawfulRule(
-            str(item["id"]), _compile(source, where, flags), str(item["example"]),
-            _script(source, item.get("script"), where), first_key(source, flags), bool(flags),
-        ))
+        lawful.append(
+            LawfulRule(
+                str(item["id"]),
+                _compile(source, where, flags),
+                str(item["example"]),
+                _script(source, item.get("script"), where),
+                first_key(source, flags),
+                bool(flags),
+            )
+        )
     categories = tuple(_load_category(directory / f"{name}.yml", macros) for name in CATEGORIES)
     texts = _read(directory / "texts.yml")
     if not isinstance(texts, dict):
@@ -326,8 +332,9 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
     rules = RuleSet(
         categories=categories,
         negators_zh=_compile(_expand(str(neg.get("zh", "(?!x)x")), macros, "negation zh"), "negation zh"),
-        negators_en=_compile(_expand(str(neg.get("en", "(?!x)x")), macros, "negation en"), "negation en",
-                             re.IGNORECASE),
+        negators_en=_compile(
+            _expand(str(neg.get("en", "(?!x)x")), macros, "negation en"), "negation en", re.IGNORECASE
+        ),
         window_zh=int(neg.get("window_zh", 8)),
         window_en_words=int(neg.get("window_en_words", 3)),
         contexts=contexts,

@@ -71,11 +71,7 @@ def render(replies: list[Reply], locale: str, export_dir: Path) -> tuple[str, li
         out.append(reply.text)
         for file in reply.attachments:
             path = _save(file.filename, file.data, export_dir)
-            out.append(
-                content.t(
-                    locale, "console.attachment", filename=file.filename, size=len(file.data), path=path
-                )
-            )
+            out.append(content.t(locale, "console.attachment", filename=file.filename, size=len(file.data), path=path))
         if reply.options:
             options = list(reply.options)
     if options:

@@ -225,9 +225,7 @@ def drop_unreadable_updates(payload: bytes) -> bytes:
         try:
             Update.de_json(copy.deepcopy(item), None)
         except Exception as exc:
-            log.warning(
-                "ignored update %d: python-telegram-bot cannot read it (%s)", update_id, type(exc).__name__
-            )
+            log.warning("ignored update %d: python-telegram-bot cannot read it (%s)", update_id, type(exc).__name__)
             item = {"update_id": update_id}
         clean.append(item)
     if clean == result:
@@ -418,8 +416,7 @@ class TelegramChannel:
         return [
             e
             for e, s in found.items()
-            if (e.type == MessageEntity.MENTION and s.lower() == name)
-            or (e.user is not None and e.user.id == bot.id)
+            if (e.type == MessageEntity.MENTION and s.lower() == name) or (e.user is not None and e.user.id == bot.id)
         ]
 
     def _addressed(self, message: Message, bot: Bot) -> bool:
@@ -451,9 +448,7 @@ class TelegramChannel:
             **fields,
         )
 
-    def _from_message(
-        self, update: Update, message: Message, text: str, image: bytes | None = None
-    ) -> Incoming:
+    def _from_message(self, update: Update, message: Message, text: str, image: bytes | None = None) -> Incoming:
         """An Incoming for a message; a forwarded one counts from when it was first sent."""
         origin = message.forward_origin
         # The original time matters: collection between 22:00 and 08:00 is itself a breach.
@@ -593,15 +588,11 @@ class TelegramChannel:
                 log.error("error outside any update: %s\n%s", type(err).__name__, _frames(err))
             return
         # Only the exception type and the code frames: an exception's message may quote the user's text.
-        log.error(
-            "error while handling update %s: %s\n%s", update.update_id, type(err).__name__, _frames(err)
-        )
+        log.error("error while handling update %s: %s\n%s", update.update_id, type(err).__name__, _frames(err))
         if update.effective_chat is None:
             return
         try:
-            await self.send_replies(
-                context.bot, update.effective_chat.id, [Reply(self.text(update, "error"))]
-            )
+            await self.send_replies(context.bot, update.effective_chat.id, [Reply(self.text(update, "error"))])
         except TelegramError as send_err:
             log.warning("could not tell the user about the error: %s", type(send_err).__name__)
 
@@ -625,9 +616,7 @@ class TelegramChannel:
                     short[: BotDescriptionLimit.MAX_SHORT_DESCRIPTION_LENGTH], language_code=language_code
                 )
             except TelegramError as err:  # the bot works without a menu; say so and go on
-                log.warning(
-                    "could not set the command menu (%s): %s", language_code or "default", type(err).__name__
-                )
+                log.warning("could not set the command menu (%s): %s", language_code or "default", type(err).__name__)
 
 
 def _frames(err: BaseException | None) -> str:
@@ -665,9 +654,7 @@ def unreachable_reason(err: BaseException, host: str) -> str:
     return f"{host}: {type(err).__name__}"
 
 
-async def reach_bot_api(
-    bot: Bot, stop_signals: Sequence[int] | None, delays: Iterator[float] | None = None
-) -> bool:
+async def reach_bot_api(bot: Bot, stop_signals: Sequence[int] | None, delays: Iterator[float] | None = None) -> bool:
     """Call getMe until the Bot API answers, pausing with backoff; False when stopped (a signal) meanwhile.
 
     Where Telegram is blocked (mainland China without a proxy) this is the normal first run: one line says
@@ -715,11 +702,14 @@ async def reach_bot_api(
                         "Telegram unreachable: %s. Check this machine's network; where Telegram is blocked, "
                         "set HTTPS_PROXY=http://<proxy-host>:<port> and start again. Retrying in %.0f s, then "
                         "with growing pauses up to %.0f s (Ctrl-C stops).",
-                        reason, pause, REACH_MAX_DELAY_S,
+                        reason,
+                        pause,
+                        REACH_MAX_DELAY_S,
                     )
                 else:
-                    log.warning("Telegram still unreachable (attempt %d): %s; next try in %.0f s", attempt, reason,
-                                pause)
+                    log.warning(
+                        "Telegram still unreachable (attempt %d): %s; next try in %.0f s", attempt, reason, pause
+                    )
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=pause)
                 break
@@ -752,9 +742,7 @@ def build_application(
         ApplicationBuilder()
         .token(token)
         # Replies are plain text escaped for HTML; link previews would fetch pages the user did not ask for.
-        .defaults(
-            Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
-        )
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(PerUserOrderedProcessor(MAX_CONCURRENT_UPDATES))
         .request(AiohttpRequest())  # ~2.5× less CPU per Bot API call than PTB's httpx (telegram_http.py)
         .get_updates_request(TolerantUpdatesRequest())
@@ -812,9 +800,7 @@ def webhook_options(cfg: Config) -> dict[str, Any]:
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET: use 1-256 characters of A-Z, a-z, 0-9, _ or - only")
     hook = cfg.telegram.webhook
     if not hook.public_url:
-        raise ConfigError(
-            "telegram.webhook.public_url: required in webhook mode (the https URL Telegram posts to)"
-        )
+        raise ConfigError("telegram.webhook.public_url: required in webhook mode (the https URL Telegram posts to)")
     # PTB's webhook server answers 403 to any request whose X-Telegram-Bot-Api-Secret-Token differs.
     return {
         "listen": hook.listen,

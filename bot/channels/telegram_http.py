@@ -74,9 +74,7 @@ class AiohttpRequest(BaseRequest):
             await self._session.close()
         self._session = None
 
-    def _timeout(
-        self, read: Any, write: Any, connect: Any, pool: Any, uploading: bool
-    ) -> aiohttp.ClientTimeout:
+    def _timeout(self, read: Any, write: Any, connect: Any, pool: Any, uploading: bool) -> aiohttp.ClientTimeout:
         """PTB's four timeouts as aiohttp's: it has no write timeout, so an upload's whole request is capped."""
         read_s = _seconds(read, self._read_timeout)
         connect_s = _seconds(connect, CONNECT_TIMEOUT_S)

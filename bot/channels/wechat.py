@@ -470,7 +470,7 @@ def content_type(mime_type: str) -> str:
 
 def content_disposition(filename: str) -> str:
     """An attachment header that names the file (RFC 6266: an ASCII fallback and the UTF-8 name)."""
-    fallback = re.sub(r'[^A-Za-z0-9._-]', "_", filename) or "file"
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "file"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -19,9 +19,7 @@ MAX_NAME_CHARS = 40
 MAX_ANSWER_SCAN = 200
 """Answers longer than this are not numbers or choices."""
 
-_AMOUNT_TOKEN = re.compile(
-    r"[¥￥]?\s*[-−负]?\s*\d[\d,，]*(?:\.\d+)?\s*(?:万|千|百|k|w|元|块|rmb|yuan)*", re.IGNORECASE
-)
+_AMOUNT_TOKEN = re.compile(r"[¥￥]?\s*[-−负]?\s*\d[\d,，]*(?:\.\d+)?\s*(?:万|千|百|k|w|元|块|rmb|yuan)*", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"^[a-z][a-z '’-]*$")
 
 

@@ -27,6 +27,4 @@ def local_time(at: datetime, tz_name: str) -> datetime:
 def run_assessment(text: str, received_at: datetime, tz_name: str, locale: str) -> tuple[Any, bool]:
     """Assess an SMS (cut to MAX_ASSESS_CHARS) and say whether it was cut."""
     truncated = len(text) > MAX_ASSESS_CHARS
-    return assess(
-        text[:MAX_ASSESS_CHARS], received_at=local_time(received_at, tz_name), locale=locale
-    ), truncated
+    return assess(text[:MAX_ASSESS_CHARS], received_at=local_time(received_at, tz_name), locale=locale), truncated

@@ -81,13 +81,34 @@ PLAN_FIELDS = ("creditor", "kind", "amount", "rate", "income", "costs")
 DEBT_FIELDS = ("creditor", "kind", "amount", "rate")
 AMOUNT_FIELDS = ("amount", "income", "costs")
 CLARIFY_OPTIONS = {
-    "stay_calm": "flow:stay_calm", "false_threat": "flow:false_threat", "gather_evidence": "flow:evidence",
-    "report_complaint": "flow:complain", "repayment_plan": "flow:plan", "contacts_harassed": "flow:contacts",
-    "know_rights": "flow:rights", "assess_sms": "flow:check",
+    "stay_calm": "flow:stay_calm",
+    "false_threat": "flow:false_threat",
+    "gather_evidence": "flow:evidence",
+    "report_complaint": "flow:complain",
+    "repayment_plan": "flow:plan",
+    "contacts_harassed": "flow:contacts",
+    "know_rights": "flow:rights",
+    "assess_sms": "flow:check",
 }
 QUESTION_MARKS = (
-    "?", "？", "吗", "怎么", "怎样", "如何", "嗎", "怎麼", "為什麼", "为什么", "能不能", "可不可以", "是不是", "有没有",
-    "会不会", "點算", "点算", "係咪",
+    "?",
+    "？",
+    "吗",
+    "怎么",
+    "怎样",
+    "如何",
+    "嗎",
+    "怎麼",
+    "為什麼",
+    "为什么",
+    "能不能",
+    "可不可以",
+    "是不是",
+    "有没有",
+    "会不会",
+    "點算",
+    "点算",
+    "係咪",
 )
 """Words that make a message a question ("叫什么鑫的公司" names something, so 什么 alone does not count)."""
 _ENGLISH_QUESTION = re.compile(
@@ -154,9 +175,7 @@ class Dialogue:
         delivers the update again later: nothing was written and nothing sent.
         """
         if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
-            incoming = replace(
-                incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone)
-            )
+            incoming = replace(incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone))
         user, key = incoming.user_id, incoming.update_id
         with self.store.turn(user, key) as db:
             if db.duplicate:
@@ -385,9 +404,7 @@ class Dialogue:
             return False
         return len(text.strip()) <= SHORT_ANSWER_CHARS or node.ask in ("amount", "amount_or_zero", "rate")
 
-    def _plan_answer(
-        self, turn: Turn, node: Node, text: str, answer: Answer | Invalid
-    ) -> Answer | Invalid:
+    def _plan_answer(self, turn: Turn, node: Node, text: str, answer: Answer | Invalid) -> Answer | Invalid:
         """In the repayment plan, keep every figure the message gives for later questions.
 
         "月入5000" typed where the debt's amount is asked is the income, not the debt: it is kept for the
@@ -396,7 +413,7 @@ class Dialogue:
         if node.flow != PLAN or len(text) > MAX_SLOT_TEXT:
             return answer
         own = node.save or ""
-        later = PLAN_FIELDS[PLAN_FIELDS.index(own) + 1:] if own in PLAN_FIELDS else PLAN_FIELDS
+        later = PLAN_FIELDS[PLAN_FIELDS.index(own) + 1 :] if own in PLAN_FIELDS else PLAN_FIELDS
         slots = plan_slots(text, bare_is_debt=own in DEBT_FIELDS and not isinstance(answer, Answer))
         data = turn.state.flow_data(PLAN)
         found = {k: v for k, v in slots.items() if k in later and data.get(k) is None}

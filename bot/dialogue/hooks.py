@@ -238,9 +238,7 @@ def plan_start(turn: Turn, node: Node) -> HookOut:
     """Open the plan: continue with saved debts or start fresh."""
     debts = _debts(turn)
     if debts:
-        return HookOut(
-            texts=[turn.t("plan.resume", count=len(debts))], options=["rp:continue", "rp:restart", "menu"]
-        )
+        return HookOut(texts=[turn.t("plan.resume", count=len(debts))], options=["rp:continue", "rp:restart", "menu"])
     turn.prefix.append(turn.t("plan.start"))  # people who type rather than press go straight to the question
     return HookOut(goto="creditor")
 

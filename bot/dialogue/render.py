@@ -149,9 +149,7 @@ def render_plan(locale: str, plan: Plan, kinds: dict[str, str]) -> str:
     for item in plan.items:
         d = item.debt
         months = (
-            t(locale, "plan.months", months=item.months)
-            if item.months is not None
-            else t(locale, "plan.months_none")
+            t(locale, "plan.months", months=item.months) if item.months is not None else t(locale, "plan.months_none")
         )
         lines.append(
             t(

@@ -24,18 +24,72 @@ _NUMBER = re.compile(
     r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万|w|千|k|百)?(\d)?(?![\d%])\s*(?:多|来)?\s*(元|块钱|块|rmb|yuan)?",
     re.IGNORECASE,
 )
-_INCOME = ("工资", "月入", "收入", "月薪", "薪水", "薪资", "挣", "赚", "到手", "出粮", "人工", "income", "salary",
-           "earn", "make", "paid")
-_COSTS = ("房租", "租金", "生活费", "开销", "开支", "花销", "花费", "支出", "水电", "伙食", "吃饭", "rent",
-          "living", "expenses", "costs", "spend")
+_INCOME = (
+    "工资",
+    "月入",
+    "收入",
+    "月薪",
+    "薪水",
+    "薪资",
+    "挣",
+    "赚",
+    "到手",
+    "出粮",
+    "人工",
+    "income",
+    "salary",
+    "earn",
+    "make",
+    "paid",
+)
+_COSTS = (
+    "房租",
+    "租金",
+    "生活费",
+    "开销",
+    "开支",
+    "花销",
+    "花费",
+    "支出",
+    "水电",
+    "伙食",
+    "吃饭",
+    "rent",
+    "living",
+    "expenses",
+    "costs",
+    "spend",
+)
 _DEBT = ("欠", "借", "贷", "负债", "逾期", "债", "本金", "额度", "owe", "debt", "borrow", "loan")
-_NOT_MONEY = ("%", "期", "个", "月", "天", "年", "号", "点", "次", "岁", "家", "笔", "张", "位", "人", "小时", "分钟",
-              "year", "month", "day", "time", "app", "loan")
+_NOT_MONEY = (
+    "%",
+    "期",
+    "个",
+    "月",
+    "天",
+    "年",
+    "号",
+    "点",
+    "次",
+    "岁",
+    "家",
+    "笔",
+    "张",
+    "位",
+    "人",
+    "小时",
+    "分钟",
+    "year",
+    "month",
+    "day",
+    "time",
+    "app",
+    "loan",
+)
 MIN_PLAIN_AMOUNT = 10
 """A bare number below this, without 元/万/k, is not a debt, an income or a cost ("一个" becomes 1 in cn2an)."""
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
-_MULT = {"万": Decimal(10_000), "w": Decimal(10_000), "千": Decimal(1_000), "k": Decimal(1_000),
-         "百": Decimal(100)}
+_MULT = {"万": Decimal(10_000), "w": Decimal(10_000), "千": Decimal(1_000), "k": Decimal(1_000), "百": Decimal(100)}
 
 
 def _convert_numerals(text: str) -> str:
@@ -89,13 +143,13 @@ def amounts(text: str) -> list[tuple[str | None, Decimal]]:
     norm = normalise_amounts(text)
     found: list[tuple[str | None, Decimal]] = []
     for m in _NUMBER.finditer(norm):
-        after = norm[m.end(): m.end() + 2]
+        after = norm[m.end() : m.end() + 2]
         if after.startswith(_NOT_MONEY) and not m.group(2):
             continue  # 18%, 12期, 3个月, 10号, 一个 (1个), 好几家 … are not amounts
         value = _value(m.group(1), m.group(2), m.group(3))
         if value is None or (value < MIN_PLAIN_AMOUNT and not m.group(2) and not m.group(4)):
             continue
-        before = norm[max(0, m.start() - CONTEXT_CHARS): m.start()]
+        before = norm[max(0, m.start() - CONTEXT_CHARS) : m.start()]
         found.append((_label(before), value))
     return found
 

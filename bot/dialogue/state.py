@@ -47,9 +47,7 @@ class State:
         s.pending_sms = pending if isinstance(pending, dict) else None
         paused = raw.get("paused")
         ok = isinstance(paused, dict) and all(isinstance(paused.get(k), str) for k in ("flow", "step"))
-        s.paused = (
-            {"flow": paused["flow"], "step": paused["step"]} if ok and isinstance(paused, dict) else None
-        )
+        s.paused = {"flow": paused["flow"], "step": paused["step"]} if ok and isinstance(paused, dict) else None
         retries = raw.get("retries")
         s.retries = retries if isinstance(retries, int) and retries >= 0 else 0
         return s

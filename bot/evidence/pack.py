@@ -248,9 +248,7 @@ def build_complaint_pack(
             lines += [f"### {_cell(heading)}", "", fence, body, fence, ""]
 
     data = "\n".join(lines).encode("utf-8")
-    return Attachment(
-        filename=f"complaint-pack-{now.astimezone(tz):%Y%m%d}.md", data=data, mime_type=MARKDOWN_MIME
-    )
+    return Attachment(filename=f"complaint-pack-{now.astimezone(tz):%Y%m%d}.md", data=data, mime_type=MARKDOWN_MIME)
 
 
 def _csv_safe(value: str) -> str:

@@ -46,8 +46,24 @@ _EN_TIME = re.compile(
 KIND_WORDS: dict[str, tuple[str, ...]] = {
     "visit": ("上门", "来家", "堵门", "到家", "到我家", "家门口", "到单位", "来单位", "visit", "came to my", "door"),
     "post": ("发帖", "张贴", "贴了", "曝光", "发到群", "朋友圈", "喷漆", "poster", "posted", "published"),
-    "contact": ("家人", "父母", "我妈", "我爸", "老婆", "老公", "朋友", "同事", "领导", "通讯录", "联系人",
-                "family", "friend", "colleague", "my boss", "contacts"),
+    "contact": (
+        "家人",
+        "父母",
+        "我妈",
+        "我爸",
+        "老婆",
+        "老公",
+        "朋友",
+        "同事",
+        "领导",
+        "通讯录",
+        "联系人",
+        "family",
+        "friend",
+        "colleague",
+        "my boss",
+        "contacts",
+    ),
     "call": ("打了", "打来", "来电", "电话", "未接", "call", "rang", "phoned"),
     "sms": ("短信", "发信", "信息", "sms", "text message"),
 }
@@ -235,6 +251,4 @@ def find_kind(text: str) -> str | None:
 def parse_incident(text: str, now: datetime, tz: tzinfo) -> Incident:
     """Read everything a one-line incident says."""
     when, future = find_time(text, now, tz)
-    return Incident(
-        kind=find_kind(text), when=when, numbers=find_numbers(text), count=find_count(text), future=future
-    )
+    return Incident(kind=find_kind(text), when=when, numbers=find_numbers(text), count=find_count(text), future=future)

@@ -217,8 +217,10 @@ def build_pdf(
     doc.para(t("figures.night", count=pattern.night), gap=0.5)
     doc.para(t("figures.numbers", count=len(pattern.numbers)), gap=0.5)
     if pattern.numbers:
-        shown = "、".join(display_number(n) for n in pattern.numbers[:20]) if locale != "en" else ", ".join(
-            display_number(n) for n in pattern.numbers[:20]
+        shown = (
+            "、".join(display_number(n) for n in pattern.numbers[:20])
+            if locale != "en"
+            else ", ".join(display_number(n) for n in pattern.numbers[:20])
         )
         doc.para(t("figures.numbers_list", numbers=shown), size=8.5, gap=0.5)
     doc.para(t("figures.third_party", count=pattern.third_party), gap=0.5)
