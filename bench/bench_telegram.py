@@ -212,23 +212,10 @@ def rasa_server_rate(model: Path, texts: list[str], seconds: float, clients: int
     import httpx
 
     from bot.nlu import prepare
-    from bot.train import rasa_env
+    from bot.train import rasa_env, rasa_server_command
 
     port, token = 5905, "bench-token"
-    cmd = [
-        str(Path(sys.executable).parent / "rasa"),
-        "run",
-        "--enable-api",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-t",
-        token,
-        "-m",
-        str(model),
-        "--quiet",
-    ]
+    cmd = rasa_server_command(model, port, token)
     started = time.monotonic()
     log_path = Path(tempfile.gettempdir()) / "bench_rasa_run.log"
     log = log_path.open("wb")

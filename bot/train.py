@@ -98,6 +98,12 @@ def build_data(build: Path) -> Path:
     return data_out
 
 
+def rasa_server_command(model: Path, port: int, token: str, host: str = "127.0.0.1") -> list[str]:
+    """The stock `rasa run --enable-api` server on one model, with an auth token (tests and benchmarks start it)."""
+    rasa = str(Path(sys.executable).parent / "rasa")
+    return [rasa, "run", "--enable-api", "-i", host, "-p", str(port), "-t", token, "-m", str(model), "--quiet"]
+
+
 def rasa_env() -> dict[str, str]:
     """Return the environment for Rasa subprocesses: quiet and offline."""
     return {**os.environ, **QUIET_ENV}

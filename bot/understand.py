@@ -18,20 +18,13 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlu_types import Parse
+from bot.nlu_types import INTENTS, Parse
 from bot.textnorm import to_halfwidth, to_simplified
 
 LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
-FLOW_INTENTS = (
-    "stay_calm",
-    "false_threat",
-    "gather_evidence",
-    "report_complaint",
-    "repayment_plan",
-    "contacts_harassed",
-    "know_rights",
-    "assess_sms",
-)
+SMALL_TALK_INTENTS = ("greet", "goodbye", "thanks", "help")
+FLOW_INTENTS = tuple(i for i in INTENTS if i not in (*SMALL_TALK_INTENTS, "crisis", "out_of_scope"))
+"""The intents that open a guidance flow (or the SMS check): what a "did you mean …?" may offer."""
 CRISIS_CLOSE_RATIO = 0.4
 """Crisis ranked second with at least this share of the top intent's confidence (and at least
 CRISIS_CLOSE_FLOOR) is treated as crisis."""

@@ -169,23 +169,9 @@ def test_the_loaded_model_is_kept_out_of_garbage_collection(parser: InProcessPar
 # ── the http backend against a real `rasa run --enable-api` ────────────────────────────────────────────────
 def _rasa_run(port: int, token: str, log: Path) -> subprocess.Popen[bytes]:
     """The stock Rasa server on 127.0.0.1 with an auth token, on the project's trained model."""
-    from bot.train import rasa_env
+    from bot.train import rasa_env, rasa_server_command
 
-    model = ROOT / "rasa_project" / "models" / "nlu.tar.gz"
-    cmd = [
-        str(Path(sys.executable).parent / "rasa"),
-        "run",
-        "--enable-api",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-t",
-        token,
-        "-m",
-        str(model),
-        "--quiet",
-    ]
+    cmd = rasa_server_command(ROOT / "rasa_project" / "models" / "nlu.tar.gz", port, token)
     with log.open("ab") as out:
         return subprocess.Popen(cmd, cwd=ROOT / "rasa_project", env=rasa_env(), stdout=out, stderr=subprocess.STDOUT)
 

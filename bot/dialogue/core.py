@@ -254,10 +254,11 @@ class Dialogue:
                 self._assess(turn, text)
                 return
             if node.ask != "sms":
-                turn.values["detected"] = prefill_detected(turn, node.flow, text, skip=node)
+                turn.detected = prefill_detected(turn, node.flow, text, skip=node)
                 answer = self._plan_answer(turn, node, text, parse_answer(node, text, turn.locale))
                 if isinstance(answer, Answer) and self._plain_answer(node, text, signal):
-                    if turn.values.pop("noted", False):
+                    if turn.noted:
+                        turn.noted = False
                         turn.prefix.append(self._noted_text(turn))
                     advance(turn, node, answer.value)
                     return
@@ -310,10 +311,11 @@ class Dialogue:
                 self._stay(turn, node, answer, text, intent)
                 return
             turn.state.paused = {"flow": node.flow, "step": node.name}
+        answered = self._answered_flow(turn, decision.guesses, text) if decision.action == "clarify" else None
         if self._is_sms(text, signal, intent):
             self._assess(turn, text)
-        elif decision.action == "clarify" and self._answered_flow(turn, decision.guesses, text):
-            enter(turn, INTENT_FLOWS[self._answered_flow(turn, decision.guesses, text) or ""], text)
+        elif answered is not None:
+            enter(turn, INTENT_FLOWS[answered], text)
         elif decision.action == "clarify":
             self._clarify(turn, decision.guesses)
         elif decision.action == "lending":
@@ -375,7 +377,7 @@ class Dialogue:
             if decision.intent not in SMALL_TALK:
                 return False
         if decision.action == "intent" and self._changes_topic(node, decision.intent):
-            return not turn.values.get("detected")  # it answers a later question of this flow: stay
+            return not turn.detected  # it answers a later question of this flow: stay
         if decision.intent in ("thanks", "goodbye") and decision.confidence >= SURE_SMALL_TALK:
             return isinstance(answer, Invalid) or node.ask == "text"  # "先这样，下次再聊" is not a lender's name
         if decision.action == "clarify" and isinstance(answer, Invalid):
@@ -419,7 +421,7 @@ class Dialogue:
         found = {k: v for k, v in slots.items() if k in later and data.get(k) is None}
         if found:
             remember(turn, PLAN, found)
-            turn.values["noted"] = True
+            turn.noted = True
         if own in AMOUNT_FIELDS and own not in slots and any(k in AMOUNT_FIELDS for k in found):
             return Invalid("understand.other_figure")
         return answer
@@ -436,8 +438,9 @@ class Dialogue:
 
     def _noted(self, turn: Turn, node: Node) -> bool:
         """Say which figures were kept from an answer that did not fit, and ask the same question again."""
-        if not turn.values.pop("noted", False):
+        if not turn.noted:
             return False
+        turn.noted = False
         turn.prefix.append(self._noted_text(turn))
         show(turn, node)
         return True

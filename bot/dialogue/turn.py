@@ -48,6 +48,10 @@ class Turn:
     prefix: list[str] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)
     deleted: bool = False
+    noted: bool = False
+    """Figures for later questions were kept from this message (the reply says so)."""
+    detected: bool = False
+    """This message already answered a later question of the flow waiting for an answer."""
 
     def t(self, key: str, **values: object) -> str:
         """Return a text in the user's locale."""
