@@ -77,9 +77,10 @@ def main() -> None:
         "blind": "blind 1 (chose the pipeline)",
         "blind2": "blind 2 (errors read)",
         "blind3": "blind 3 (errors read)",
-        "blind4": "blind 4 (reported)",
+        "blind4": "blind 4 (errors read)",
+        "blind5": "blind 5 (reported)",
     }
-    blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4") if k in m]
+    blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4", "blind5") if k in m]
 
     def scripts(x: dict) -> str:
         return " / ".join(f"{x.get(k, 0):.3f}" for k in ("zh-Hans", "zh-Hant", "en"))
@@ -110,12 +111,12 @@ def main() -> None:
     row("in-domain messages answered off-topic", "≤ 1 %", "", lambda b: f"{100 * b['off_topic_in_domain']:.1f} %")
     row('answered with "did you mean …?"', "", "", lambda b: f"{100 * b['clarified']:.1f} %")
     row("lowest recall per intent", "each ≥ 0.90", "", lowest)
-    c = m.get("crisis_blind") or {}
-    if c.get("n"):
+    crisis_names = {"crisis1": "Blind crisis set 1 (its misses read)", "crisis2": "Blind crisis set 2 (reported)"}
+    for key, c in (m.get("crisis_blind") or {}).items():
         print(
-            f"\nBlind crisis set: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages (target: "
-            f"all); {c['alarms']} of {c['others']} hard non-crisis messages also got it ({c['alarms_full']} with "
-            "nothing else, the rest followed by their answer)."
+            f"\n{crisis_names[key]}: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages "
+            f"(target: all); {c['alarms']} of {c['others']} hard non-crisis messages also got it ({c['alarms_full']} "
+            "with nothing else, the rest followed by their answer)."
         )
     if "--errors" in sys.argv:  # read once, for the final table only; tuning on them spends the blind set
         last = blinds[-1][1]

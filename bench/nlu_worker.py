@@ -13,10 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.evaluate import (
     BLIND_CRISIS,
+    BLIND_CRISIS_2,
     BLIND_SET,
     BLIND_SET_2,
     BLIND_SET_3,
     BLIND_SET_4,
+    BLIND_SET_5,
     Example,
     acted_on,
     load_examples,
@@ -75,6 +77,20 @@ def _blind_figures(blind: list[Example], parser: InProcessParser) -> dict:
     }
 
 
+def _crisis_figures(crisis_set: list[Example], parser: InProcessParser) -> dict:
+    """The crisis reply on a blind crisis set: shown for crisis messages, false alarms on the others."""
+    acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
+    on_crisis = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent == "crisis"]
+    on_other = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent != "crisis"]
+    return {
+        "n": len(on_crisis),
+        "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
+        "others": len(on_other),
+        "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
+        "alarms_full": sum(a == "crisis" for a in on_other),
+    }
+
+
 def main() -> None:
     """Measure one model."""
     started = time.monotonic()
@@ -91,19 +107,14 @@ def main() -> None:
             ("blind2", BLIND_SET_2),
             ("blind3", BLIND_SET_3),
             ("blind4", BLIND_SET_4),
+            ("blind5", BLIND_SET_5),
         )
         if path.exists()
     }
-    crisis_set = load_examples(BLIND_CRISIS) if BLIND_CRISIS.exists() else []
-    acted = [decide(parser.parse_sync(e.text), e.text, parser.threshold).action for e in crisis_set]
-    on_crisis = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent == "crisis"]
-    on_other = [a for e, a in zip(crisis_set, acted, strict=True) if e.intent != "crisis"]
     crisis_blind = {
-        "n": len(on_crisis),
-        "shown": sum(a in ("crisis", "crisis_soft") for a in on_crisis),
-        "others": len(on_other),
-        "alarms": sum(a in ("crisis", "crisis_soft") for a in on_other),
-        "alarms_full": sum(a == "crisis" for a in on_other),
+        name: _crisis_figures(load_examples(path), parser)
+        for name, path in (("crisis1", BLIND_CRISIS), ("crisis2", BLIND_CRISIS_2))
+        if path.exists()
     }
     texts = [e.text for e in examples]
     lat = []

@@ -20,9 +20,13 @@ BLIND_SET_2 = ROOT / "rasa_project" / "tests" / "blind_nlu_2.yml"
 BLIND_SET_3 = ROOT / "rasa_project" / "tests" / "blind_nlu_3.yml"
 """The third blind set: written after the second had been read; its errors were read once."""
 BLIND_SET_4 = ROOT / "rasa_project" / "tests" / "blind_nlu_4.yml"
-"""The fourth blind set: written after the third had been read; the one reported."""
+"""The fourth blind set: written after the third had been read; its errors were read once."""
+BLIND_SET_5 = ROOT / "rasa_project" / "tests" / "blind_nlu_5.yml"
+"""The fifth blind set: written after the fourth had been read; the one reported."""
 BLIND_CRISIS = ROOT / "rasa_project" / "tests" / "blind_crisis.yml"
-"""A blind crisis set: 90 crisis messages and 90 hard non-crisis ones, for the crisis reply alone."""
+"""The first blind crisis set: 90 crisis and 90 hard non-crisis messages; its two misses were read once."""
+BLIND_CRISIS_2 = ROOT / "rasa_project" / "tests" / "blind_crisis_2.yml"
+"""The second blind crisis set: 100 crisis and 100 hard non-crisis messages; the one reported."""
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

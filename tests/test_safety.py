@@ -374,6 +374,7 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "they said they're coming tonight and i'm alone with my kids",
             "they are on their way and i'm home alone with my baby",
         ],
+        "pinyin": ["ta men shuo ma shang dao wo jia, jia li zhi you wo", "wo yi ge ren dai hai zi, ta men jin wan yao shang men"],
     },
     ("danger", "hiding from them or watched through the window"): {
         "zh-Hans": ["我躲在厕所里，他们还在外面", "窗外有人一直往里看", "他们来了，我躲在衣柜里不敢出声"],
@@ -522,6 +523,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "i texted my sister goodbye",
             "the bridge looks so calm tonight",
             "if something happens, tell my mom i'm sorry",
+            "weirdly i feel at peace now, i've made up my mind about tonight",
+            "this is the last message you'll get from me",
         ],
     },
     ("danger", "waiting for me, up the stairs, hit, taken, inside now"): {
