@@ -101,6 +101,8 @@ HARMLESS = [
 WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     ("self_harm", "farewell or apology to family"): {
         "zh-Hans": [
+            "对不起各位，我先走一步了",
+            "以后都不会再麻烦你们了",
             "跟大家说声对不起，欠的下辈子还",
             "替我照顾好爸妈",
             "妈，对不起，女儿不孝",
@@ -136,6 +138,7 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     },
     ("self_harm", "giving away belongings, pets or duties"): {
         "zh-Hans": [
+            "摊子上的家伙什都交给小舅子了，以后靠他自己",
             "猫我已经托付给朋友了，以后就麻烦她了",
             "我的吉他和游戏机都送给表弟了",
             "房子钥匙和存折都留给我弟了",
@@ -151,6 +154,7 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         ],
         "yue": ["我啲嘢都送晒俾人", "隻狗我已經揾咗人幫我養"],
         "en": [
+            "please walk my dog when i'm gone",
             "gave away my guitar and my cat, won't need them anymore",
             "please take care of my dog for me",
             "i'm giving my dog to my neighbour, she'll look after him better than me",
@@ -158,6 +162,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     },
     ("self_harm", "hopelessness about tomorrow"): {
         "zh-Hans": [
+            "过了今晚以后就不会再有人催我了",
+            "决定了，突然觉得好轻松",
             "明天就解脱了",
             "一切都会结束的，很快",
             "明天这个时候我就解脱了",
@@ -168,6 +174,8 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         "zh-Hant": ["明天就解脫了", "我已經決定了，明天就結束一切", "欠卡債欠到不想面對明天", "今晚之後一切都會安靜"],
         "yue": ["好快就唔使再煩", "聽晚之後一切都會完", "我決定咗今晚了斷", "聽晚就可以解脫"],
         "en": [
+            "tomorrow it is over.",
+            "made up my mind, saying goodbye to you all",
             "tomorrow it'll all be over",
             "i won't see tomorrow",
             "i'll be gone by tomorrow",
@@ -175,7 +183,7 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "tonight is the night",
             "i don't see a future",
         ],
-        "pinyin": ["ming tian jiu jie tuo le", "ming tian jiu jie shu le"],
+        "pinyin": ["zui hou yi ci liao tian le", "ming tian jiu jie tuo le ba", "ming tian jiu jie tuo le", "ming tian jiu jie shu le"],
     },
     ("self_harm", "my death would settle the debt"): {
         "zh-Hans": [
@@ -229,6 +237,9 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
     },
     ("self_harm", "means and rehearsal"): {
         "zh-Hans": [
+            "我现在坐在楼顶上",
+            "二十三楼的风真大",
+            "一脚油门撞到桥墩上算了",
             "我攒了一个月的安眠药",
             "买了炭，窗户也封好了",
             "这栋楼有多高，跳下去会死吗",
@@ -545,6 +556,10 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
 # Ordinary collection talk that must stay quiet: a visit threatened for later, a question about what they may
 # do, idioms with 死 / "dead", and words that only look like a warning sign.
 ORDINARY_COLLECTION_TALK = [
+    "上周他们在门口泼了红油，我拍了照",
+    "i found a way out of debt without borrowing again",
+    "tomorrow everything ends with that lender, last payment",
+    "通讯录里的人都被人骚扰了",
     "说下周要上门",
     "催收说下周要上门，是真的吗",
     "他们说明天来我家，怎么办",
