@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import ConfigError, load_config
+from bot.config import Config, ConfigError, load_config
 
 
 def _nlu(args: argparse.Namespace) -> int:
@@ -88,12 +88,19 @@ def _validate(_: argparse.Namespace) -> int:
     return validate()
 
 
+def apply_logging(cfg: Config, interactive: bool) -> None:
+    """Set the bot's log level from config.yaml; the terminal chat never shows less severe than WARNING."""
+    level = logging.getLevelName(cfg.logging.level)
+    logging.getLogger("bot").setLevel(max(level, logging.WARNING) if interactive else level)
+
+
 def _shell(args: argparse.Namespace) -> int:
     """Chat in the terminal."""
     from bot.app import build_dialogue
     from bot.channels.console import run_console
 
     cfg = load_config()
+    apply_logging(cfg, interactive=True)
     dialogue = build_dialogue(cfg, wait_for_model=True)
     script = Path(args.script) if args.script else None
     return asyncio.run(run_console(dialogue, sys.stdin, sys.stdout, script=script))
@@ -106,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     if not telegram and not wechat:
         print("TELEGRAM_BOT_TOKEN and WECHAT_TOKEN are not set: starting the terminal chat (see README).")
         return _shell(args)
+    apply_logging(cfg, interactive=False)
     from bot.app import build_dialogue
 
     dialogue = build_dialogue(cfg, wait_for_model=False)
@@ -168,6 +176,7 @@ def _wechat(args: argparse.Namespace) -> int:
     if not cfg.secrets.wechat_token:
         print("WECHAT_TOKEN is not set: the token you entered on the platform's server settings", file=sys.stderr)
         return 2
+    apply_logging(cfg, interactive=False)
     dialogue = build_dialogue(cfg, wait_for_model=False)
     run_wechat(cfg, dialogue, dialogue.store, port=args.port)
     return 0

@@ -203,3 +203,25 @@ def test_a_token_the_bot_api_rejects_is_a_config_error_in_one_line(tmp_path: Pat
     assert done.stderr.strip().splitlines() == [
         "config error: TELEGRAM_BOT_TOKEN was rejected by the Bot API: copy the token again from @BotFather"
     ]
+
+
+@pytest.mark.parametrize(
+    ("level", "interactive", "expected"),
+    [("DEBUG", False, "DEBUG"), ("ERROR", False, "ERROR"), ("INFO", True, "WARNING"), ("ERROR", True, "ERROR")],
+)
+def test_the_configured_log_level_reaches_the_bot_but_never_clutters_the_terminal_chat(
+    tmp_path: Path, level: str, interactive: bool, expected: str
+) -> None:
+    import logging
+
+    from bot.__main__ import apply_logging
+    from bot.config import load_config
+
+    path = private_config(tmp_path, extra=f"logging:\n  level: {level}\n")
+    logger = logging.getLogger("bot")
+    before = logger.level
+    try:
+        apply_logging(load_config(path), interactive=interactive)
+        assert logging.getLevelName(logger.getEffectiveLevel()) == expected
+    finally:
+        logger.setLevel(before)

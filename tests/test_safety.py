@@ -183,10 +183,16 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "tonight is the night",
             "i don't see a future",
         ],
-        "pinyin": ["zui hou yi ci liao tian le", "ming tian jiu jie tuo le ba", "ming tian jiu jie tuo le", "ming tian jiu jie shu le"],
+        "pinyin": [
+            "zui hou yi ci liao tian le",
+            "ming tian jiu jie tuo le ba",
+            "ming tian jiu jie tuo le",
+            "ming tian jiu jie shu le",
+        ],
     },
     ("self_harm", "my death would settle the debt"): {
         "zh-Hans": [
+            "我这条烂命应该能抵一些吧",
             "我死了这笔债就一笔勾销了吧",
             "用命还总可以了吧",
             "我这条烂命赔给他们好了",
@@ -385,7 +391,10 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "they said they're coming tonight and i'm alone with my kids",
             "they are on their way and i'm home alone with my baby",
         ],
-        "pinyin": ["ta men shuo ma shang dao wo jia, jia li zhi you wo", "wo yi ge ren dai hai zi, ta men jin wan yao shang men"],
+        "pinyin": [
+            "ta men shuo ma shang dao wo jia, jia li zhi you wo",
+            "wo yi ge ren dai hai zi, ta men jin wan yao shang men",
+        ],
     },
     ("danger", "hiding from them or watched through the window"): {
         "zh-Hans": ["我躲在厕所里，他们还在外面", "窗外有人一直往里看", "他们来了，我躲在衣柜里不敢出声"],
