@@ -210,14 +210,19 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     return out
 
 
-def _court_scam_signal(text: str, hits: list[_Hit]) -> bool:
-    """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link)."""
+def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
+    """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link).
+
+    A court that asks you to contact someone to settle the debt is collecting, which courts do not do: that is a
+    scam sign too (context `court_collects`).
+    """
+    text = scanner.text
     for h in hits:
         if h.rule.category == "scam_payment" or h.rule.id in _SCAM_SIGNAL_RULES:
             return True
         if h.rule.id in ("flt_jail", "flt_en_jail") and _ARREST.search(text, h.start, h.end):
             return True
-    if _MOBILE.search(text):
+    if _MOBILE.search(text) or scanner.context("court_collects"):
         return True
     for m in _URL.finditer(text):
         host = _HOST.match(m.group())
@@ -229,19 +234,18 @@ def _court_scam_signal(text: str, hits: list[_Hit]) -> bool:
 def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool, bool, tuple[int, int] | None]:
     """Apply "verify, don't dismiss" to court notices: (hits, court_notice, verify, span of a fake court voice).
 
-    A message that speaks as a court, arbitration body or court mediator, carries an official marker (case
-    number, 12368, 人民法院在线服务) and shows no scam sign may be real: its procedural words (立案, 传票,
-    执行, 失信) are not false threats and its court name is not impersonation. With a scam sign it is a
+    A message that speaks as a court, arbitration body or court mediator and shows no scam sign may be real,
+    with or without an official marker (a case number, 12368, 人民法院在线服务): its procedural words (立案,
+    传票, 执行, 失信) are not false threats and its court name is not impersonation, and the report says how to
+    check it. Calling it false would tell someone to ignore what may be a real summons. With a scam sign it is a
     fake authority: impersonation is added on the court's name if no rule found it.
     """
     voice = scanner.rules.contexts["court_voice"].search(scanner.text)
     if voice is None:
         return hits, False, False, None
-    if _court_scam_signal(scanner.text, hits):
+    if _court_scam_signal(scanner, hits):
         has_imp = any(h.rule.category == "impersonation" for h in hits)
         return hits, True, False, None if has_imp else (voice.start(), voice.end())
-    if not scanner.context("court_official"):
-        return hits, True, False, None
     return [h for h in hits if h.rule.category not in _COURT_PROCEDURE], True, True, None
 
 
