@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python scripts/cv_sms_model.py
 
-Each training file (sms_corpus tune split, sms_probes, sms_train, sms_voices, sms_voices2) is scored by a
+Each training file (sms_corpus tune split, sms_probes, sms_train, sms_voices, sms_voices2, sms_voices3) is scored by a
 classifier trained on the others, so every figure is for wording the model never saw; the rules' findings are
 computed once and the model adds a category the rules missed when its probability reaches the threshold (as the
 engine does, never false_legal_threat or impersonation on a court notice that may be real). Printed per setting:
