@@ -1,9 +1,10 @@
 """SMS assessment quality and speed: own corpus and blind set side by side, throughput, latency, load time.
 
 Run: .venv/bin/python bench/bench_assess.py        (one thread, about 20 seconds; prints markdown tables)
-Quality is reported on the held-out split of tests/data/sms_corpus.jsonl ("own") and, when it exists, on the
-frozen blind sets tests/data/sms_blind.jsonl and sms_blind_2.jsonl, written by people who never saw the patterns.
-Blind 1 was reported once before the rules were reworked; blind 2 was written afterwards and is the one judged.
+Quality is reported on the held-out split of tests/data/sms_corpus.jsonl ("own"), on the blind sets
+tests/data/sms_blind.jsonl and sms_blind_2.jsonl (written by people who never saw the patterns, since reported and
+tuned on, so shown as tuned-on sets) and, when it exists, on tests/data/sms_blind_3.jsonl: the set the targets
+are judged on.
 Targets: >= 2,000 SMS/s on one core; p99 <= 5 ms per 500-char SMS; blind accuracy >= 0.97, micro-F1 >= 0.92,
 each category's recall >= 0.85, no lawful SMS rated high, no high-risk SMS rated low, no genuine court notice
 called a false threat.
@@ -38,7 +39,8 @@ from bot.assess.rules import get_rules, load_rules  # noqa: E402
 CORPUS = ROOT / "tests" / "data" / "sms_corpus.jsonl"
 BLIND = ROOT / "tests" / "data" / "sms_blind.jsonl"
 BLIND_2 = ROOT / "tests" / "data" / "sms_blind_2.jsonl"
-"""The second blind set, written after the first had been reported: the one the targets are judged on."""
+BLIND_3 = ROOT / "tests" / "data" / "sms_blind_3.jsonl"
+"""The third blind set, written after the second had been reported and tuned on: the one the targets are judged on."""
 TARGET_RATE = 2000.0
 TARGET_P99_MS = 5.0
 CPU: Callable[[], float] = time.thread_time
@@ -117,9 +119,11 @@ def quality_table() -> None:
         ("own (held-out)", evaluate(r for r in load_jsonl(CORPUS) if r["split"] == "heldout")),
     ]
     if BLIND.exists():
-        sets.append(("blind 1", evaluate(load_jsonl(BLIND))))
+        sets.append(("blind 1 (tuned on)", evaluate(load_jsonl(BLIND))))
     if BLIND_2.exists():
-        sets.append(("blind 2 (reported)", evaluate(load_jsonl(BLIND_2))))
+        sets.append(("blind 2 (tuned on)", evaluate(load_jsonl(BLIND_2))))
+    if BLIND_3.exists():
+        sets.append(("blind 3 (judged)", evaluate(load_jsonl(BLIND_3))))
     print("| measure | " + " | ".join(name for name, _ in sets) + " | target |")
     print("|---|" + "---:|" * len(sets) + "---|")
 
@@ -139,8 +143,8 @@ def quality_table() -> None:
         [f"{len(sc.court_called_false)} / {len(sc.court_not_verified)} of {sc.court_genuine}" for _, sc in sets],
         "0",
     )
-    if not BLIND.exists():
-        print("\n(no tests/data/sms_blind.jsonl yet: blind column omitted)")
+    if not BLIND_3.exists():
+        print("\n(no tests/data/sms_blind_3.jsonl yet: the judged column is omitted; blind 1 and 2 have been tuned on)")
     print()
 
 

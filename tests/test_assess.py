@@ -707,3 +707,62 @@ def test_a_fee_waiver_does_not_hide_an_odd_payment_link_after_it():
 def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
     a = assess("您作为担保人，依合同应承担连带保证责任，请督促借款人按时还款。")
     assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+# ------------------------------------------------------------------- blind sets: the judged one, and tuned-on floors
+
+BLIND_3 = DATA / "sms_blind_3.jsonl"
+"""The blind set the targets are judged on (written after blind 2 was reported; added by the maintainer)."""
+
+
+@pytest.fixture(scope="module")
+def judged_blind():
+    if not BLIND_3.exists():
+        pytest.skip("tests/data/sms_blind_3.jsonl is not there yet")
+    from bot.assess.evaluate import evaluate as score
+
+    return score(load(BLIND_3.name))
+
+
+def test_the_judged_blind_set_meets_the_issue_targets(judged_blind):
+    s = judged_blind
+    assert s.binary_accuracy >= 0.97 and s.micro_f1 >= 0.92, s.summary()
+    for cat in CATEGORIES:
+        recall = s.recall(cat)
+        assert recall is None or recall >= 0.85, f"{cat} recall {recall}"
+
+
+def test_the_judged_blind_set_rates_no_lawful_sms_high_and_no_high_risk_sms_low(judged_blind):
+    assert not judged_blind.lawful_rated_high and not judged_blind.high_rated_low, judged_blind.summary()
+
+
+def test_every_genuine_court_notice_of_the_judged_blind_set_is_verified_never_called_false(judged_blind):
+    assert not judged_blind.court_called_false and not judged_blind.court_not_verified, judged_blind.summary()
+
+
+# Blind 1 and 2 have been reported and tuned on: their figures are regression floors, not evidence of
+# generalisation (measured with the shipped classifier, which never trains on them).
+TUNED_ON_FLOORS = {
+    "sms_blind.jsonl": (0.99, 0.93),
+    "sms_blind_2.jsonl": (0.99, 0.93),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TUNED_ON_FLOORS))
+def test_tuned_on_blind_sets_stay_at_their_floors(name):
+    from bot.assess.evaluate import evaluate as score
+
+    s = score(load(name))
+    accuracy, f1 = TUNED_ON_FLOORS[name]
+    assert s.binary_accuracy >= accuracy and s.micro_f1 >= f1, s.summary()
+    assert not s.lawful_rated_high, s.summary()
+    assert not s.court_called_false and not s.court_not_verified, s.summary()
+
+
+def test_blind_2_keeps_every_category_recall_and_no_high_risk_sms_rated_low():
+    from bot.assess.evaluate import evaluate as score
+
+    s = score(load("sms_blind_2.jsonl"))
+    assert not s.high_rated_low, s.summary()
+    for cat in CATEGORIES:
+        assert (s.recall(cat) or 1.0) >= 0.85, f"{cat} recall {s.recall(cat)}"

@@ -23,23 +23,25 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_2.jsonl",
-        "elsewhere/SMS_BLIND_2.jsonl",
-        "tests/data/../data/sms_blind_2.jsonl",
-        "copies/blind2/sms.jsonl",
         "tests/data/sms_blind_3.jsonl",
+        "tests/data/../data/sms_blind_3.jsonl",
+        "elsewhere/SMS_BLIND_3.jsonl",
+        "copies/blind3/sms.jsonl",
+        "elsewhere/sms_blind_2.jsonl",
     ],
 )
 def test_blind_sets_still_blind_are_refused(path: str) -> None:
-    """Asking for the second (or any later) blind set stops before the file is opened."""
+    """Asking for the third (or any later, or a copy elsewhere) blind set stops before the file is opened."""
     mod = _load()
     with pytest.raises(SystemExit) as exc:
         mod.refuse_blind(Path(path))
     assert "not evaluated" in str(exc.value)
 
 
-@pytest.mark.parametrize("path", ["tests/data/sms_blind.jsonl", "tests/data/sms_voices.jsonl"])
-def test_spent_blind_set_and_tuning_files_are_allowed(path: str) -> None:
-    """The first blind set has been reported and is tuning material now, like the voices files."""
+@pytest.mark.parametrize(
+    "path", ["tests/data/sms_blind.jsonl", "tests/data/sms_blind_2.jsonl", "tests/data/sms_voices.jsonl"]
+)
+def test_spent_blind_sets_and_tuning_files_are_allowed(path: str) -> None:
+    """The first two blind sets have been reported and are tuning material now, like the voices files."""
     mod = _load()
     mod.refuse_blind(ROOT / path)

@@ -110,3 +110,9 @@ def test_the_model_does_not_count_a_lawful_phrase_either(stub):
     assert assess("如遇月亮般的人暴力催收，请报警。").risk == "low"
     a = assess("你就像月亮一样躲着我们！如遇暴力催收，请报警。")
     assert "insult_or_intimidation" in a.categories
+
+
+def test_the_learned_layer_never_trains_on_a_blind_set_or_the_held_out_split():
+    assert not [name for name in learned.TRAIN_FILES if "blind" in name.lower()]
+    rows = learned._rows(learned.DATA_DIR)
+    assert all(r.get("split", "tune") == "tune" for r in rows)

@@ -2,8 +2,8 @@
 
 Trained with scikit-learn (one logistic regression per category, liblinear, fixed seed: deterministic) on the
 labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl,
-sms_voices.jsonl and sms_voices2.jsonl, 500 and 600 SMS from two independent writers; never the held-out split or
-a blind set).
+sms_voices.jsonl, sms_voices2.jsonl and sms_voices3.jsonl, 500, 600 and 791 SMS from three independent writers;
+never the held-out split or a blind set).
 Training takes about a second, so it happens on first use and the
 weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default `.cache/assess/`).
 Inference does not call scikit-learn: it looks the n-grams up in the vocabulary and takes one dot product
@@ -31,7 +31,14 @@ from bot.assess.normalize import normalise
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = ROOT / "tests" / "data"
-TRAIN_FILES = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl", "sms_voices.jsonl", "sms_voices2.jsonl")
+TRAIN_FILES = (
+    "sms_corpus.jsonl",
+    "sms_probes.jsonl",
+    "sms_train.jsonl",
+    "sms_voices.jsonl",
+    "sms_voices2.jsonl",
+    "sms_voices3.jsonl",
+)
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
 C = 4.0
