@@ -78,9 +78,10 @@ def main() -> None:
         "blind2": "blind 2 (errors read)",
         "blind3": "blind 3 (errors read)",
         "blind4": "blind 4 (errors read)",
-        "blind5": "blind 5 (reported)",
+        "blind5": "blind 5 (errors read)",
+        "blind6": "blind 6 (reported)",
     }
-    blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4", "blind5") if k in m]
+    blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4", "blind5", "blind6") if k in m]
 
     def scripts(x: dict) -> str:
         return " / ".join(f"{x.get(k, 0):.3f}" for k in ("zh-Hans", "zh-Hant", "en"))
@@ -111,7 +112,11 @@ def main() -> None:
     row("in-domain messages answered off-topic", "≤ 1 %", "", lambda b: f"{100 * b['off_topic_in_domain']:.1f} %")
     row('answered with "did you mean …?"', "", "", lambda b: f"{100 * b['clarified']:.1f} %")
     row("lowest recall per intent", "each ≥ 0.90", "", lowest)
-    crisis_names = {"crisis1": "Blind crisis set 1 (its misses read)", "crisis2": "Blind crisis set 2 (reported)"}
+    crisis_names = {
+        "crisis1": "Blind crisis set 1 (errors read)",
+        "crisis2": "Blind crisis set 2 (errors read)",
+        "crisis3": "Blind crisis set 3 (reported)",
+    }
     for key, c in (m.get("crisis_blind") or {}).items():
         print(
             f"\n{crisis_names[key]}: the crisis reply was shown for {c['shown']} of {c['n']} crisis messages "

@@ -14,11 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.evaluate import (
     BLIND_CRISIS,
     BLIND_CRISIS_2,
+    BLIND_CRISIS_3,
     BLIND_SET,
     BLIND_SET_2,
     BLIND_SET_3,
     BLIND_SET_4,
     BLIND_SET_5,
+    BLIND_SET_6,
     Example,
     acted_on,
     load_examples,
@@ -108,12 +110,13 @@ def main() -> None:
             ("blind3", BLIND_SET_3),
             ("blind4", BLIND_SET_4),
             ("blind5", BLIND_SET_5),
+            ("blind6", BLIND_SET_6),
         )
         if path.exists()
     }
     crisis_blind = {
         name: _crisis_figures(load_examples(path), parser)
-        for name, path in (("crisis1", BLIND_CRISIS), ("crisis2", BLIND_CRISIS_2))
+        for name, path in (("crisis1", BLIND_CRISIS), ("crisis2", BLIND_CRISIS_2), ("crisis3", BLIND_CRISIS_3))
         if path.exists()
     }
     texts = [e.text for e in examples]

@@ -22,11 +22,15 @@ BLIND_SET_3 = ROOT / "rasa_project" / "tests" / "blind_nlu_3.yml"
 BLIND_SET_4 = ROOT / "rasa_project" / "tests" / "blind_nlu_4.yml"
 """The fourth blind set: written after the third had been read; its errors were read once."""
 BLIND_SET_5 = ROOT / "rasa_project" / "tests" / "blind_nlu_5.yml"
-"""The fifth blind set: written after the fourth had been read; the one reported."""
+"""The fifth blind set: written after the fourth had been read; its errors were read once."""
+BLIND_SET_6 = ROOT / "rasa_project" / "tests" / "blind_nlu_6.yml"
+"""The sixth blind set: written after the fifth had been read; the one reported."""
 BLIND_CRISIS = ROOT / "rasa_project" / "tests" / "blind_crisis.yml"
 """The first blind crisis set: 90 crisis and 90 hard non-crisis messages; its two misses were read once."""
 BLIND_CRISIS_2 = ROOT / "rasa_project" / "tests" / "blind_crisis_2.yml"
-"""The second blind crisis set: 100 crisis and 100 hard non-crisis messages; the one reported."""
+"""The second blind crisis set: 100 crisis and 100 hard non-crisis messages; its errors were read once."""
+BLIND_CRISIS_3 = ROOT / "rasa_project" / "tests" / "blind_crisis_3.yml"
+"""The third blind crisis set: 100 crisis and 100 hard non-crisis messages; the one reported."""
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

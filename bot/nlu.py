@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
-from bot.nlu_types import Entity, Parse
+from bot.nlu_types import REPORTED_NOTE, Entity, Parse
 from bot.safety import detect_crisis
 from bot.textnorm import has_words, normalise
 
@@ -149,9 +149,11 @@ def prepare(raw: str, max_chars: int) -> _Prepared:
     """Normalise a message and answer at once where the model is not needed (crisis, no words)."""
     text, notes = normalise(raw, max_chars)
     hit = detect_crisis(raw) or detect_crisis(text)
-    if hit is not None:
+    if hit is not None and not hit.reported:
         note = f"crisis safeguard ({hit.kind}, {hit.pattern_id})"
         return _Prepared(text, notes, Parse("crisis", 1.0, (), (("crisis", 1.0),), text, (*notes, note)))
+    if hit is not None:  # a collector's words or a visit that is over: the crisis reply, then the model's answer
+        notes = [*notes, f"{REPORTED_NOTE} ({hit.kind}, {hit.pattern_id})"]
     if not text:
         return _Prepared(text, notes, Parse("out_of_scope", 1.0, (), (), text, (*notes, "empty message")))
     if not has_words(text):

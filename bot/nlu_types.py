@@ -67,3 +67,7 @@ class Parser(Protocol):
     async def parse(self, text: str) -> Parse:
         """Classify one message."""
         ...
+
+
+REPORTED_NOTE = "crisis sign reported"
+"""The note on a parse whose crisis sign lies only in someone else's words or a finished event (bot/safety.py)."""

@@ -78,6 +78,7 @@ class CrisisHit:
     kind: str  # "self_harm" | "danger"
     span: tuple[int, int]
     pattern_id: str
+    reported: bool = False  # every sign lies in someone else's words or a finished past event (see lexicon)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Lexicon:
     entries: tuple[tuple[str, re.Pattern[str]], ...]  # (entry id, its phrases): names a phrase-tree hit
     kinds: dict[str, str]  # entry id → kind
     exclusions: re.Pattern[str] | None
+    reported: re.Pattern[str] | None = None  # a collector's words, a visit that is over: the crisis reply stays
 
 
 def phrase_tokens(phrase: str) -> list[str]:
@@ -214,10 +216,15 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         phrases, own = _entry(entry, f"{path.name}:{entry.get('id')}")
         excl += ["".join(t) for t in phrases] + own
     exclusions = re.compile("|".join(excl), _FLAGS) if excl else None
-    sections = [e for key in (*KINDS, "exclusions") for e in data.get(key) or []]
+    told: list[str] = []
+    for entry in data.get("reported") or []:
+        phrases, own = _entry(entry, f"{path.name}:{entry.get('id')}")
+        told += ["".join(t) for t in phrases] + own
+    reported = re.compile("|".join(told), _FLAGS) if told else None
+    sections = [e for key in (*KINDS, "exclusions", "reported") for e in data.get(key) or []]
     written = "".join(str(x) for e in sections for x in [*(e.get("phrases") or []), *(e.get("regex") or [])])
     table = {**script_table({ch for ch in written if _is_cjk(ch)}), **_char_fixes()}
-    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions)
+    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions, reported)
 
 
 @lru_cache(maxsize=1)
@@ -261,12 +268,8 @@ class _View:
         return index + (self.cumulative[k - 1] if k else 0)
 
 
-def _search(text: str, lex: Lexicon) -> CrisisHit | None:
-    """Search one length-aligned copy of the message; the span maps back to the original text."""
-    view = _View(text)
-    target = view.text
-    if lex.exclusions is not None:
-        target = lex.exclusions.sub(lambda m: _MASK * len(m.group()), target)
+def _first(target: str, lex: Lexicon) -> tuple[int, int, str] | None:
+    """The earliest lexicon hit in a prepared text: (start, end, entry id), or None."""
     found: list[tuple[int, int, str]] = []
     for tree in lex.phrase_trees:
         if (m := tree.search(target)) is not None:
@@ -275,10 +278,28 @@ def _search(text: str, lex: Lexicon) -> CrisisHit | None:
     for pid, rx in lex.regexes:
         if (m := rx.search(target)) is not None:
             found.append((m.start(), m.end(), pid))
-    if not found:
+    return min(found) if found else None
+
+
+def _search(text: str, lex: Lexicon) -> CrisisHit | None:
+    """Search one length-aligned copy of the message; the span maps back to the original text.
+
+    A hit that is gone once the "reported" spans are blanked too (a collector's "去死", a visit that is over) is
+    still a hit, marked reported: the crisis reply is shown and the message is answered as well.
+    """
+    view = _View(text)
+    target = view.text
+    if lex.exclusions is not None:
+        target = lex.exclusions.sub(lambda m: _MASK * len(m.group()), target)
+    hit = _first(target, lex)
+    if hit is None:
         return None
-    start, end, pid = min(found)
-    return CrisisHit(lex.kinds[pid], (view.original(start), view.original(end - 1) + 1), pid)
+    start, end, pid = hit
+    told = False
+    if lex.reported is not None:
+        own = lex.reported.sub(lambda m: _MASK * len(m.group()), target)
+        told = own != target and _first(own, lex) is None
+    return CrisisHit(lex.kinds[pid], (view.original(start), view.original(end - 1) + 1), pid, told)
 
 
 def detect_crisis(text: str) -> CrisisHit | None:

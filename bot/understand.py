@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlu_types import INTENTS, Parse
+from bot.nlu_types import INTENTS, REPORTED_NOTE, Parse
 from bot.textnorm import to_halfwidth, to_simplified
 
 LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
@@ -128,9 +128,15 @@ def crisis_kind(text: str) -> str:
 
 
 def crisis_source(parse: Parse) -> str:
-    """Say why a parse counts as crisis ("lexicon", "model", "model_close"), or "" when it does not."""
+    """Say why a parse counts as crisis ("lexicon", "reported", "model", "model_close"), or "" when it does not.
+
+    "reported": the safeguard's sign lies only in a collector's words or a finished event, so the crisis reply
+    comes with the answer (soft), whatever the model says.
+    """
     if any(note.startswith("crisis safeguard") for note in parse.notes):
         return "lexicon"
+    if any(note.startswith(REPORTED_NOTE) for note in parse.notes):
+        return "reported"
     ranking = _raw_ranking(parse)
     top_intent, top_conf = ranking[0]
     if top_intent == "crisis":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu_types import Parse
+from bot.nlu_types import REPORTED_NOTE, Parse
 from bot.understand import crisis_kind, decide, domain_words, has_domain_word
 
 THRESHOLD = 0.45
@@ -38,6 +38,13 @@ def test_everyday_and_borrowing_talk_has_no_domain_word(text: str) -> None:
 def test_the_safeguard_hit_is_crisis_whatever_else_the_model_says() -> None:
     d = decide(_parse(("crisis", 1.0), notes=("crisis safeguard (danger, dg_x)",)), "x", THRESHOLD)
     assert (d.action, d.crisis_source) == ("crisis", "lexicon")
+
+
+def test_a_sign_only_in_a_collectors_words_gives_the_crisis_reply_and_answers_even_if_the_model_says_crisis() -> None:
+    note = (f"{REPORTED_NOTE} (self_harm, sh_suicide_words)",)
+    d = decide(_parse(("crisis", 0.97), ("report_complaint", 0.02), notes=note), "催收让我去死，能投诉吗", THRESHOLD)
+    assert (d.action, d.crisis_source) == ("crisis_soft", "reported")
+    assert d.then is not None and d.then.intent == "report_complaint"
 
 
 def test_crisis_ranked_close_behind_the_top_gives_the_crisis_reply_then_the_answer() -> None:

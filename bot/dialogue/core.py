@@ -221,9 +221,11 @@ class Dialogue:
         hit = _crisis_scan(text) if text else None
         if hit is not None:
             self._crisis(turn, hit.kind)
-            if sms_signal(text, incoming.forwarded) == "strong":
-                self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
-            return
+            if not hit.reported:
+                if sms_signal(text, incoming.forwarded) == "strong":
+                    self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
+                return
+            # the sign is in a collector's words or an event that is over: the message is answered as well
         if incoming.option_id:
             self._press(turn, incoming.option_id)
             return
@@ -574,6 +576,9 @@ class Dialogue:
         kind is the safeguard's CrisisHit kind: "danger" gets the danger reply (110 first); "self_harm", and the
         model's crisis intent, get the self-harm reply (which keeps the 110/120 line).
         """
+        if turn.crisis_shown:
+            return
+        turn.crisis_shown = True
         s = turn.state
         if s.flow and s.step and s.flow != "crisis":
             s.paused = {"flow": s.flow, "step": s.step}

@@ -52,6 +52,8 @@ class Turn:
     """Figures for later questions were kept from this message (the reply says so)."""
     detected: bool = False
     """This message already answered a later question of the flow waiting for an answer."""
+    crisis_shown: bool = False
+    """The crisis reply was given for this message (it is given once, whichever check saw the crisis first)."""
 
     def t(self, key: str, **values: object) -> str:
         """Return a text in the user's locale."""
