@@ -308,3 +308,11 @@ def detect_crisis(text: str) -> CrisisHit | None:
         return None
     lex = lexicon()
     return _search(text.translate(lex.translate), lex)
+
+
+def mentions_reported(text: str) -> bool:
+    """Tell whether a message holds someone else's words or a finished event (the lexicon's "reported" spans)."""
+    if not text:
+        return False
+    lex = lexicon()
+    return lex.reported is not None and lex.reported.search(_View(text.translate(lex.translate)).text) is not None

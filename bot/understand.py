@@ -3,7 +3,9 @@
 Owns the rules that sit between the intent model and the dialogue, so that the dialogue, `python -m bot nlu`
 and the benchmarks all measure the same decision:
 - crisis wins: the safeguard's hit, the model's top intent, or crisis ranked close behind the top one
-  (a false alarm costs a kind sentence, a miss can cost a life);
+  (a false alarm costs a kind sentence, a miss can cost a life); where the sign lies only in a collector's
+  words or a visit that is over, or the model is sure but the message tells of such words or visits, the crisis
+  reply comes and the message is answered as well;
 - `out_of_scope` needs positive evidence: a message with a domain word (催收, 逾期, 网贷 …) never gets the
   off-topic answer; when the model is unsure about it, the bot asks with its best two or three flows.
 Must not import the dialogue or a channel.
@@ -19,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.nlu_types import INTENTS, REPORTED_NOTE, Parse
+from bot.safety import mentions_reported
 from bot.textnorm import to_halfwidth, to_simplified
 
 LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
@@ -154,7 +157,7 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
     """Turn a parse into what the bot does with the message (see the module docstring)."""
     source = crisis_source(parse)
     ranking = _raw_ranking(parse)
-    if source == "lexicon" or (source == "model" and ranking[0][1] >= CRISIS_SURE):
+    if source == "lexicon" or (source == "model" and ranking[0][1] >= CRISIS_SURE and not mentions_reported(text)):
         return Decision("crisis", "crisis", crisis_source=source)
     if source:
         rest_total = sum(c for i, c in ranking if i != "crisis") or 1.0

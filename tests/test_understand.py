@@ -56,6 +56,12 @@ def test_a_confident_crisis_intent_is_a_full_crisis() -> None:
     assert decide(_parse(("crisis", 0.95), ("stay_calm", 0.03)), "x", THRESHOLD).action == "crisis"
 
 
+def test_a_sure_crisis_intent_about_a_visit_that_is_over_gives_the_crisis_reply_and_still_answers() -> None:
+    text = "上个星期他们来过一趟我家，后来没再来了，还会来吗"
+    d = decide(_parse(("crisis", 0.95), ("false_threat", 0.04)), text, THRESHOLD)
+    assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "false_threat"
+
+
 def test_a_less_sure_crisis_intent_gives_the_crisis_reply_and_still_answers() -> None:
     d = decide(_parse(("crisis", 0.7), ("thanks", 0.25)), "终于有人讲明白了", THRESHOLD)
     assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "thanks"
