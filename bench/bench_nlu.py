@@ -79,9 +79,10 @@ def main() -> None:
         "blind3": "blind 3 (errors read)",
         "blind4": "blind 4 (errors read)",
         "blind5": "blind 5 (errors read)",
-        "blind6": "blind 6 (reported)",
+        "blind6": "blind 6 (errors read)",
+        "blind7": "blind 7 (reported)",
     }
-    blinds = [(names[k], m[k]) for k in ("blind", "blind2", "blind3", "blind4", "blind5", "blind6") if k in m]
+    blinds = [(names[k], m[k]) for k in names if k in m]
 
     def scripts(x: dict) -> str:
         return " / ".join(f"{x.get(k, 0):.3f}" for k in ("zh-Hans", "zh-Hant", "en"))
@@ -115,7 +116,8 @@ def main() -> None:
     crisis_names = {
         "crisis1": "Blind crisis set 1 (errors read)",
         "crisis2": "Blind crisis set 2 (errors read)",
-        "crisis3": "Blind crisis set 3 (reported)",
+        "crisis3": "Blind crisis set 3 (errors read)",
+        "crisis4": "Blind crisis set 4 (reported)",
     }
     for key, c in (m.get("crisis_blind") or {}).items():
         print(

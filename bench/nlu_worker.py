@@ -15,12 +15,14 @@ from bot.evaluate import (
     BLIND_CRISIS,
     BLIND_CRISIS_2,
     BLIND_CRISIS_3,
+    BLIND_CRISIS_4,
     BLIND_SET,
     BLIND_SET_2,
     BLIND_SET_3,
     BLIND_SET_4,
     BLIND_SET_5,
     BLIND_SET_6,
+    BLIND_SET_7,
     Example,
     acted_on,
     load_examples,
@@ -111,12 +113,18 @@ def main() -> None:
             ("blind4", BLIND_SET_4),
             ("blind5", BLIND_SET_5),
             ("blind6", BLIND_SET_6),
+            ("blind7", BLIND_SET_7),
         )
         if path.exists()
     }
     crisis_blind = {
         name: _crisis_figures(load_examples(path), parser)
-        for name, path in (("crisis1", BLIND_CRISIS), ("crisis2", BLIND_CRISIS_2), ("crisis3", BLIND_CRISIS_3))
+        for name, path in (
+            ("crisis1", BLIND_CRISIS),
+            ("crisis2", BLIND_CRISIS_2),
+            ("crisis3", BLIND_CRISIS_3),
+            ("crisis4", BLIND_CRISIS_4),
+        )
         if path.exists()
     }
     texts = [e.text for e in examples]

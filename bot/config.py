@@ -93,7 +93,7 @@ class WechatConfig:
 class LoggingConfig:
     """Logging settings."""
 
-    level: str = "INFO"
+    level: str = "WARNING"
 
 
 @dataclass(frozen=True)
