@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT
-from bot.evaluate import BLIND_CRISIS, BLIND_SET_4, Report, acted_on, load_examples, score_acted
+from bot.evaluate import BLIND_CRISIS_4, BLIND_SET_7, Report, acted_on, load_examples, score_acted
 from bot.nlu import InProcessParser, prepare
 
-# Floors on the reported blind set and the blind crisis set (written by people who never saw the data; never
-# trained on). They guard against regressions; bench/bench_nlu.py prints the figures against their targets.
-# Regression guards at the measured level where the target is not met yet (bench/bench_nlu.py prints both).
-BLIND_MACRO_F1_FLOOR = 0.94  # target 0.95; measured 0.949
-BLIND_CHINESE_SCRIPT_GAP_MAX = 0.03
-BLIND_ENGLISH_GAP_MAX = 0.10  # target 0.03; English trails Chinese by about 9 points on the reported set
-CRISIS_SHOWN_FLOOR = 88 / 90  # target: every crisis message
+# The targets on the reported blind set and the reported blind crisis set (written by people who never saw
+# the data; never trained on; bench/bench_nlu.py prints the figures). Two targets are not met yet: those tests assert
+# the measured level, so they catch a regression, and say the target beside it.
+BLIND_MACRO_F1_TARGET = 0.95
+BLIND_RECALL_TARGET = 0.90
+BLIND_SCRIPT_GAP_MAX = 0.03
+OFF_TOPIC_GUARD = 9 / 593  # target 0.01; measured 9 of 593 in-domain messages (1.5 %)
+CRISIS_SET_SHOWN_GUARD = 98 / 100  # target: every crisis message; measured 98 of 100
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
@@ -30,7 +31,7 @@ def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]
 
 @pytest.fixture(scope="module")
 def blind_report(parser: InProcessParser) -> Report:
-    return score_acted(load_examples(BLIND_SET_4), _decider(parser))
+    return score_acted(load_examples(BLIND_SET_7), _decider(parser))
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +39,42 @@ def dev_report(parser: InProcessParser) -> Report:
     return score_acted(load_examples(), _decider(parser))
 
 
-def test_the_blind_set_macro_f1_meets_the_floor(blind_report: Report) -> None:
-    assert blind_report.macro_f1 >= BLIND_MACRO_F1_FLOOR, f"macro-F1 {blind_report.macro_f1:.3f}"
+def test_the_blind_set_macro_f1_meets_the_target(blind_report: Report) -> None:
+    assert blind_report.macro_f1 >= BLIND_MACRO_F1_TARGET, f"macro-F1 {blind_report.macro_f1:.3f}"
+
+
+def test_every_intent_and_every_crisis_message_of_the_blind_set_is_recalled(blind_report: Report) -> None:
+    missed = {(text, gold) for text, gold, _, _ in blind_report.errors}
+    blind = load_examples(BLIND_SET_7)
+    for intent in {e.intent for e in blind}:
+        of_intent = [e for e in blind if e.intent == intent]
+        recall = sum((e.text, intent) not in missed for e in of_intent) / len(of_intent)
+        assert recall >= BLIND_RECALL_TARGET, f"{intent} recall {recall:.2f}"
+    assert blind_report.crisis_recall == 1.0, f"crisis recall {blind_report.crisis_recall:.3f}"
 
 
 def test_the_scripts_are_understood_alike_on_the_blind_set(blind_report: Report) -> None:
     acc = blind_report.accuracy_by_script
-    assert abs(acc["zh-Hans"] - acc["zh-Hant"]) <= BLIND_CHINESE_SCRIPT_GAP_MAX, acc
-    assert max(acc["zh-Hans"], acc["zh-Hant"]) - acc["en"] <= BLIND_ENGLISH_GAP_MAX, acc
+    assert max(acc.values()) - min(acc.values()) <= BLIND_SCRIPT_GAP_MAX, acc
+
+
+def test_on_topic_blind_messages_rarely_get_the_off_topic_answer(parser: InProcessParser) -> None:
+    from bot.understand import decide
+
+    in_domain = [e for e in load_examples(BLIND_SET_7) if e.intent != "out_of_scope"]
+    off = [
+        e.text
+        for e in in_domain
+        if decide(parser.parse_sync(e.text), e.text, parser.threshold).action in ("out_of_scope", "lending")
+    ]
+    assert len(off) / len(in_domain) <= OFF_TOPIC_GUARD, f"{len(off)} of {len(in_domain)}"  # texts unread: blind
 
 
 def test_the_crisis_reply_comes_for_the_blind_crisis_messages(parser: InProcessParser) -> None:
     decide_on = _decider(parser)
-    crisis = [e.text for e in load_examples(BLIND_CRISIS) if e.intent == "crisis"]
+    crisis = [e.text for e in load_examples(BLIND_CRISIS_4) if e.intent == "crisis"]
     shown = sum(decide_on(t)[0] == "crisis" for t in crisis)
-    assert shown / len(crisis) >= CRISIS_SHOWN_FLOOR, f"{shown} of {len(crisis)}"
+    assert shown / len(crisis) >= CRISIS_SET_SHOWN_GUARD, f"{shown} of {len(crisis)}"
 
 
 def test_no_crisis_message_in_the_dev_set_is_missed(dev_report: Report) -> None:
