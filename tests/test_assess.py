@@ -417,6 +417,10 @@ FAKE_COURT = [
     "【XX区人民法院】你的借款纠纷已立案，案号(2025)京0105民初77号，撤诉请缴纳撤诉费2000元至安全账户。",
     "【XX区人民法院】（2025）京0105民初1234号案件已立案，详情点击 http://fayuan-gov.top/case 查看并缴纳保证金。",
     "【XX人民法院】（2025）X01民初5521号传票：请今日联系承办法官138****2046处理还款，否则派出所将上门拘传。",
+    # claims no court makes over a civil debt, with no number, link or account in them
+    "【某某区人民法院】你拖欠的网贷已转为刑事案件，请三日内到本院说明情况。",
+    "【某某市人民法院执行局】你的欠款逾期未还，本院将通知你孩子所在学校，取消其入学资格。",
+    "【某某区人民法院】本院已签发拘留令，今日还清欠款方可撤销。",
 ]
 
 
@@ -652,6 +656,9 @@ def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):
         # real enforcement measures named by the court itself
         "【某某区人民法院】（2025）某0102执3456号：请于收到本通知之日起五日内如实申报财产，拒不申报的，本院可依法予以罚款、"
         "拘留；你已被纳入失信被执行人名单并限制高消费。详询当地区号+12368。",
+        # the enforcement notice's own warning about the crime of refusing to comply is not a false claim
+        "【某某区人民法院】（2025）某0102执789号：请按执行通知书履行义务。拒不履行的，本院可依法予以罚款、拘留；"
+        "构成犯罪的，依法追究刑事责任。详询当地区号+12368。",
         # a greeting before the court's name, and the court's e-service platform
         "您好，某某市某某区人民法院立案庭通知：某某银行诉你信用卡纠纷一案已登记立案，文书将通过人民法院电子送达平台送达。",
         # a 12368 sender tag with no court name in it

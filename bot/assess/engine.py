@@ -219,7 +219,9 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
     """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link).
 
     A court that asks you to contact someone to settle the debt is collecting, which courts do not do: that is a
-    scam sign too (context `court_collects`).
+    scam sign too (context `court_collects`), and so is a claim no court makes over a civil debt: that it became
+    criminal, that the police act on it, that the family is punished, that paying cancels an order
+    (context `court_false_claim`).
     """
     text = scanner.text
     for h in hits:
@@ -227,7 +229,7 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
             return True
         if h.rule.id in ("flt_jail", "flt_en_jail") and _ARREST.search(text, h.start, h.end):
             return True
-    if _MOBILE.search(text) or scanner.context("court_collects"):
+    if _MOBILE.search(text) or scanner.context("court_collects") or scanner.context("court_false_claim"):
         return True
     for m in _URL.finditer(text):
         host = _HOST.match(m.group())
