@@ -562,6 +562,8 @@ def test_lawful_reminders_visits_and_court_notices_stay_low(text):
         "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
         "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
         "check it on the People's Court Online Service platform.",
+        "[12368] You have court documents to sign for in case (2025) Yue 0106 Min Chu No. 321. Log in to the "
+        "People's Court Online Service to read them.",
     ],
 )
 def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
@@ -643,6 +645,14 @@ def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
         "如遇暴力催收，您可以请民警陪同处理，也可以向派出所报案。",
         "Our visiting officer will call on you at 10:00 tomorrow; if inconvenient please call to rearrange.",
         "Neither we nor our agency will ever ask you to pay into a personal account.",
+        # a visit rescheduled, two staff wearing badges; a visit that found nobody home and left a letter
+        "李先生您好，原定周三的上门拜访改到周五下午3点，拜访人员两名，均佩戴工牌。",
+        "您好，我们是某某金融的上门拜访团队，昨天上午来您家时您不在，已留下联系函，请查收后回电。",
+        # the debtor's own contact asked only to have them call back
+        "您好，我们一直联系不上王先生，您是他留的紧急联系人，麻烦您方便时请他回电，谢谢。",
+        # anti-fraud warnings: a law firm's fee warning, and an English list of things never asked for
+        "【某某律师事务所】提示：任何以本所名义收取“撤诉费”的行为均属诈骗，请勿转账。",
+        "Fraud alert: we will never ask you to scan a personal QR code or share your screen. Hang up and call us.",
     ],
 )
 def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):

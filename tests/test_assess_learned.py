@@ -116,3 +116,36 @@ def test_the_learned_layer_never_trains_on_a_blind_set_or_the_held_out_split():
     assert not [name for name in learned.TRAIN_FILES if "blind" in name.lower()]
     rows = learned._rows(learned.DATA_DIR)
     assert all(r.get("split", "tune") == "tune" for r in rows)
+
+
+class _LowStub(Classifier):
+    """A classifier unsure about every message: insult 0.55 (below the threshold, above the fallback), others 0.1."""
+
+    def __init__(self) -> None:
+        super().__init__({}, np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(len(CATEGORIES)))
+
+    def scores(self, text: str) -> np.ndarray:
+        p = np.full(len(CATEGORIES), 0.1)
+        p[CATEGORIES.index("insult_or_intimidation")] = 0.55
+        return p
+
+
+@pytest.fixture
+def stub_low(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _LowStub())
+
+
+def test_an_sms_nothing_else_flags_gets_the_likeliest_high_risk_category_rather_than_low(stub_low):
+    assert engine.MODEL_FALLBACK <= 0.55 < engine.MODEL_THRESHOLD
+    a = assess("你欠的不只是钱。好好想想你家里人。")
+    assert a.risk == "high" and a.categories == ["insult_or_intimidation"]
+    (f,) = a.findings
+    assert f.source == "model" and "不确定" in f.explanation
+
+
+def test_the_fallback_stays_out_of_lawful_reminders_court_notices_and_messages_already_flagged(stub_low):
+    assert assess("您的借款已逾期3天，逾期将依法上报征信，请及时还款。").risk == "low"
+    court = assess("【某某区人民法院】（2025）某0102民初123号案件已立案，请按时到庭。详询当地区号+12368。")
+    assert court.verify and court.risk == "low"
+    a = assess("再不还钱就通知你全家。")
+    assert "insult_or_intimidation" not in a.categories and a.categories

@@ -38,6 +38,9 @@ TRAIN_FILES = (
     "sms_voices.jsonl",
     "sms_voices2.jsonl",
     "sms_voices3.jsonl",
+    "sms_voices4.jsonl",
+    "sms_voices5.jsonl",
+    "sms_voices6.jsonl",
 )
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
