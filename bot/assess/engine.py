@@ -55,6 +55,12 @@ _TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant"
 _MOBILE = re.compile(
     r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])"
 )
+# A bare host name without a path ("cz-zhongcai.vip 缴纳答辩费"), for the court check only: a link is a link.
+_BARE_HOST = re.compile(
+    r"\b(?:[a-z0-9-]+\.)+(?:top|vip|xyz|cc|com|net|org|cn|info|club|online|site|link|app|me|io|co|hk|tw|shop|live|pro|biz)"
+    r"\b(?![.\w-])",
+    re.IGNORECASE,
+)
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|court\.gov\.cn|12368\.gov\.cn)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([^/\s?#:]+)", re.IGNORECASE)
 _ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
@@ -224,7 +230,7 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
 
 
 def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
-    """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link).
+    """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link/host).
 
     A court that asks you to contact someone to settle the debt is collecting, which courts do not do: that is a
     scam sign too (context `court_collects`), and so is a claim no court makes over a civil debt: that it became
@@ -239,7 +245,7 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
             return True
     if _MOBILE.search(text) or scanner.context("court_collects") or scanner.context("court_false_claim"):
         return True
-    for m in _URL.finditer(text):
+    for m in (*_URL.finditer(text), *_BARE_HOST.finditer(text)):
         host = _HOST.match(m.group())
         if host is None or not _OFFICIAL_HOST.search(host.group(1).rstrip(".")):
             return True
