@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from bot.assess import CATEGORIES, assess, engine, learned
 from bot.assess.learned import Classifier, get_classifier
+from bot.assess.model import risk_for
 from bot.assess.normalize import normalise
 
 
@@ -149,3 +152,23 @@ def test_the_fallback_stays_out_of_lawful_reminders_court_notices_and_messages_a
     assert court.verify and court.risk == "low"
     a = assess("再不还钱就通知你全家。")
     assert "insult_or_intimidation" not in a.categories and a.categories
+
+
+def test_every_independent_writers_file_is_trained_on_parses_and_follows_the_risk_rule():
+    files = sorted(learned.DATA_DIR.glob("sms_voices*.jsonl"))
+    assert len(files) >= 5
+    for path in files:
+        assert path.name in learned.TRAIN_FILES, f"{path.name} is not in TRAIN_FILES"
+        ids: set[str] = set()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            where = f"{path.name}:{n}"
+            assert r["id"] not in ids and set(r["categories"]) <= set(CATEGORIES), where
+            assert r["risk"] == risk_for(r["categories"]), where
+            if r.get("kind") in ("lawful", "court_genuine"):
+                assert r["categories"] == [], where
+            if r.get("kind") == "authority_fake":
+                assert "impersonation" in r["categories"], where
+            ids.add(r["id"])
