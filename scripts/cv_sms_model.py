@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                 best = (mean, t)
             if t == engine.MODEL_THRESHOLD or not args.quick:
                 print(f"{name:28s} {t:5.2f} {summary(per, writers)} {own:6.3f}")
+        if best[0] < 0:
+            print(f"{name:28s} no threshold turns no lawful SMS high with the own held-out F1 >= {OWN_FLOOR}\n")
+            continue
         print(
             f"{name:28s} best threshold {best[1]:.2f} (mean F1 {best[0]:.3f}; no lawful SMS turned high, "
             f"own held-out F1 >= {OWN_FLOOR})"
@@ -277,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             if not sum(f.lawful_high for f in per.values()):
                 print(f"{name:28s} + fallback {fb:.2f}: {summary(per, writers)} {per['own held-out'].f1:6.3f}\n")
                 break
+        else:
+            print(f"{name:28s} + fallback: every fallback threshold rates a lawful SMS high\n")
         if not opts:
             shipped = preds
     t = engine.MODEL_THRESHOLD
