@@ -18,11 +18,13 @@ Printed:
    writers, high-risk SMS rated low, lawful SMS rated high by the model (counted only where the rules left it below
    high) and rated not low, and F1 on the own corpus's held-out split; the best threshold per variant is the one
    with the highest mean F1, no lawful SMS turned high and the held-out F1 at its 0.99 floor;
-2. for the shipped variant: the fallback threshold (and, for comparison, a separate "abusive or not" head instead
-   of the per-category fallback) per writer, and on the spent blind sets (tuning material, scored by the model
-   trained on every training file: they are never training data), with the own corpus's held-out split F1;
-3. the chosen values: the fallback is the lowest that rates no lawful SMS of any of those files high (the same
-   rule gives each variant's "+ fallback" line in 1, so variants are compared as whole systems).
+2. for the shipped variant: the fallback gate per writer — the likeliest high-risk category's probability alone,
+   the "abusive or not" head's alone, and both (the engine's gate) — and on the spent blind sets (tuning
+   material, scored by the model trained on every training file: they are never training data), with the own
+   corpus's held-out split F1;
+3. the chosen values: the category + head pair with the fewest high-risk SMS rated low that rates no lawful SMS
+   of any of those files high. (Each variant's "+ fallback" line in 1 uses the category gate alone at its lowest
+   lawful-safe threshold, so variants are compared as whole systems.)
 Blind sets that are still blind are never read. --quick compares the shipped variant only.
 """
 
@@ -52,6 +54,7 @@ HOUSE = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl")
 SPENT = ("sms_blind.jsonl", "sms_blind_2.jsonl")
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 FALLBACKS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, None)
+HEADS = (0.6, 0.7, 0.8, 0.9)
 K = len(CATEGORIES)
 PROCEDURE = [CATEGORIES.index(c) for c in engine._COURT_PROCEDURE]
 SCAM = CATEGORIES.index("scam_payment")
@@ -164,9 +167,19 @@ class Model:
 
 
 def combine(
-    probs: np.ndarray, views: list[View], t: float, fallback: float | None, head: np.ndarray | None = None
+    probs: np.ndarray,
+    views: list[View],
+    t: float,
+    fallback: float | None,
+    head: np.ndarray | None = None,
+    head_min: float | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Return the categories (N x K) and risks of rules+model as the engine combines them."""
+    """Return the categories (N x K) and risks of rules+model as the engine combines them.
+
+    The fallback gate is the likeliest high-risk category's probability >= fallback; with `head` and no `head_min`
+    it is the head's probability >= fallback instead; with both, the category's >= fallback and the head's >=
+    head_min (the engine's gate).
+    """
     pred = np.zeros((len(views), K), dtype=bool)
     risks: list[str] = []
     for i, v in enumerate(views):
@@ -180,8 +193,9 @@ def combine(
         pred[i] |= add
         if fallback is not None and not pred[i].any() and not v.court and not v.lawful:
             k = max(HIGH, key=lambda k: p[k])
-            score = p[k] if head is None else head[i]
-            if score >= fallback and not (k == SCAM and v.payee):
+            score = p[k] if head is None or head_min is not None else head[i]
+            gate = head_min is None or (head is not None and head[i] >= head_min)
+            if score >= fallback and gate and not (k == SCAM and v.payee):
                 pred[i, k] = True
         risks.append(risk_for([CATEGORIES[k] for k in np.flatnonzero(pred[i])], v.violent))
     return pred, risks
@@ -286,33 +300,35 @@ def main(argv: list[str] | None = None) -> int:
             shipped = preds
     t = engine.MODEL_THRESHOLD
     print(f"fallback at model threshold {t:.2f} (shipped variant); per file: F1, high->low, lawful->high")
-    chosen: float | None = None
-    for mode in ("category", "abusive head"):
-        for fb in FALLBACKS if mode == "category" else (0.4, 0.5, 0.6, 0.7):
-            per = {
-                n: figures(
-                    data[n],
-                    views[n],
-                    *combine(shipped[n][0], views[n], t, fb, shipped[n][1] if mode != "category" else None),
-                )
-                for n in scored
-            }
-            cells = " | ".join(
-                f"{n.replace('sms_', '').replace('.jsonl', '')} {f.f1:.3f} {f.high_low} {f.lawful_high}"
-                for n, f in per.items()
+    modes: list[tuple[str, float | None, float | None]] = [("category", fb, None) for fb in FALLBACKS]
+    modes += [("head alone", fb, None) for fb in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+    modes += [(f"category + head>={h:.2f}", fb, h) for h in HEADS for fb in FALLBACKS[:-1]]
+    chosen: tuple[int, float, float] | None = None
+    for mode, fb, head_min in modes:
+        use_head = mode != "category"
+        per = {
+            n: figures(
+                data[n],
+                views[n],
+                *combine(shipped[n][0], views[n], t, fb, shipped[n][1] if use_head else None, head_min),
             )
-            label = f"{mode} {'none' if fb is None else f'{fb:.2f}'}"
-            print(f"{label:20s} {summary(per, writers)} || {cells}")
-            if (
-                mode == "category"
-                and fb is not None
-                and chosen is None
-                and not sum(f.lawful_high for f in per.values())
-            ):
-                chosen = fb
+            for n in scored
+        }
+        cells = " | ".join(
+            f"{n.replace('sms_', '').replace('.jsonl', '')} {f.f1:.3f} {f.high_low} {f.lawful_high}"
+            for n, f in per.items()
+        )
+        label = f"{mode} {'none' if fb is None else f'{fb:.2f}'}"
+        print(f"{label:30s} {summary(per, writers)} || {cells}")
+        high_low = sum(f.high_low for f in per.values())
+        if head_min is not None and fb is not None and not sum(f.lawful_high for f in per.values()):
+            if chosen is None or high_low < chosen[0]:
+                chosen = (high_low, fb, head_min)
     print(
-        f"\nshipped: MODEL_THRESHOLD {engine.MODEL_THRESHOLD:.2f}, MODEL_FALLBACK {engine.MODEL_FALLBACK:.2f}; "
-        f"lowest fallback with no lawful SMS rated high on any file here: {chosen}"
+        f"\nshipped: MODEL_THRESHOLD {engine.MODEL_THRESHOLD:.2f}, MODEL_FALLBACK {engine.MODEL_FALLBACK:.2f}, "
+        f"MODEL_HEAD {engine.MODEL_HEAD:.2f}; the category + head pair with the fewest high-risk SMS rated low and no "
+        f"lawful SMS rated high on any file here: "
+        + ("none" if chosen is None else f"fallback {chosen[1]:.2f}, head {chosen[2]:.2f} ({chosen[0]} rated low)")
     )
     print(
         "(columns: mean and worst micro-F1 over the independent writers; high-risk rated low, lawful turned high by "

@@ -17,8 +17,8 @@ def test_training_is_deterministic_and_covers_every_category():
     a = learned.train()
     b = learned.train()
     assert a.vocab == b.vocab and np.array_equal(a.coef, b.coef) and np.array_equal(a.bias, b.bias)
-    assert a.coef.shape == (len(a.vocab), len(CATEGORIES)) and a.n_train >= 1000
-    assert np.count_nonzero(a.coef, axis=0).min() > 0  # every category learned something
+    assert a.coef.shape == (len(a.vocab), len(CATEGORIES) + 1) and a.n_train >= 1000  # categories, then the head
+    assert np.count_nonzero(a.coef, axis=0).min() > 0  # every category and the head learned something
 
 
 def test_cached_weights_give_the_same_scores_as_fresh_training(tmp_path):
@@ -172,3 +172,16 @@ def test_every_independent_writers_file_is_trained_on_parses_and_follows_the_ris
             if r.get("kind") == "authority_fake":
                 assert "impersonation" in r["categories"], where
             ids.add(r["id"])
+
+
+class _UnsureHeadStub(_LowStub):
+    """Like _LowStub, but its "abusive or not" head (the score after the categories) says probably not."""
+
+    def scores(self, text: str) -> np.ndarray:
+        return np.append(super().scores(text), 0.2)
+
+
+def test_the_fallback_needs_the_abusive_head_to_agree(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _UnsureHeadStub())
+    assert engine.MODEL_HEAD > 0.2
+    assert assess("你欠的不只是钱。好好想想你家里人。").risk == "low"

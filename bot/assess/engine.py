@@ -24,9 +24,11 @@ MODEL_THRESHOLD = 0.65
 MODEL_THRESHOLDS = dict.fromkeys(CATEGORIES, MODEL_THRESHOLD)
 # A high-risk message rated low is the costliest mistake. When nothing at all was found, the message shows no lawful
 # phrase and does not speak as a court, the likeliest high-risk category is still added from this lower
-# probability: the lowest at which no lawful SMS of any tune file, scored by a model that never saw its writer,
-# is rated high (scripts/cv_sms_model.py).
-MODEL_FALLBACK = 0.50
+# probability if the model's "abusive or not" head also reaches MODEL_HEAD: the pair with the fewest high-risk SMS
+# rated low and no lawful SMS of any tune file rated high, each file scored by a model that never saw its writer
+# (scripts/cv_sms_model.py). Either gate alone rates lawful SMS high before it catches as much.
+MODEL_FALLBACK = 0.40
+MODEL_HEAD = 0.70
 _FALLBACK_CATEGORIES = tuple(k for k, c in enumerate(CATEGORIES) if c in HIGH_CATEGORIES)
 MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
 # Legal basis shown with a model-only finding (the rules' usual basis for that category).
@@ -299,7 +301,8 @@ def _model_findings(
     still look at everything else in it). As for the rules, lawful phrases do not count: when the sentence the
     model relies on holds one ("如遇…请向派出所报案"), it is scored again without it and must still reach the
     threshold. When nothing was found at all, the message has no lawful phrase and no court voice, the likeliest
-    high-risk category is added from the lower MODEL_FALLBACK (a high-risk SMS rated low is the costliest error).
+    high-risk category is added from the lower MODEL_FALLBACK if the head (abusive or not, the score after the
+    categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
     """
     official_payee = scanner is not None and scanner.context("official_payee")
     clf = get_classifier()
@@ -341,7 +344,12 @@ def _model_findings(
             out.append(f)
     if not found and not out and not court_notice and not (scanner is not None and scanner.lawful_spans()):
         k = max(_FALLBACK_CATEGORIES, key=lambda k: float(probs[k]))
-        if float(probs[k]) >= MODEL_FALLBACK and not (official_payee and CATEGORIES[k] == "scam_payment"):
+        head = float(probs[len(CATEGORIES)]) if len(probs) > len(CATEGORIES) else 1.0
+        if (
+            float(probs[k]) >= MODEL_FALLBACK
+            and head >= MODEL_HEAD
+            and not (official_payee and CATEGORIES[k] == "scam_payment")
+        ):
             if (f := finding(k, MODEL_FALLBACK)) is not None:
                 out.append(f)
     return out
