@@ -566,6 +566,10 @@ def test_lawful_reminders_visits_and_court_notices_stay_low(text):
         "check it on the People's Court Online Service platform.",
         "[12368] You have court documents to sign for in case (2025) Yue 0106 Min Chu No. 321. Log in to the "
         "People's Court Online Service to read them.",
+        # Hong Kong: a tribunal heading, the Judiciary in English, and the Judiciary's own site
+        "小額錢債審裁處：SCTC 1234/2025 聆訊定於3月5日上午9時30分，請親身出席。"
+        "詳情可瀏覽司法機構網站 www.judiciary.hk。",
+        "Judiciary HKSAR: Small Claims Tribunal claim SCTC 5678/2025 is listed for hearing on 5 March at 9:30 a.m.",
     ],
 )
 def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
@@ -655,6 +659,9 @@ def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
         # anti-fraud warnings: a law firm's fee warning, and an English list of things never asked for
         "【某某律师事务所】提示：任何以本所名义收取“撤诉费”的行为均属诈骗，请勿转账。",
         "Fraud alert: we will never ask you to scan a personal QR code or share your screen. Hang up and call us.",
+        # FPS (a Hong Kong transfer) to the lender's own named account
+        "Your loan is 3 days overdue. Please repay in the app or by FPS to Harbor Credit Ltd.",
+        "你嘅貸款已逾期3日，請經App或轉數快至本公司賬戶還款。",
     ],
 )
 def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):

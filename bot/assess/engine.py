@@ -28,7 +28,7 @@ MODEL_THRESHOLDS = dict.fromkeys(CATEGORIES, MODEL_THRESHOLD)
 # rated low and no lawful SMS of any tune file rated high, each file scored by a model that never saw its writer
 # (scripts/cv_sms_model.py). Either gate alone rates lawful SMS high before it catches as much.
 MODEL_FALLBACK = 0.40
-MODEL_HEAD = 0.70
+MODEL_HEAD = 0.80
 _FALLBACK_CATEGORIES = tuple(k for k, c in enumerate(CATEGORIES) if c in HIGH_CATEGORIES)
 MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
 # Legal basis shown with a model-only finding (the rules' usual basis for that category).
@@ -63,8 +63,9 @@ _BARE_HOST = re.compile(
     r"\b(?![.\w-])",
     re.IGNORECASE,
 )
-_OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|court\.gov\.cn|12368\.gov\.cn)$", re.IGNORECASE)
-_HOST = re.compile(r"^(?:https?://)?([^/\s?#:]+)", re.IGNORECASE)
+# Courts' own sites: mainland gov.cn, the Hong Kong Judiciary (judiciary.hk), Taiwan's Judicial Yuan (judicial.gov.tw).
+_OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
+_HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
 _ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
 _SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "imp_lawyer_power", "flt_police"})
 # What a real court's own notice names as procedure: dropped when it may be real (a court telling your employer to
