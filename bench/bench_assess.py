@@ -1,6 +1,8 @@
 """SMS assessment quality and speed: own corpus and blind set side by side, throughput, latency, load time.
 
 Run: .venv/bin/python bench/bench_assess.py        (one thread, about 20 seconds; prints markdown tables)
+     .venv/bin/python bench/bench_assess.py --speed-only   (the speed table alone: no accuracy on any set, so it
+                                                           can be run while tuning without scoring a blind set)
 Quality is reported on the held-out split of tests/data/sms_corpus.jsonl ("own"), on the blind sets
 tests/data/sms_blind.jsonl and sms_blind_2.jsonl (written by people who never saw the patterns, since reported and
 tuned on, so shown as tuned-on sets) and, when it exists, on tests/data/sms_blind_3.jsonl: the set the targets
@@ -16,6 +18,7 @@ judged on CPU time; a wall figure far above it means the machine was busy, not t
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -148,10 +151,14 @@ def quality_table() -> None:
     print()
 
 
-def main() -> None:
-    """Measure and print the tables."""
+def main(argv: list[str] | None = None) -> None:
+    """Measure and print the tables (only the speed table with --speed-only)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--speed-only", action="store_true", help="print the speed table only (no accuracy on any set)")
+    args = ap.parse_args(argv)
     texts = corpus_texts()
-    quality_table()
+    if not args.speed_only:
+        quality_table()
     cold_cpu, cold_wall = compile_ms()
     get_rules()  # warm the cache (and OpenCC) before timing
     get_classifier()

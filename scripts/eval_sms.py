@@ -66,6 +66,7 @@ def table(columns: dict[str, Scores]) -> str:
     ):
         lines.append(f"{label:29s} " + " ".join(f"{get(s):>14.3f} {'':>14s}" for s in columns.values()))
     for label, get2 in (
+        ("lawful rated not low", lambda s: len(s.lawful_rated_not_low)),
         ("lawful rated high", lambda s: len(s.lawful_rated_high)),
         ("high rated low", lambda s: len(s.high_rated_low)),
         ("court called false", lambda s: len(s.court_called_false)),

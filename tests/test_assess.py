@@ -417,6 +417,12 @@ FAKE_COURT = [
     "【XX区人民法院】你的借款纠纷已立案，案号(2025)京0105民初77号，撤诉请缴纳撤诉费2000元至安全账户。",
     "【XX区人民法院】（2025）京0105民初1234号案件已立案，详情点击 http://fayuan-gov.top/case 查看并缴纳保证金。",
     "【XX人民法院】（2025）X01民初5521号传票：请今日联系承办法官138****2046处理还款，否则派出所将上门拘传。",
+    # claims no court makes over a civil debt, with no number, link or account in them
+    "【某某区人民法院】你拖欠的网贷已转为刑事案件，请三日内到本院说明情况。",
+    "【某某市人民法院执行局】你的欠款逾期未还，本院将通知你孩子所在学校，取消其入学资格。",
+    "【某某区人民法院】本院已签发拘留令，今日还清欠款方可撤销。",
+    # a bare host name to pay on, without http:// or a path
+    "【某某仲裁委员会】你的借贷纠纷已受理，请于48小时内登录 zc-case.vip 提交答辩材料。",
 ]
 
 
@@ -558,6 +564,12 @@ def test_lawful_reminders_visits_and_court_notices_stay_low(text):
         "臺灣臺中地方法院通知：某某銀行對臺端聲請之支付命令（113年度司促字第1234號）已核發，如有異議應於送達後20日內提出。",
         "[Hangzhou Internet Court] Notice in case (2025) Zhe 0192 Min Chu No. 77: the hearing is set for 3 June; "
         "check it on the People's Court Online Service platform.",
+        "[12368] You have court documents to sign for in case (2025) Yue 0106 Min Chu No. 321. Log in to the "
+        "People's Court Online Service to read them.",
+        # Hong Kong: a tribunal heading, the Judiciary in English, and the Judiciary's own site
+        "小額錢債審裁處：SCTC 1234/2025 聆訊定於3月5日上午9時30分，請親身出席。"
+        "詳情可瀏覽司法機構網站 www.judiciary.hk。",
+        "Judiciary HKSAR: Small Claims Tribunal claim SCTC 5678/2025 is listed for hearing on 5 March at 9:30 a.m.",
     ],
 )
 def test_court_notices_in_taiwanese_or_english_form_are_verified_not_dismissed(text):
@@ -639,6 +651,17 @@ def test_a_visa_threat_is_explained_as_beyond_a_collectors_power_with_a_hedge():
         "如遇暴力催收，您可以请民警陪同处理，也可以向派出所报案。",
         "Our visiting officer will call on you at 10:00 tomorrow; if inconvenient please call to rearrange.",
         "Neither we nor our agency will ever ask you to pay into a personal account.",
+        # a visit rescheduled, two staff wearing badges; a visit that found nobody home and left a letter
+        "李先生您好，原定周三的上门拜访改到周五下午3点，拜访人员两名，均佩戴工牌。",
+        "您好，我们是某某金融的上门拜访团队，昨天上午来您家时您不在，已留下联系函，请查收后回电。",
+        # the debtor's own contact asked only to have them call back
+        "您好，我们一直联系不上王先生，您是他留的紧急联系人，麻烦您方便时请他回电，谢谢。",
+        # anti-fraud warnings: a law firm's fee warning, and an English list of things never asked for
+        "【某某律师事务所】提示：任何以本所名义收取“撤诉费”的行为均属诈骗，请勿转账。",
+        "Fraud alert: we will never ask you to scan a personal QR code or share your screen. Hang up and call us.",
+        # FPS (a Hong Kong transfer) to the lender's own named account
+        "Your loan is 3 days overdue. Please repay in the app or by FPS to Harbor Credit Ltd.",
+        "你嘅貸款已逾期3日，請經App或轉數快至本公司賬戶還款。",
     ],
 )
 def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):
@@ -652,6 +675,9 @@ def test_lawful_reminders_with_visit_family_visa_or_police_words_stay_low(text):
         # real enforcement measures named by the court itself
         "【某某区人民法院】（2025）某0102执3456号：请于收到本通知之日起五日内如实申报财产，拒不申报的，本院可依法予以罚款、"
         "拘留；你已被纳入失信被执行人名单并限制高消费。详询当地区号+12368。",
+        # the enforcement notice's own warning about the crime of refusing to comply is not a false claim
+        "【某某区人民法院】（2025）某0102执789号：请按执行通知书履行义务。拒不履行的，本院可依法予以罚款、拘留；"
+        "构成犯罪的，依法追究刑事责任。详询当地区号+12368。",
         # a greeting before the court's name, and the court's e-service platform
         "您好，某某市某某区人民法院立案庭通知：某某银行诉你信用卡纠纷一案已登记立案，文书将通过人民法院电子送达平台送达。",
         # a 12368 sender tag with no court name in it

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from bot.assess import CATEGORIES, assess, engine, learned
 from bot.assess.learned import Classifier, get_classifier
+from bot.assess.model import risk_for
 from bot.assess.normalize import normalise
 
 
@@ -14,8 +17,8 @@ def test_training_is_deterministic_and_covers_every_category():
     a = learned.train()
     b = learned.train()
     assert a.vocab == b.vocab and np.array_equal(a.coef, b.coef) and np.array_equal(a.bias, b.bias)
-    assert a.coef.shape == (len(a.vocab), len(CATEGORIES)) and a.n_train >= 1000
-    assert np.count_nonzero(a.coef, axis=0).min() > 0  # every category learned something
+    assert a.coef.shape == (len(a.vocab), len(CATEGORIES) + 1) and a.n_train >= 1000  # categories, then the head
+    assert np.count_nonzero(a.coef, axis=0).min() > 0  # every category and the head learned something
 
 
 def test_cached_weights_give_the_same_scores_as_fresh_training(tmp_path):
@@ -116,3 +119,69 @@ def test_the_learned_layer_never_trains_on_a_blind_set_or_the_held_out_split():
     assert not [name for name in learned.TRAIN_FILES if "blind" in name.lower()]
     rows = learned._rows(learned.DATA_DIR)
     assert all(r.get("split", "tune") == "tune" for r in rows)
+
+
+class _LowStub(Classifier):
+    """A classifier unsure about every message: insult 0.55 (below the threshold, above the fallback), others 0.1."""
+
+    def __init__(self) -> None:
+        super().__init__({}, np.zeros(0), np.zeros((0, len(CATEGORIES))), np.zeros(len(CATEGORIES)))
+
+    def scores(self, text: str) -> np.ndarray:
+        p = np.full(len(CATEGORIES), 0.1)
+        p[CATEGORIES.index("insult_or_intimidation")] = 0.55
+        return p
+
+
+@pytest.fixture
+def stub_low(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _LowStub())
+
+
+def test_an_sms_nothing_else_flags_gets_the_likeliest_high_risk_category_rather_than_low(stub_low):
+    assert engine.MODEL_FALLBACK <= 0.55 < engine.MODEL_THRESHOLD
+    a = assess("你欠的不只是钱。好好想想你家里人。")
+    assert a.risk == "high" and a.categories == ["insult_or_intimidation"]
+    (f,) = a.findings
+    assert f.source == "model" and "不确定" in f.explanation
+
+
+def test_the_fallback_stays_out_of_lawful_reminders_court_notices_and_messages_already_flagged(stub_low):
+    assert assess("您的借款已逾期3天，逾期将依法上报征信，请及时还款。").risk == "low"
+    court = assess("【某某区人民法院】（2025）某0102民初123号案件已立案，请按时到庭。详询当地区号+12368。")
+    assert court.verify and court.risk == "low"
+    a = assess("再不还钱就通知你全家。")
+    assert "insult_or_intimidation" not in a.categories and a.categories
+
+
+def test_every_independent_writers_file_is_trained_on_parses_and_follows_the_risk_rule():
+    files = sorted(learned.DATA_DIR.glob("sms_voices*.jsonl"))
+    assert len(files) >= 5
+    for path in files:
+        assert path.name in learned.TRAIN_FILES, f"{path.name} is not in TRAIN_FILES"
+        ids: set[str] = set()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            where = f"{path.name}:{n}"
+            assert r["id"] not in ids and set(r["categories"]) <= set(CATEGORIES), where
+            assert r["risk"] == risk_for(r["categories"]), where
+            if r.get("kind") in ("lawful", "court_genuine"):
+                assert r["categories"] == [], where
+            if r.get("kind") == "authority_fake":
+                assert "impersonation" in r["categories"], where
+            ids.add(r["id"])
+
+
+class _UnsureHeadStub(_LowStub):
+    """Like _LowStub, but its "abusive or not" head (the score after the categories) says probably not."""
+
+    def scores(self, text: str) -> np.ndarray:
+        return np.append(super().scores(text), 0.2)
+
+
+def test_the_fallback_needs_the_abusive_head_to_agree(monkeypatch):
+    monkeypatch.setattr(engine, "get_classifier", lambda: _UnsureHeadStub())
+    assert engine.MODEL_HEAD > 0.2
+    assert assess("你欠的不只是钱。好好想想你家里人。").risk == "low"

@@ -34,6 +34,7 @@ class Scores:
     per_cat_gold: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     per_cat_pred: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     lawful_rated_high: list[str] = field(default_factory=list)
+    lawful_rated_not_low: list[str] = field(default_factory=list)  # medium or high
     high_rated_low: list[str] = field(default_factory=list)
     court_genuine: int = 0
     court_called_false: list[str] = field(default_factory=list)  # genuine court notice called a false threat
@@ -97,6 +98,8 @@ def evaluate(rows: Iterable[dict[str, Any]]) -> Scores:
         for c in pred:
             s.per_cat_pred[c] += 1
         s.binary_correct += (r["risk"] == "low") == (a.risk == "low")
+        if r["risk"] == "low" and a.risk != "low":
+            s.lawful_rated_not_low.append(rid)
         if r["risk"] == "low" and a.risk == "high":
             s.lawful_rated_high.append(rid)
         if r["risk"] == "high" and a.risk == "low":

@@ -38,12 +38,15 @@ TRAIN_FILES = (
     "sms_voices.jsonl",
     "sms_voices2.jsonl",
     "sms_voices3.jsonl",
+    "sms_voices4.jsonl",
+    "sms_voices5.jsonl",
+    "sms_voices6.jsonl",
 )
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
 C = 4.0
 SEED = 0
-VERSION = "2"  # bump when the features or the training change (invalidates cached weights)
+VERSION = "3"  # bump when the features or the training change (invalidates cached weights)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 _SPACE = re.compile(r"\s+")
 _lock = threading.Lock()
@@ -61,17 +64,20 @@ def ngrams(text: str, sizes: tuple[int, ...] = NGRAMS) -> list[str]:
 
 @dataclass
 class Classifier:
-    """Weights of the trained model: vocabulary, idf, one weight column and one bias per category."""
+    """Weights of the trained model: vocabulary, idf, one weight column and one bias per category, then the head.
+
+    The last column is the "abusive or not" head (any category vs a lawful SMS), used by the engine's fallback.
+    """
 
     vocab: dict[str, int]
     idf: np.ndarray  # (V,)
-    coef: np.ndarray  # (V, K)
-    bias: np.ndarray  # (K,)
+    coef: np.ndarray  # (V, K + 1): one column per category, then the head
+    bias: np.ndarray  # (K + 1,)
     n_train: int = 0
     sizes: tuple[int, ...] = NGRAMS
 
     def scores(self, text: str) -> np.ndarray:
-        """Return one probability per category (order of CATEGORIES) for a normalised text."""
+        """Return one probability per category (order of CATEGORIES), then the head's, for a normalised text."""
         counts = Counter(i for g in ngrams(text, self.sizes) if (i := self.vocab.get(g)) is not None)
         if not counts:
             return 1.0 / (1.0 + np.exp(-self.bias))
@@ -147,10 +153,12 @@ def train_rows(rows: list[dict], sizes: tuple[int, ...] = NGRAMS, c: float = C, 
     texts = [normalise(r["text"]).text for r in rows]
     vec = TfidfVectorizer(analyzer=lambda t: ngrams(t, sizes), min_df=min_df, sublinear_tf=True, dtype=np.float64)
     x = vec.fit_transform(texts)
-    coef = np.zeros((x.shape[1], len(CATEGORIES)))
-    bias = np.zeros(len(CATEGORIES))
-    for k, cat in enumerate(CATEGORIES):
-        y = np.array([cat in r["categories"] for r in rows], dtype=int)
+    coef = np.zeros((x.shape[1], len(CATEGORIES) + 1))
+    bias = np.zeros(len(CATEGORIES) + 1)
+    targets = [[cat in r["categories"] for r in rows] for cat in CATEGORIES]
+    targets.append([r["risk"] != "low" for r in rows])  # the head: abusive or not
+    for k, target in enumerate(targets):
+        y = np.array(target, dtype=int)
         if y.min() == y.max():
             bias[k] = -10.0 if y.max() == 0 else 10.0
             continue
