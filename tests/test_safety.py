@@ -913,27 +913,19 @@ def test_lexicon_helpers_spot_unbounded_repeats_and_build_word_edges() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reported"),
     [
-        "催收员在电话里骂我去死，我录音了",
-        "他們話要我生不如死，咁算唔算恐嚇",
-        "昨天他们在我家门口骂了几句就走了",
-        "the collector told me to kill myself, is that legal",
+        ("催收员在电话里骂我去死，我录音了", True),
+        ("他們話要我生不如死，咁算唔算恐嚇", True),
+        ("昨天他们在我家门口骂了几句就走了", True),
+        ("the collector told me to kill myself, is that legal", True),
+        ("催收让我去死，我也觉得活着没意思了", False),
+        ("昨天他们来过就走了，现在又在门口砸门", False),
+        ("they told me to kill myself and honestly i don't want to live anymore", False),
     ],
 )
-def test_a_sign_only_in_a_collectors_words_or_a_finished_visit_is_a_reported_hit(text: str) -> None:
+def test_a_sign_only_in_a_collectors_words_or_a_finished_visit_is_reported_and_ones_own_is_full(
+    text: str, reported: bool
+) -> None:
     hit = detect_crisis(text)
-    assert hit is not None and hit.reported, hit
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "催收让我去死，我也觉得活着没意思了",
-        "昨天他们来过就走了，现在又在门口砸门",
-        "they told me to kill myself and honestly i don't want to live anymore",
-    ],
-)
-def test_a_sign_of_the_persons_own_beside_a_collectors_words_is_a_full_hit(text: str) -> None:
-    hit = detect_crisis(text)
-    assert hit is not None and not hit.reported, hit
+    assert hit is not None and hit.reported == reported, hit
