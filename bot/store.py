@@ -49,6 +49,11 @@ LOCK_WAIT_MAX_S = 0.05
 """Longest pause between two tries for a user's lock held by another worker."""
 MIGRATION_LOCK = 815_001
 """Advisory lock id that keeps two PostgreSQL workers from migrating at the same time."""
+SEND_LEASE_S = 60.0
+"""How long the worker that committed a turn (or took its unsent replies over) has to send them; a
+re-delivery of the same update meanwhile is asked to come again later, not answered twice."""
+OUTBOX_TTL_S = 86_400
+"""Replies never marked sent are dropped after this long (Telegram re-delivers an update for up to 24 h)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,9 +164,39 @@ ALTER TABLE evidence ADD COLUMN IF NOT EXISTS withdrawn_at TEXT;
 CREATE UNIQUE INDEX IF NOT EXISTS evidence_chain ON evidence (user_id, seq);
 """,
     ),
+    Migration(
+        4,
+        "the outbox: a turn's replies, committed with its state and update id, until they are sent",
+        # replies is the encrypted JSON list of the turn's replies (they may quote the user's SMS); sent counts
+        # those already out; lease_us is until when the worker that holds them is sending them.
+        sqlite="""
+CREATE TABLE IF NOT EXISTS outbox (
+    update_key TEXT    PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    replies    BLOB    NOT NULL,
+    sent       INTEGER NOT NULL,
+    lease_us   INTEGER NOT NULL,
+    at_us      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_by_user ON outbox (user_id);
+CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_us);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS outbox (
+    update_key TEXT   PRIMARY KEY,
+    user_id    TEXT   NOT NULL,
+    replies    BYTEA  NOT NULL,
+    sent       INTEGER NOT NULL,
+    lease_us   BIGINT NOT NULL,
+    at_us      BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_by_user ON outbox (user_id);
+CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_us);
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-USER_TABLES = ("evidence", "state", "handled")
+USER_TABLES = ("evidence", "state", "handled", "outbox")
 """Every table with rows that belong to one user (by user_id): /delete empties all of them."""
 
 
@@ -173,8 +208,21 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached right now; a later try may succeed (the update is not lost)."""
 
 
+class RepliesInFlight(StoreUnavailable):
+    """Another worker holds this update's unsent replies and may be sending them now: deliver it again later."""
+
+
 class StoreKeyError(StoreError):
     """The data key is malformed or is not the key the database was encrypted with."""
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """The replies of a committed turn that are still in the outbox, and how many of them are out already."""
+
+    update_key: str
+    replies: list[Any]
+    sent: int
 
 
 @dataclass(frozen=True)
@@ -279,6 +327,11 @@ def _micros(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON of a value, for encryption."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _clip(text: str) -> str:
     """Cut evidence text to MAX_EVIDENCE_CHARS, ending with a visible marker when cut."""
     if len(text) <= MAX_EVIDENCE_CHARS:
@@ -311,10 +364,11 @@ class BaseStore:
     placeholder = "?"
     begin = "BEGIN"
 
-    def __init__(self, key: bytes, pool_size: int) -> None:
+    def __init__(self, key: bytes, pool_size: int, send_lease_s: float = SEND_LEASE_S) -> None:
         """Set up the cipher and the thread pool that runs database calls for the event loop."""
         self._fernet = _fernet(key)
         self.pool_size = max(1, pool_size)
+        self.send_lease_s = send_lease_s
         self._executor = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="store")
         self._bound: Any = None
         self._sql: dict[str, str] = {}
@@ -334,9 +388,10 @@ class BaseStore:
                 raise StoreKeyError(f"BOT_DATA_KEY: {exc}") from None
         else:
             key = load_or_create_key(cfg.path(cfg.store.key_file))
+        lease = cfg.store.send_lease_s
         if is_postgres_url(cfg.store.url):
-            return PostgresStore(cfg.store.url, key, pool_size=cfg.store.pool_size)
-        return Store(sqlite_path(cfg.store.url, cfg), key, pool_size=cfg.store.pool_size)
+            return PostgresStore(cfg.store.url, key, pool_size=cfg.store.pool_size, send_lease_s=lease)
+        return Store(sqlite_path(cfg.store.url, cfg), key, pool_size=cfg.store.pool_size, send_lease_s=lease)
 
     # -- what each engine provides --------------------------------------------------------------------
 
@@ -506,7 +561,7 @@ class BaseStore:
     @_offloaded
     def put_state(self, user_id: str, state: dict[str, Any]) -> None:
         """Replace the user's conversation state (must be JSON-serialisable)."""
-        blob = self._encrypt(json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        blob = self._encrypt(_json_bytes(state))
         with self._tx() as ex:
             self._put_state(ex, user_id, blob)
 
@@ -528,37 +583,89 @@ class BaseStore:
             return ex("SELECT 1 FROM handled WHERE update_key = ?", (update_key,)).fetchone() is not None
 
     @_offloaded
-    def finish(self, user_id: str, state: dict[str, Any] | None, update_key: str | None) -> bool:
+    def finish(
+        self, user_id: str, state: dict[str, Any] | None, update_key: str | None, outbox: list[Any] | None = None
+    ) -> bool:
         """Write the state (None: the user was deleted) and mark the update handled, in one transaction.
 
-        Returns False when another worker marked the same update first (its answer stands, ours is dropped).
+        With outbox (the turn's replies, JSON values) and an update id, the replies are kept in the same
+        transaction until mark_sent says they are out, leased to this worker for send_lease_s: a worker that
+        dies before sending them leaves them for the update's re-delivery (take_unsent). Returns False when
+        another worker marked the same update first (its answer stands, ours is dropped).
         """
-        blob = (
-            None
-            if state is None
-            else self._encrypt(json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        )
+        blob = None if state is None else self._encrypt(_json_bytes(state))
+        owner = "" if state is None else user_id  # a deleting turn leaves no row under the user's id
+        kept = None if update_key is None or not outbox else self._encrypt(_json_bytes(outbox))
+        now = _micros(_now())
         with self._tx() as ex:
             if update_key is not None:
                 cur = ex(
                     "INSERT INTO handled (update_key, user_id, at_us) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    (update_key, "" if state is None else user_id, _micros(_now())),
+                    (update_key, owner, now),
                 )
                 if cur.rowcount != 1:
                     return False
             if blob is not None:
                 self._put_state(ex, user_id, blob)
+            if kept is not None:
+                ex(
+                    "INSERT INTO outbox (update_key, user_id, replies, sent, lease_us, at_us) "
+                    "VALUES (?, ?, ?, 0, ?, ?)",
+                    (update_key, owner, kept, now + int(self.send_lease_s * 1_000_000), now),
+                )
         self._turns += 1
         if self._bound is None and self._turns % PURGE_EVERY == 0:
             self.purge_handled()
         return True
 
+    # -- the outbox: replies committed but not yet sent ------------------------------------------------------
+
     @_offloaded
-    def purge_handled(self, older_than_s: float = UPDATE_MARK_TTL_S) -> int:
-        """Forget update ids handled longer ago than older_than_s; return how many."""
-        cutoff = _micros(_now()) - int(older_than_s * 1_000_000)
+    def take_unsent(self, update_key: str, take_over: bool = False) -> Unsent | None:
+        """The unsent replies of an update answered before, leased to this worker now; None when all are out.
+
+        Raises RepliesInFlight while another worker's lease on them lasts (it may be sending them right now),
+        unless take_over (polling: a re-delivery only follows a restart, so the lease holder is gone).
+        """
+        now = _micros(_now())
         with self._tx() as ex:
-            return int(ex("DELETE FROM handled WHERE at_us < ?", (cutoff,)).rowcount)
+            row = ex("SELECT replies, sent, lease_us FROM outbox WHERE update_key = ?", (update_key,)).fetchone()
+            if row is None:
+                return None
+            if int(row[2]) > now and not take_over:
+                raise RepliesInFlight("another worker is sending this update's replies; deliver it again later")
+            ex(
+                "UPDATE outbox SET lease_us = ? WHERE update_key = ?",
+                (now + int(self.send_lease_s * 1_000_000), update_key),
+            )
+        replies = json.loads(self._decrypt(row[0]))
+        return Unsent(update_key, replies if isinstance(replies, list) else [], int(row[1]))
+
+    @_offloaded
+    def mark_sent(self, update_key: str, sent: int, total: int) -> None:
+        """Note that the first `sent` of the update's `total` replies are out; all out: the row is deleted."""
+        with self._read() as ex:  # one statement, committed by itself
+            if sent >= total:
+                ex("DELETE FROM outbox WHERE update_key = ?", (update_key,))
+            else:
+                ex("UPDATE outbox SET sent = ? WHERE update_key = ?", (sent, update_key))
+
+    @_offloaded
+    def release_unsent(self, update_key: str) -> None:
+        """Give up the lease on the update's unsent replies (sending failed): its next delivery sends them."""
+        with self._read() as ex:
+            ex("UPDATE outbox SET lease_us = 0 WHERE update_key = ?", (update_key,))
+
+    @_offloaded
+    def purge_handled(self, older_than_s: float = UPDATE_MARK_TTL_S, outbox_older_than_s: float = OUTBOX_TTL_S) -> int:
+        """Forget update ids handled, and drop replies kept unsent, longer ago than the limits; return how many."""
+        now = _micros(_now())
+        with self._tx() as ex:
+            marks = int(ex("DELETE FROM handled WHERE at_us < ?", (now - int(older_than_s * 1_000_000),)).rowcount)
+            unsent = int(
+                ex("DELETE FROM outbox WHERE at_us < ?", (now - int(outbox_older_than_s * 1_000_000),)).rowcount
+            )
+        return marks + unsent
 
     # -- short-lived values shared by workers (API tokens, "seen this message" marks) --------------------
 
@@ -770,7 +877,7 @@ class BaseStore:
 
     @_offloaded
     def delete_user(self, user_id: str) -> int:
-        """Erase every row of the user for good (state, evidence, handled update ids); return how many."""
+        """Erase every row of the user for good (state, evidence, update ids, unsent replies); return how many."""
         with self._tx() as ex:
             deleted = sum(int(ex(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount) for t in USER_TABLES)
         if self._bound is None:
@@ -803,9 +910,9 @@ class Store(BaseStore):
     dialect = "sqlite"
     begin = "BEGIN IMMEDIATE"
 
-    def __init__(self, path: str | Path, key: bytes, pool_size: int = 4) -> None:
+    def __init__(self, path: str | Path, key: bytes, pool_size: int = 4, send_lease_s: float = SEND_LEASE_S) -> None:
         """Open (creating if needed) the database at path; key is a Fernet key."""
-        super().__init__(key, pool_size)
+        super().__init__(key, pool_size, send_lease_s)
         self._lock = threading.Lock()
         self.path = self.where = str(path)
         if self.path != MEMORY:
@@ -876,12 +983,19 @@ class PostgresStore(BaseStore):
     spare_connections = 2
     """Connections beyond pool_size for calls made outside a turn (a turn never waits for one)."""
 
-    def __init__(self, url: str, key: bytes, pool_size: int = 8, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: bytes,
+        pool_size: int = 8,
+        connect_timeout_s: float = 10.0,
+        send_lease_s: float = SEND_LEASE_S,
+    ) -> None:
         """Connect to the database at url (postgresql://…), create or migrate the schema, check the key."""
         import psycopg
         from psycopg_pool import ConnectionPool, PoolTimeout
 
-        super().__init__(key, pool_size)
+        super().__init__(key, pool_size, send_lease_s)
         self.url = url
         self.where = safe_url(url)
         self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)

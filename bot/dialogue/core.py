@@ -8,9 +8,11 @@
 6. the flow for the intent.
 State is read from the store at the start and written back at the end of every message, with the message's
 update id, in one store turn: on PostgreSQL the turn holds the user's lock across workers, so each user's
-messages are answered one at a time and a re-delivered update is answered once. The routing below is plain
-code run in a greenlet (bot/offload.py): its store calls and the model's answer are awaited on the event loop,
-which serves other chats meanwhile.
+messages are answered one at a time and a re-delivered update is answered once. When the channel lets the core
+send the replies, they are committed in the same turn (the store's outbox) and each is noted once it is out: a
+process that dies between the commit and the sending leaves them to the update's re-delivery, which sends them
+instead of running the turn again. The routing below is plain code run in a greenlet (bot/offload.py): its store
+calls and the model's answer are awaited on the event loop, which serves other chats meanwhile.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import asyncio
 import logging
 import re
 import traceback
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -44,11 +46,14 @@ from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse, Parser
 from bot.offload import run_bridged, wait_for
 from bot.safety import CrisisHit, detect_crisis
-from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreUnavailable
+from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreError, StoreUnavailable
 from bot.textnorm import has_words
 from bot.understand import Decision, crisis_kind, decide
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[Reply], Awaitable[None]]
+"""How a channel sends one reply (all its parts and files); it raises when the reply did not go out."""
 
 INTENT_FLOWS = {
     "stay_calm": "stay_calm",
@@ -132,6 +137,15 @@ def _kind_option(value: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Answered:
+    """What a turn gives the channel: the replies, and where they are kept until sent (outbox key, first unsent)."""
+
+    replies: list[Reply]
+    kept: str | None = None
+    first: int = 0
+
+
 @lru_cache(maxsize=4)
 def _boilerplate_notes(locale: str) -> frozenset[str]:
     """Return the notes the assessment adds to every result (shown once by our own legal note instead)."""
@@ -155,32 +169,74 @@ class Dialogue:
         self._waiting: dict[str, int] = {}
         book()  # load and check the flows now, not on the first message
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
-        """Answer one message; the user's state is read before and written after (one user at a time)."""
+    async def handle(self, incoming: Incoming, send: Send | None = None, *, take_over: bool = False) -> list[Reply]:
+        """Answer one message; the user's state is read before and written after (one user at a time).
+
+        Without send the replies are returned for the channel to send. With send the core sends them itself, in
+        order, and returns those it sent: they are committed with the state and each is noted in the store once
+        out, so a re-delivered update whose replies never all went out gets the rest instead of nothing. A
+        re-delivery while another worker may still be sending them raises RepliesInFlight (deliver it again
+        later) unless take_over, for channels where a re-delivery only follows a restart (Telegram polling).
+        """
         user = incoming.user_id
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
-            async with lock, self.store.slots():
-                return await run_bridged(self._handle, incoming)
+            async with lock:
+                async with self.store.slots():
+                    answered = await run_bridged(self._handle, incoming, send is not None, take_over)
+                if send is None:
+                    return answered.replies
+                await self._send(answered, send)
+                return answered.replies[answered.first :]
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody else queued for this user: forget the lock
                 del self._waiting[user], self._locks[user]
 
-    def _handle(self, incoming: Incoming) -> list[Reply]:
+    async def _send(self, answered: _Answered, send: Send) -> None:
+        """Send the replies from the first unsent one, noting each in the outbox once it is out."""
+        total = len(answered.replies)
+        for i in range(answered.first, total):
+            try:
+                await send(answered.replies[i])
+            except Exception:
+                if answered.kept is not None:  # not out: the update's next delivery may send it at once
+                    await self._note(self.store.release_unsent, answered.kept)
+                raise
+            if answered.kept is not None:
+                await self._note(self.store.mark_sent, answered.kept, i + 1, total)
+
+    async def _note(self, call: Callable[..., object], *args: object) -> None:
+        """Note the outbox's progress; a store that fails now only costs a reply sent again on a re-delivery.
+
+        It takes a turn slot like a turn does (a pool thread and a connection), so it never waits on a turn.
+        """
+        try:
+            async with self.store.slots():
+                await run_bridged(call, *args)
+        except StoreError as exc:
+            log.warning("could not note sent replies in the store: %s", type(exc).__name__)
+
+    def _handle(self, incoming: Incoming, keep: bool = False, take_over: bool = False) -> _Answered:
         """Answer one message in a store turn (state in, state and update id out; nothing twice).
 
+        keep: the replies are committed with the state (the outbox) until the caller has sent them.
         StoreUnavailable goes up to the channel, which answers the platform with an error so that it
         delivers the update again later: nothing was written and nothing sent.
         """
         if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
             incoming = replace(incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone))
         user, key = incoming.user_id, incoming.update_id
+        keep = keep and key is not None
         with self.store.turn(user, key) as db:
             if db.duplicate:
-                log.info("an update was delivered again; it was answered already")
-                return []
+                unsent = db.take_unsent(key, take_over) if keep and key is not None else None
+                if unsent is None:
+                    log.info("an update was delivered again; it was answered already")
+                    return _Answered([])
+                log.info("an update was delivered again before all its replies were sent; sending the rest")
+                return _Answered([Reply.from_json(r) for r in unsent.replies], key, unsent.sent)
             state = State.from_dict(db.get_state(user))
             turn = Turn(user, incoming, state, self._locale(state, incoming), db, self.cfg)
             state.locale = turn.locale
@@ -194,9 +250,10 @@ class Dialogue:
                 fresh = State.from_dict(db.get_state(user))
                 turn = Turn(user, incoming, fresh, turn.locale, db, self.cfg)
                 turn.reply(turn.t("common.error"), ["menu"])
-            if not db.finish(user, None if turn.deleted else turn.state.to_dict(), key):
-                return []  # another worker answered this update first
-        return turn.replies
+            outbox = [r.to_json() for r in turn.replies] if keep and turn.replies else None
+            if not db.finish(user, None if turn.deleted else turn.state.to_dict(), key, outbox):
+                return _Answered([])  # another worker answered this update first
+        return _Answered(turn.replies, key if outbox else None)
 
     def _locale(self, state: State, incoming: Incoming) -> str:
         """Pick the reply locale; an SMS, a button label or a command does not change the user's language."""
