@@ -376,6 +376,8 @@ class BaseStore:
         self.duplicate = False
         self.where = ""
         self._turn_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._prefetched: dict[str, bytes | None] = {}
+        """In a turn: the user's encrypted state as the turn read it first, until the turn writes it."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> BaseStore:
@@ -412,8 +414,24 @@ class BaseStore:
     def turn(self, user_id: str, update_key: str | None = None) -> Iterator[BaseStore]:
         """The store as seen while answering one message of user_id (see the class docstring)."""
         session = self._session(None)
-        session.duplicate = update_key is not None and session.handled(update_key)
+        session.duplicate, blob = session._opening_reads(user_id, update_key)
+        session._prefetched[user_id] = blob
         yield session
+
+    @_offloaded
+    def _opening_reads(self, user_id: str, update_key: str | None) -> tuple[bool, bytes | None]:
+        """What a turn reads first, in one call: whether the update was handled, and the user's stored state."""
+        with self._read() as ex:
+            return self._read_opening(ex, user_id, update_key)
+
+    @staticmethod
+    def _read_opening(ex: Callable[..., Any], user_id: str, update_key: str | None) -> tuple[bool, bytes | None]:
+        """Whether the update was handled, and the user's encrypted state (None for a new user), in one query."""
+        row = ex(
+            "SELECT (SELECT data FROM state WHERE user_id = ?), " "EXISTS (SELECT 1 FROM handled WHERE update_key = ?)",
+            (user_id, update_key),
+        ).fetchone()
+        return bool(row[1]), None if row[0] is None else bytes(row[0])
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -431,6 +449,7 @@ class BaseStore:
         session.__dict__.update(self.__dict__)
         session._bound = conn
         session.duplicate = False
+        session._prefetched = {}
         return session
 
     def _q(self, sql: str) -> str:
@@ -548,20 +567,26 @@ class BaseStore:
 
     # -- conversation state ---------------------------------------------------------------------------
 
-    @_offloaded
     def get_state(self, user_id: str) -> dict[str, Any]:
         """Return the user's conversation state, or {} for a new user."""
+        blob = self._prefetched[user_id] if user_id in self._prefetched else self._state_blob(user_id)
+        if blob is None:
+            return {}
+        state = json.loads(self._decrypt(blob))
+        return state if isinstance(state, dict) else {}
+
+    @_offloaded
+    def _state_blob(self, user_id: str) -> bytes | None:
+        """The user's encrypted state, or None for a new user."""
         with self._read() as ex:
             row = ex("SELECT data FROM state WHERE user_id = ?", (user_id,)).fetchone()
-        if row is None:
-            return {}
-        state = json.loads(self._decrypt(row[0]))
-        return state if isinstance(state, dict) else {}
+        return None if row is None else bytes(row[0])
 
     @_offloaded
     def put_state(self, user_id: str, state: dict[str, Any]) -> None:
         """Replace the user's conversation state (must be JSON-serialisable)."""
         blob = self._encrypt(_json_bytes(state))
+        self._prefetched.pop(user_id, None)
         with self._tx() as ex:
             self._put_state(ex, user_id, blob)
 
@@ -597,6 +622,7 @@ class BaseStore:
         owner = "" if state is None else user_id  # a deleting turn leaves no row under the user's id
         kept = None if update_key is None or not outbox else self._encrypt(_json_bytes(outbox))
         now = _micros(_now())
+        self._prefetched.pop(user_id, None)
         with self._tx() as ex:
             if update_key is not None:
                 cur = ex(
@@ -878,6 +904,7 @@ class BaseStore:
     @_offloaded
     def delete_user(self, user_id: str) -> int:
         """Erase every row of the user for good (state, evidence, update ids, unsent replies); return how many."""
+        self._prefetched.pop(user_id, None)
         with self._tx() as ex:
             deleted = sum(int(ex(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount) for t in USER_TABLES)
         if self._bound is None:
@@ -1048,58 +1075,78 @@ class PostgresStore(BaseStore):
 
     @contextmanager
     def turn(self, user_id: str, update_key: str | None = None) -> Iterator[BaseStore]:
-        """Hold the user's lock in one transaction for the whole turn; commit on success, else roll back."""
-        conn = call_in(self._executor, self._open_turn)
+        """Hold the user's lock in one transaction for the whole turn; commit on success, else roll back.
+
+        Each step is one call in the thread pool: borrow a connection, begin, take the lock and read what the
+        turn reads first (handled or not, the user's state); the turn's own calls; commit and give the
+        connection back.
+        """
+        conn, opening = call_in(self._executor, self._open_turn, user_id, update_key)
+        lent = True
         try:
             delay = 0.001
-            while not call_in(self._executor, self._try_lock, conn, user_id):
+            while opening is None:  # another worker holds the user's lock
                 pause = delay * (0.5 + random.random())
                 if bridged():
                     wait_for(asyncio.sleep(pause))
                 else:
                     time.sleep(pause)
                 delay = min(delay * 2, LOCK_WAIT_MAX_S)
+                opening = call_in(self._executor, self._lock_and_read, conn, user_id, update_key)
             session = self._session(conn)
-            session.duplicate = update_key is not None and session.handled(update_key)
+            session.duplicate, session._prefetched[user_id] = opening
             try:
                 yield session
             except BaseException:
-                call_in(self._executor, self._rollback, conn)
+                lent = False
+                call_in(self._executor, self._end_turn, conn, False)
                 raise
-            call_in(self._executor, self._commit, conn)
+            lent = False
+            call_in(self._executor, self._end_turn, conn, True)
         except self._errors as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
         finally:
-            call_in(self._executor, self._pool.putconn, conn)
+            if lent:
+                call_in(self._executor, self._pool.putconn, conn)
         self._turns += 1
         if self._turns % PURGE_EVERY == 0:
             self.purge_handled()
 
-    def _open_turn(self) -> Any:
-        """Borrow a connection and begin the turn's transaction."""
+    def _open_turn(self, user_id: str, update_key: str | None) -> tuple[Any, tuple[bool, bytes | None] | None]:
+        """Borrow a connection, begin the turn's transaction and try the user's lock (see _lock_and_read)."""
         try:
             conn = self._pool.getconn()
         except self._errors as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
         try:
             conn.execute("BEGIN")
+            return conn, self._lock_and_read(conn, user_id, update_key)
         except BaseException as exc:
+            self._rollback(conn)
             self._pool.putconn(conn)
             if isinstance(exc, self._errors):  # a pooled connection the server has just closed
                 raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
             raise
-        return conn
 
-    @staticmethod
-    def _try_lock(conn: Any, user_id: str) -> bool:
-        """Take the user's transaction-scoped advisory lock if no other worker holds it."""
+    def _lock_and_read(self, conn: Any, user_id: str, update_key: str | None) -> tuple[bool, bytes | None] | None:
+        """Take the user's advisory lock for the transaction and read what the turn reads first; None if taken.
+
+        Two statements: each sees the data committed when it starts, so the reads must start after the lock.
+        """
         row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (user_id,)).fetchone()
-        return bool(row[0])
+        if not row[0]:
+            return None
+        return self._read_opening(lambda sql, params=(): conn.execute(self._q(sql), params), user_id, update_key)
 
-    @staticmethod
-    def _commit(conn: Any) -> None:
-        """Commit the turn."""
-        conn.execute("COMMIT")
+    def _end_turn(self, conn: Any, commit: bool) -> None:
+        """Commit (or roll back) the turn and give its connection back."""
+        try:
+            if commit:
+                conn.execute("COMMIT")
+            else:
+                self._rollback(conn)
+        finally:
+            self._pool.putconn(conn)
 
     def close(self) -> None:
         """Close the pool; later calls raise StoreError."""

@@ -295,7 +295,7 @@ def test_while_the_model_loads_buttons_commands_and_sms_still_work(
 
 def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
     class Broken(FakeParser):
-        async def parse(self, text: str) -> Parse:
+        async def parse(self, text: str, screened: bool = False) -> Parse:
             raise ConnectionError("rasa server down")
 
     chat = Chat(cfg, Broken(), open_store, key)

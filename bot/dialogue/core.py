@@ -578,11 +578,15 @@ class Dialogue:
             reask(turn, node, answer)
 
     async def _parse(self, text: str) -> Parse | None:
-        """Ask the intent model; None while it is still loading."""
+        """Ask the intent model; None while it is still loading.
+
+        Only messages the crisis safeguard has already passed (_route) come here, so the parser does not scan
+        the same text again.
+        """
         if not self.parser.ready:
             return None
         try:
-            return await self.parser.parse(text)
+            return await self.parser.parse(text, screened=True)
         except Exception as exc:  # a loading or unreachable model: fall back to deterministic answers
             log.warning("intent model unavailable: %s", type(exc).__name__)
             return None
