@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import select
 import sqlite3
 import stat
 import threading
@@ -1031,7 +1032,7 @@ class PostgresStore(BaseStore):
             min_size=1,
             max_size=self.pool_size + self.spare_connections,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout_s))},
-            check=ConnectionPool.check_connection,
+            check=self._check_connection,
             timeout=connect_timeout_s,
             open=False,
             name="bot-store",
@@ -1052,6 +1053,21 @@ class PostgresStore(BaseStore):
             super().close()
             raise
         log.info("store opened: PostgreSQL %s (schema v%d, pool %d)", self.where, SCHEMA_VERSION, self.pool_size)
+
+    @staticmethod
+    def _check_connection(conn: Any) -> None:
+        """Make sure a pooled connection still works before it is lent (else the pool replaces it).
+
+        A connection the server has closed (a restart, an idle timeout) has something to read on its socket:
+        the closing notice or the end of the stream. Only then is the server asked (a round trip, which every
+        lending used to cost); an idle connection with nothing to read is lent as it is.
+        """
+        from psycopg_pool import ConnectionPool
+
+        waiting = select.poll()
+        waiting.register(conn.fileno(), select.POLLIN)
+        if waiting.poll(0):
+            ConnectionPool.check_connection(conn)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:

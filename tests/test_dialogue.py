@@ -640,6 +640,14 @@ def test_normalise_for_matching() -> None:
 def test_state_round_trips() -> None:
     s = State(locale="en", flow="repayment_plan", step="amount", data={"repayment_plan": {"creditor": "x"}})
     assert State.from_dict(s.to_dict()) == s
+    s.data["repayment_plan"]["debts"] = [{"amount": "12000", "rate": "0.24"}]
+    s.pending_sms = {"text": "【XX】逾期", "meta": {"numbers": ["10690000"]}}
+    saved = s.to_dict()
+    assert State.from_dict(saved) == s
+    s.data["repayment_plan"]["debts"][0]["amount"] = "1"  # the state goes on changing after it was saved...
+    s.pending_sms["meta"]["numbers"].append("95555")
+    assert saved["data"]["repayment_plan"]["debts"][0]["amount"] == "12000"  # ...the saved copy does not
+    assert saved["pending_sms"]["meta"]["numbers"] == ["10690000"]
 
 
 def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:

@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from contextlib import suppress
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 5.0
@@ -58,6 +61,7 @@ class AiohttpRequest(BaseRequest):
         self._connections = connections
         self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._env: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,11 +72,27 @@ class AiohttpRequest(BaseRequest):
         """Open the session (inside the running event loop, as aiohttp requires)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, enable_cleanup_closed=True)
-            # trust_env: HTTPS_PROXY / NO_PROXY work as they did with PTB's httpx (where Telegram is blocked,
-            # the bot reaches it through a proxy).
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, trust_env=True
-            )
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+
+    def _from_env(self, url: str) -> dict[str, Any]:
+        """The proxy and credentials for url that aiohttp's trust_env would find, looked up once per host.
+
+        HTTPS_PROXY / NO_PROXY (and ~/.netrc) work as they did with PTB's httpx: where Telegram is blocked, the
+        bot reaches it through a proxy. aiohttp's trust_env reads them, and the .netrc file, on every request;
+        they do not change while the bot runs.
+        """
+        target = URL(url)
+        key = (target.scheme, target.host)
+        found = self._env.get(key)
+        if found is None:
+            found = {}
+            with suppress(LookupError):
+                found["proxy"], found["proxy_auth"] = get_env_proxy_for_url(target)
+            if target.host is not None:
+                with suppress(LookupError):
+                    found["auth"] = basicauth_from_netrc(netrc_from_env(), target.host)
+            self._env[key] = found
+        return found
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -121,7 +141,9 @@ class AiohttpRequest(BaseRequest):
                 headers = JSON_HEADERS
         timeout = self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout, uploading)
         try:
-            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout, **self._from_env(url)
+            ) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as err:  # aiohttp's ServerTimeoutError is one too
             raise TimedOut from err
