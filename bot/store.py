@@ -379,6 +379,8 @@ class BaseStore:
         self._turn_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._prefetched: dict[str, bytes | None] = {}
         """In a turn: the user's encrypted state as the turn read it first, until the turn writes it."""
+        self._ended = False
+        """In a PostgreSQL turn: its transaction is over (finish committed it), the connection is given back."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> BaseStore:
@@ -451,6 +453,7 @@ class BaseStore:
         session._bound = conn
         session.duplicate = False
         session._prefetched = {}
+        session._ended = False
         return session
 
     def _q(self, sql: str) -> str:
@@ -502,6 +505,8 @@ class BaseStore:
         Without this a connection cut mid-turn (a database restart) would reach the dialogue as an ordinary
         error: the user would get "something went wrong", the platform a 200, and the update would be lost.
         """
+        if self._ended:
+            raise StoreError("this turn is over: its connection was given back")
         try:
             return self._bound.execute(self._q(sql), params)
         except Exception as exc:
@@ -619,6 +624,16 @@ class BaseStore:
         dies before sending them leaves them for the update's re-delivery (take_unsent). Returns False when
         another worker marked the same update first (its answer stands, ours is dropped).
         """
+        done = self._finish_rows(user_id, state, update_key, outbox)
+        self._turns += 1
+        if self._bound is None and self._turns % PURGE_EVERY == 0:
+            self.purge_handled()
+        return done
+
+    def _finish_rows(
+        self, user_id: str, state: dict[str, Any] | None, update_key: str | None, outbox: list[Any] | None
+    ) -> bool:
+        """The writes of finish, in one transaction (the turn's when bound); False when the update was marked."""
         blob = None if state is None else self._encrypt(_json_bytes(state))
         owner = "" if state is None else user_id  # a deleting turn leaves no row under the user's id
         kept = None if update_key is None or not outbox else self._encrypt(_json_bytes(outbox))
@@ -640,9 +655,6 @@ class BaseStore:
                     "VALUES (?, ?, ?, 0, ?, ?)",
                     (update_key, owner, kept, now + int(self.send_lease_s * 1_000_000), now),
                 )
-        self._turns += 1
-        if self._bound is None and self._turns % PURGE_EVERY == 0:
-            self.purge_handled()
         return True
 
     # -- the outbox: replies committed but not yet sent ------------------------------------------------------
@@ -1111,14 +1123,17 @@ class PostgresStore(BaseStore):
                 opening = call_in(self._executor, self._lock_and_read, conn, user_id, update_key)
             session = self._session(conn)
             session.duplicate, session._prefetched[user_id] = opening
+            lent = False  # from here on the session gives it back when it ends
             try:
                 yield session
             except BaseException:
-                lent = False
-                call_in(self._executor, self._end_turn, conn, False)
+                if not session._ended:
+                    session._ended = True
+                    call_in(self._executor, self._end_turn, conn, False)
                 raise
-            lent = False
-            call_in(self._executor, self._end_turn, conn, True)
+            if not session._ended:
+                session._ended = True
+                call_in(self._executor, self._end_turn, conn, True)
         except self._errors as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
         finally:
@@ -1153,6 +1168,41 @@ class PostgresStore(BaseStore):
         if not row[0]:
             return None
         return self._read_opening(lambda sql, params=(): conn.execute(self._q(sql), params), user_id, update_key)
+
+    def finish(
+        self, user_id: str, state: dict[str, Any] | None, update_key: str | None, outbox: list[Any] | None = None
+    ) -> bool:
+        """As BaseStore.finish; in a turn, the turn's last word: it also commits and gives the connection back.
+
+        One call to the pool instead of two: finish is the last thing a turn does (later store calls in the
+        same turn raise StoreError).
+        """
+        if self._bound is None:
+            return super().finish(user_id, state, update_key, outbox)
+        if self._ended:
+            raise StoreError("this turn is over: its connection was given back")
+        self._ended = True
+        self._prefetched.pop(user_id, None)
+        return call_in(self._executor, self._finish_turn, self._bound, user_id, state, update_key, outbox)
+
+    def _finish_turn(
+        self,
+        conn: Any,
+        user_id: str,
+        state: dict[str, Any] | None,
+        update_key: str | None,
+        outbox: list[Any] | None,
+    ) -> bool:
+        """Write finish's rows on the turn's connection and commit them (roll back when the update was marked).
+
+        The rows are written through a fresh session on the connection: this one has already ended.
+        """
+        done = False
+        try:
+            done = self._session(conn)._finish_rows(user_id, state, update_key, outbox)
+        finally:
+            self._end_turn(conn, done)
+        return done
 
     def _end_turn(self, conn: Any, commit: bool) -> None:
         """Commit (or roll back) the turn and give its connection back."""

@@ -470,6 +470,23 @@ def test_postgres_turns_of_one_user_wait_for_each_other_across_workers(pg_url: s
         assert one.get_state("tg:42") == {"n": 2}
 
 
+def test_postgres_finish_is_a_turns_last_word(pg_url: str, key: bytes) -> None:
+    with PostgresStore(pg_url, key, pool_size=2) as store, PostgresStore(pg_url, key, pool_size=2) as other:
+        with store.turn("u", "tg:1") as db:
+            db.add_evidence("u", "note", "kept with the state")
+            assert db.finish("u", {"n": 1}, "tg:1") is True
+            assert other.get_state("u") == {"n": 1}  # committed when finish returns, not when the turn block ends
+            with pytest.raises(StoreError):  # the turn's connection went back to the pool with it
+                db.add_evidence("u", "note", "too late")
+        assert [e.text for e in store.list_evidence("u")] == ["kept with the state"]
+        with store.turn("u", "tg:2") as db:
+            db.add_evidence("u", "note", "written before another worker marked the update")
+            other.finish("u", {"n": 9}, "tg:2")  # (outside the user's lock: only possible by hand)
+            assert db.finish("u", {"n": 2}, "tg:2") is False
+        assert store.get_state("u") == {"n": 9}  # the other answer stands; this turn left nothing
+        assert [e.text for e in store.list_evidence("u")] == ["kept with the state"]
+
+
 def test_postgres_turn_that_fails_leaves_nothing_behind(pg_url: str, key: bytes) -> None:
     with PostgresStore(pg_url, key, pool_size=2) as store:
         with pytest.raises(RuntimeError), store.turn("u", "tg:9") as db:
