@@ -105,6 +105,9 @@ class CountingDialogue:
         self.counts[incoming.user_id].append(messages_for(replies))
         return replies
 
+    async def flush_sent(self) -> None:
+        await self.real.flush_sent()
+
 
 class Bot:
     """run_telegram in a thread against the fake Bot API (as tests/test_telegram.py does)."""

@@ -690,6 +690,17 @@ class BaseStore:
                 ex("UPDATE outbox SET sent = ? WHERE update_key = ?", (sent, update_key))
 
     @_offloaded
+    def forget_sent(self, update_keys: list[str]) -> int:
+        """Delete the outbox rows of updates whose replies are all out; return how many there were."""
+        deleted = 0
+        with self._read() as ex:  # one statement per 500 keys, each committed by itself
+            for start in range(0, len(update_keys), 500):
+                chunk = update_keys[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                deleted += int(ex(f"DELETE FROM outbox WHERE update_key IN ({marks})", tuple(chunk)).rowcount)
+        return deleted
+
+    @_offloaded
     def release_unsent(self, update_key: str) -> None:
         """Give up the lease on the update's unsent replies (sending failed): its next delivery sends them."""
         with self._read() as ex:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -365,9 +366,22 @@ class Died(BaseException):
 
 
 def deliver(chat: Chat, update_id: str, send: Any, take_over: bool = False, **kwargs: Any) -> list[Reply]:
-    """Deliver one update with its platform id; the core sends its replies through send."""
+    """Deliver one update with its platform id; the core sends its replies through send (then the channel stops)."""
     incoming = Incoming(chat.user, update_id=update_id, **kwargs)
-    return asyncio.run(chat.dialogue.handle(incoming, send, take_over=take_over))
+
+    async def go() -> list[Reply]:
+        try:
+            return await chat.dialogue.handle(incoming, send, take_over=take_over)
+        finally:
+            await chat.dialogue.flush_sent()
+
+    return asyncio.run(go())
+
+
+def kept(store: BaseStore, update_key: str) -> bool:
+    """Whether the outbox still holds replies of this update."""
+    with store._read() as ex:
+        return ex("SELECT 1 FROM outbox WHERE update_key = ?", (update_key,)).fetchone() is not None
 
 
 def test_replies_committed_but_not_sent_when_the_worker_died_go_out_once_on_the_next_delivery(
@@ -410,7 +424,25 @@ def test_a_reply_that_could_not_be_sent_goes_out_with_the_next_delivery(fake_cha
     deliver(fake_chat, "tg:2", send)  # no lease to wait for: the failed send gave it up
     assert out == [content.t("zh-Hans", "sms.saved", count=1)]
     assert len(fake_chat.store.list_evidence("u1")) == 1  # the save did not run again
-    assert fake_chat.store.take_unsent("tg:2", take_over=True) is None  # sent replies are not kept
+    assert not kept(fake_chat.store, "tg:2")  # sent replies are not kept
+
+
+def test_the_outbox_forgets_replies_shortly_after_they_are_all_out(fake_chat: Chat) -> None:
+    out: list[str] = []
+
+    async def send(reply: Reply) -> None:
+        out.append(reply.text)
+
+    async def conversation() -> None:  # one running channel: nobody calls flush_sent
+        for n, text in enumerate(("/start", "你好", "/help")):
+            await fake_chat.dialogue.handle(Incoming(fake_chat.user, text=text, update_id=f"tg:{n}"), send)
+        assert len(out) >= 3
+        deadline = time.monotonic() + 10
+        while any(kept(fake_chat.store, f"tg:{n}") for n in range(3)):
+            assert time.monotonic() < deadline, "sent replies stayed in the outbox"
+            await asyncio.sleep(0.02)
+
+    asyncio.run(conversation())
 
 
 def test_message_text_is_never_logged_on_the_real_model(chat: Chat, caplog: pytest.LogCaptureFixture) -> None:

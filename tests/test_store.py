@@ -435,6 +435,16 @@ def test_unsent_replies_are_free_once_released_or_their_lease_is_over(open_store
         assert rows_of(store, "u")["outbox"] == 2
 
 
+def test_updates_whose_replies_are_all_out_are_forgotten_together(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        for n in range(1, 5):
+            store.finish("u", {"n": n}, f"tg:{n}", [{"text": f"reply {n}"}])
+        assert store.forget_sent(["tg:1", "tg:3", "tg:9"]) == 2
+        assert [store.take_unsent(f"tg:{n}", take_over=True) is None for n in range(1, 5)] == [True, False, True, False]
+        assert store.forget_sent([f"tg:{n}" for n in range(2, 1200)]) == 2  # more keys than one statement takes
+        assert rows_of(store, "u")["outbox"] == 0
+
+
 def test_replies_never_sent_are_dropped_after_a_day(open_store: StoreFactory, key: bytes) -> None:
     with open_store(key) as store:
         store.finish("u", {"n": 1}, "tg:1", [{"text": "one"}])

@@ -600,6 +600,10 @@ class TelegramChannel:
         except TelegramError as send_err:
             log.warning("could not tell the user about the error: %s", type(send_err).__name__)
 
+    async def post_stop(self, application: Application) -> None:
+        """Note in the store that the replies sent so far are out (the core notes them in batches)."""
+        await self.dialogue.flush_sent()
+
     async def post_init(self, application: Application) -> None:
         """Sets the command menu and the bot's description for each language Telegram can tell apart."""
         bot = application.bot
@@ -761,6 +765,7 @@ def build_application(
         .request(AiohttpRequest())  # ~2.5× less CPU per Bot API call than PTB's httpx (telegram_http.py)
         .get_updates_request(TolerantUpdatesRequest())
         .post_init(channel.post_init)
+        .post_stop(channel.post_stop)
         .job_queue(None)  # no scheduled jobs: the dialogue state lives in the store, not in PTB
     )
     # Telegram's flood limits: 30 messages/s overall, 20/min per group; retry after a 429
@@ -888,6 +893,8 @@ async def stop_webhook(application: Application, runner: web.AppRunner | None) -
         await runner.cleanup()
     if application.running:
         await application.stop()
+        if application.post_stop is not None:  # as PTB's own run_webhook does
+            await application.post_stop(application)
     await application.shutdown()
 
 

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Reply], Awaitable[None]]
 """How a channel sends one reply (all its parts and files); it raises when the reply did not go out."""
+SENT_FLUSH_S = 0.05
+"""Updates whose replies are all out are noted in the store together, this long after the first of them."""
 
 INTENT_FLOWS = {
     "stay_calm": "stay_calm",
@@ -167,6 +169,10 @@ class Dialogue:
         self.ocr = ocr
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        self._all_sent: list[str] = []
+        self._out: set[str] = set()
+        """Updates whose replies this process has sent, until the store has forgotten them."""
+        self._flusher: asyncio.Task[None] | None = None
         book()  # load and check the flows now, not on the first message
 
     async def handle(self, incoming: Incoming, send: Send | None = None, *, take_over: bool = False) -> list[Reply]:
@@ -195,7 +201,14 @@ class Dialogue:
                 del self._waiting[user], self._locks[user]
 
     async def _send(self, answered: _Answered, send: Send) -> None:
-        """Send the replies from the first unsent one, noting each in the outbox once it is out."""
+        """Send the replies from the first unsent one, noting each in the outbox once it is out.
+
+        A reply with more after it is noted at once (a re-delivery sends only the rest). An update whose
+        replies are all out is noted with others a moment later (SENT_FLUSH_S), one statement for all: this
+        process knows meanwhile (a re-delivery here sends nothing), and the channel tells the platform right
+        away that the update is handled, after which it is not delivered again; only a crash in that moment
+        leaves the replies to be sent again by another process.
+        """
         total = len(answered.replies)
         for i in range(answered.first, total):
             try:
@@ -204,8 +217,38 @@ class Dialogue:
                 if answered.kept is not None:  # not out: the update's next delivery may send it at once
                     await self._note(self.store.release_unsent, answered.kept)
                 raise
-            if answered.kept is not None:
+            if answered.kept is not None and i + 1 < total:
                 await self._note(self.store.mark_sent, answered.kept, i + 1, total)
+        if answered.kept is not None:
+            self._all_sent.append(answered.kept)
+            self._out.add(answered.kept)
+            flusher = self._flusher
+            if flusher is None or flusher.done() or flusher.get_loop() is not asyncio.get_running_loop():
+                self._flusher = asyncio.ensure_future(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        """After SENT_FLUSH_S, note every update whose replies are all out (one statement for all of them)."""
+        try:
+            await asyncio.sleep(SENT_FLUSH_S)
+            while self._all_sent:
+                await self._flush()
+        finally:
+            if self._flusher is asyncio.current_task():
+                self._flusher = None
+
+    async def flush_sent(self) -> None:
+        """Note at once the updates whose replies are all out (the outbox forgets them); channels call it on stop."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and flusher is not asyncio.current_task() and not flusher.done():
+            flusher.cancel()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Tell the store which updates have all their replies out."""
+        keys, self._all_sent = self._all_sent, []
+        if keys:
+            await self._note(self.store.forget_sent, keys)
+            self._out.difference_update(keys)
 
     async def _note(self, call: Callable[..., object], *args: object) -> None:
         """Note the outbox's progress; a store that fails now only costs a reply sent again on a re-delivery.
@@ -231,7 +274,8 @@ class Dialogue:
         keep = keep and key is not None
         with self.store.turn(user, key) as db:
             if db.duplicate:
-                unsent = db.take_unsent(key, take_over) if keep and key is not None else None
+                sent_here = key in self._out  # all out, the store not told yet: nothing left to send
+                unsent = db.take_unsent(key, take_over) if keep and key is not None and not sent_here else None
                 if unsent is None:
                     log.info("an update was delivered again; it was answered already")
                     return _Answered([])
