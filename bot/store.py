@@ -328,6 +328,15 @@ def _micros(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+OPENING_SQL = "SELECT (SELECT data FROM state WHERE user_id = ?), EXISTS (SELECT 1 FROM handled WHERE update_key = ?)"
+"""What a turn reads first: the user's state and whether the update was handled."""
+
+
+def _opening(row: Any) -> tuple[bool, bytes | None]:
+    """The row of OPENING_SQL as (handled, the encrypted state or None)."""
+    return bool(row[1]), None if row[0] is None else bytes(row[0])
+
+
 def _json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON of a value, for encryption."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -430,11 +439,7 @@ class BaseStore:
     @staticmethod
     def _read_opening(ex: Callable[..., Any], user_id: str, update_key: str | None) -> tuple[bool, bytes | None]:
         """Whether the update was handled, and the user's encrypted state (None for a new user), in one query."""
-        row = ex(
-            "SELECT (SELECT data FROM state WHERE user_id = ?), " "EXISTS (SELECT 1 FROM handled WHERE update_key = ?)",
-            (user_id, update_key),
-        ).fetchone()
-        return bool(row[1]), None if row[0] is None else bytes(row[0])
+        return _opening(ex(OPENING_SQL, (user_id, update_key)).fetchone())
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -640,6 +645,10 @@ class BaseStore:
         now = _micros(_now())
         self._prefetched.pop(user_id, None)
         with self._tx() as ex:
+            if update_key is not None and blob is not None:
+                done = self._write_finish(ex, user_id, blob, update_key, kept, now)
+                if done is not None:
+                    return done
             if update_key is not None:
                 cur = ex(
                     "INSERT INTO handled (update_key, user_id, at_us) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -656,6 +665,12 @@ class BaseStore:
                     (update_key, owner, kept, now + int(self.send_lease_s * 1_000_000), now),
                 )
         return True
+
+    def _write_finish(
+        self, ex: Callable[..., Any], user_id: str, blob: bytes, update_key: str, kept: bytes | None, now: int
+    ) -> bool | None:
+        """Finish's rows in one statement where the engine can (else None: one statement each)."""
+        return None
 
     # -- the outbox: replies committed but not yet sent ------------------------------------------------------
 
@@ -1161,8 +1176,7 @@ class PostgresStore(BaseStore):
         except self._errors as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
         try:
-            conn.execute("BEGIN")
-            return conn, self._lock_and_read(conn, user_id, update_key)
+            return conn, self._lock_and_read(conn, user_id, update_key, begin=True)
         except BaseException as exc:
             self._rollback(conn)
             self._pool.putconn(conn)
@@ -1170,15 +1184,20 @@ class PostgresStore(BaseStore):
                 raise StoreUnavailable(f"PostgreSQL at {self.where} is unreachable ({type(exc).__name__})") from exc
             raise
 
-    def _lock_and_read(self, conn: Any, user_id: str, update_key: str | None) -> tuple[bool, bytes | None] | None:
+    def _lock_and_read(
+        self, conn: Any, user_id: str, update_key: str | None, begin: bool = False
+    ) -> tuple[bool, bytes | None] | None:
         """Take the user's advisory lock for the transaction and read what the turn reads first; None if taken.
 
-        Two statements: each sees the data committed when it starts, so the reads must start after the lock.
+        Two statements: each sees the data committed when it starts, so the read must start after the lock.
+        (Sending them together in psycopg's pipeline mode measured more CPU, not less.)
         """
+        if begin:
+            conn.execute("BEGIN")
         row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (user_id,)).fetchone()
         if not row[0]:
             return None
-        return self._read_opening(lambda sql, params=(): conn.execute(self._q(sql), params), user_id, update_key)
+        return _opening(conn.execute(self._q(OPENING_SQL), (user_id, update_key)).fetchone())
 
     def finish(
         self, user_id: str, state: dict[str, Any] | None, update_key: str | None, outbox: list[Any] | None = None
@@ -1214,6 +1233,33 @@ class PostgresStore(BaseStore):
         finally:
             self._end_turn(conn, done)
         return done
+
+    def _write_finish(
+        self, ex: Callable[..., Any], user_id: str, blob: bytes, update_key: str, kept: bytes | None, now: int
+    ) -> bool | None:
+        """The update id, the state and the outbox row in one statement: the state and replies only if the id is new.
+
+        Each statement costs a worker about 60 µs of CPU (a round trip through the driver); this is one instead
+        of three on every turn.
+        """
+        outbox = (
+            ", kept AS (INSERT INTO outbox (update_key, user_id, replies, sent, lease_us, at_us) "
+            "SELECT ?::text, ?::text, ?::bytea, 0, ?::bigint, ?::bigint WHERE EXISTS (SELECT 1 FROM marked))"
+            if kept is not None
+            else ""
+        )
+        sql = (
+            "WITH marked AS (INSERT INTO handled (update_key, user_id, at_us) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING 1), "
+            "saved AS (INSERT INTO state (user_id, data, updated_at) "
+            "SELECT ?::text, ?::bytea, ?::text WHERE EXISTS (SELECT 1 FROM marked) "
+            "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at)"
+            f"{outbox} SELECT EXISTS (SELECT 1 FROM marked)"
+        )
+        params: tuple[Any, ...] = (update_key, user_id, now, user_id, blob, _now().isoformat())
+        if kept is not None:
+            params += (update_key, user_id, kept, now + int(self.send_lease_s * 1_000_000), now)
+        return bool(ex(sql, params).fetchone()[0])
 
     def _end_turn(self, conn: Any, commit: bool) -> None:
         """Commit (or roll back) the turn and give its connection back."""
