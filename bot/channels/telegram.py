@@ -308,38 +308,54 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
 
 
 class _Typing:
-    """Send "typing…" while the core works, only if it takes a while; never after the answer is sent."""
+    """Send "typing…" while the core works, only if it takes a while; never after the answer is sent.
+
+    Most answers come before the first action is due: until then there is only a timer (no task), so a fast
+    answer costs a timer set and cancelled.
+    """
 
     def __init__(self, bot: Bot, chat_id: int, first_after: float) -> None:
         self._bot = bot
         self._chat_id = chat_id
         self._first_after = first_after
-        self._stop = asyncio.Event()
+        self._stopped = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def _run(self) -> None:
-        delay = self._first_after
+    def _start(self) -> None:
+        """The core is still working when the first action is due: show it, and again every few seconds."""
+        self._timer = None
+        if not self._stopped:
+            self._stop = asyncio.Event()
+            self._task = asyncio.ensure_future(self._run(self._stop))
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                return
-            except asyncio.TimeoutError:
-                pass
             try:
                 await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
             except TelegramError as err:
                 log.debug("chat action failed: %s", type(err).__name__)
-            delay = TYPING_REPEAT_S
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=TYPING_REPEAT_S)
+                return
+            except asyncio.TimeoutError:
+                pass
 
     async def stop(self) -> None:
         """Stop showing "typing…" (an action already on its way arrives before the answer)."""
-        self._stop.set()
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is not None:
+            assert self._stop is not None
+            self._stop.set()
             task, self._task = self._task, None
             await task
 
     async def __aenter__(self) -> _Typing:
-        self._task = asyncio.create_task(self._run())
+        self._timer = asyncio.get_running_loop().call_later(self._first_after, self._start)
         return self
 
     async def __aexit__(

@@ -39,7 +39,7 @@ from bot.dialogue.locale import choose_locale, from_hint
 from bot.dialogue.place import place_notice, remember_place
 from bot.dialogue.render import assessment_meta, money, render_assessment
 from bot.dialogue.slots import is_bare_amount, plan_slots
-from bot.dialogue.sms import Signal, sms_signal, speaks_in_first_person
+from bot.dialogue.sms import Signal, speaks_in_first_person
 from bot.dialogue.state import State
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Incoming, Reply
@@ -282,8 +282,8 @@ class Dialogue:
                 log.info("an update was delivered again before all its replies were sent; sending the rest")
                 return _Answered([Reply.from_json(r) for r in unsent.replies], key, unsent.sent)
             state = State.from_dict(db.get_state(user))
-            turn = Turn(user, incoming, state, self._locale(state, incoming), db, self.cfg)
-            state.locale = turn.locale
+            turn = Turn(user, incoming, state, "", db, self.cfg)
+            state.locale = turn.locale = self._locale(turn)
             try:
                 self._route(turn)
             except StoreUnavailable:
@@ -299,14 +299,15 @@ class Dialogue:
                 return _Answered([])  # another worker answered this update first
         return _Answered(turn.replies, key if outbox else None)
 
-    def _locale(self, state: State, incoming: Incoming) -> str:
+    def _locale(self, turn: Turn) -> str:
         """Pick the reply locale; an SMS, a button label or a command does not change the user's language."""
+        incoming, state = turn.incoming, turn.state
         text = incoming.text or ""
         own_words = (
             bool(text)
             and incoming.option_id is None
             and not text.lstrip().startswith("/")
-            and sms_signal(text, incoming.forwarded) != "strong"
+            and turn.sms_signal() != "strong"
         )
         default = from_hint(incoming.locale_hint) or self.cfg.locale.default
         return choose_locale(state.locale, state.locale_fixed, text if own_words else "", None, default)
@@ -322,7 +323,7 @@ class Dialogue:
         hit = _crisis_scan(text) if text else None
         if hit is not None:
             self._crisis(turn, hit.kind)
-            if sms_signal(text, incoming.forwarded) == "strong":
+            if turn.sms_signal() == "strong":
                 self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
             return
         if incoming.option_id:
@@ -343,7 +344,7 @@ class Dialogue:
     def _text(self, turn: Turn, text: str) -> None:
         """Answer a typed or pasted message."""
         node = waiting_node(turn)
-        signal = sms_signal(text, turn.incoming.forwarded)
+        signal = turn.sms_signal()
         answer: Answer | Invalid | None = None
         if node is not None:
             if node.free:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Config
 from bot.dialogue import content
+from bot.dialogue.sms import Signal, sms_signal
 from bot.dialogue.state import State
 from bot.dialogue.types import Attachment, Incoming, Option, Reply
 from bot.store import BaseStore
@@ -52,6 +53,13 @@ class Turn:
     """Figures for later questions were kept from this message (the reply says so)."""
     detected: bool = False
     """This message already answered a later question of the flow waiting for an answer."""
+    _signal: list[Signal | None] = field(default_factory=list, repr=False)
+
+    def sms_signal(self) -> Signal | None:
+        """How much the message looks like a collection SMS (bot.dialogue.sms), worked out once per message."""
+        if not self._signal:
+            self._signal.append(sms_signal(self.incoming.text or "", self.incoming.forwarded))
+        return self._signal[0]
 
     def t(self, key: str, **values: object) -> str:
         """Return a text in the user's locale."""
