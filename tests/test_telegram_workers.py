@@ -160,7 +160,7 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
             sender.start()
             deadline = time.monotonic() + 20
             while not watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO handled%'"
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO handled%'"
             ).fetchone():
                 assert time.monotonic() < deadline, "the save never reached the database"
                 time.sleep(0.05)
