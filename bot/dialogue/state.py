@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bot.config import LOCALES
 
 STATE_VERSION = 1
-_ATOMS = (str, int, float, bool, type(None))
 
 
 @dataclass
@@ -55,11 +53,12 @@ class State:
         return s
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-safe form the store keeps: a copy, which later changes to the state do not touch.
+        """Return the JSON-safe form the store keeps, for writing out at once.
 
-        What dataclasses.asdict gives, built without its per-value dispatch (it is written on every message).
+        It shares the state's lists and dicts (no copy: it is written on every message, and copying a pending
+        SMS with its assessment cost more than writing it); serialise it before the state changes again.
         """
-        return {"v": STATE_VERSION, **{f.name: _copied(getattr(self, f.name)) for f in _FIELDS}}
+        return {"v": STATE_VERSION, **{f.name: getattr(self, f.name) for f in _FIELDS}}
 
     def flow_data(self, flow: str) -> dict[str, Any]:
         """Return (creating) the answers collected by one flow."""
@@ -73,14 +72,3 @@ class State:
 
 
 _FIELDS = fields(State)
-
-
-def _copied(value: Any) -> Any:
-    """A deep copy of a JSON-like value (dicts, lists and tuples of plain values are copied as such)."""
-    if isinstance(value, _ATOMS):
-        return value
-    if isinstance(value, dict):
-        return {_copied(k): _copied(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_copied(v) for v in value)
-    return copy.deepcopy(value)
