@@ -173,6 +173,7 @@ class Dialogue:
         self._out: set[str] = set()
         """Updates whose replies this process has sent, until the store has forgotten them."""
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = False
         book()  # load and check the flows now, not on the first message
 
     async def handle(self, incoming: Incoming, send: Send | None = None, *, take_over: bool = False) -> list[Reply]:
@@ -238,8 +239,8 @@ class Dialogue:
 
     async def flush_sent(self) -> None:
         """Note at once the updates whose replies are all out (the outbox forgets them); channels call it on stop."""
-        flusher, self._flusher = self._flusher, None
-        if flusher is not None and flusher is not asyncio.current_task() and not flusher.done():
+        flusher = self._flusher
+        if flusher is not None and not flusher.done() and not self._flushing:  # still waiting: no longer needed
             flusher.cancel()
         await self._flush()
 
@@ -247,8 +248,12 @@ class Dialogue:
         """Tell the store which updates have all their replies out."""
         keys, self._all_sent = self._all_sent, []
         if keys:
-            await self._note(self.store.forget_sent, keys)
-            self._out.difference_update(keys)
+            self._flushing = True
+            try:
+                await self._note(self.store.forget_sent, keys)
+            finally:
+                self._flushing = False
+                self._out.difference_update(keys)
 
     async def _note(self, call: Callable[..., object], *args: object) -> None:
         """Note the outbox's progress; a store that fails now only costs a reply sent again on a re-delivery.
