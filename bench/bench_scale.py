@@ -261,12 +261,13 @@ def py_spy() -> str | None:
 
 CATEGORIES = (
     (
-        "Rasa NLU (tokenizer, featurizers, graph runner, classifier)",
-        ("rasa/", "dask/", "sklearn/", "scipy/", "numpy/", "jieba/"),
+        "Rasa NLU (tokenizer, featurizers, classifier, bot/nlu.py)",
+        ("rasa/", "dask/", "sklearn/", "scipy/", "numpy/", "jieba/", "bot/nlu.py"),
     ),
     ("TensorFlow", ("tensorflow/", "keras/")),
     ("SMS assessment (bot/assess)", ("bot/assess/",)),
     ("PostgreSQL driver (psycopg)", ("psycopg/", "psycopg_pool/")),
+    ("store and its thread hand-offs (bot/store.py, bot/offload.py)", ("bot/store.py", "bot/offload.py", "futures/")),
     ("Fernet encryption", ("cryptography/",)),
     ("python-telegram-bot", ("telegram/",)),
     ("Telegram channel (bot/channels)", ("telegram.py", "telegram_http.py")),

@@ -100,10 +100,13 @@ class CountingDialogue:
         self.real = real
         self.counts: dict[str, list[int]] = defaultdict(list)
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
-        replies = await self.real.handle(incoming)
+    async def handle(self, incoming: Incoming, send: Any = None, **kw: Any) -> list[Reply]:
+        replies = await self.real.handle(incoming, send, **kw)
         self.counts[incoming.user_id].append(messages_for(replies))
         return replies
+
+    async def flush_sent(self) -> None:
+        await self.real.flush_sent()
 
 
 class Bot:

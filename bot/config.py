@@ -46,6 +46,7 @@ class StoreConfig:
     url: str = "sqlite:///data/bot.sqlite3"
     key_file: str = "data/secret.key"
     pool_size: int = 8
+    send_lease_s: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ Must not import the dialogue or a channel (tests/test_architecture.py).
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import gc
 import logging
 import os
+import re
 import sys
 import threading
 import warnings
@@ -70,12 +70,166 @@ def _to_parse(data: dict[str, Any], text: str, notes: list[str], threshold: floa
     return Parse(name, confidence, entities, ranking, text, tuple(notes))
 
 
+class DirectPipeline:
+    """The loaded graph's own components called one after another on one message, computing only what is used.
+
+    Rasa's graph runner (dask) runs every component on the message; the featurizers build per-token matrices
+    that the logistic-regression classifier never reads, and the classifier combines them with scipy's sparse
+    stacking and copies its 3.7 MB weight matrix on every call. Here the sentence vector the classifier reads is
+    built directly (the same columns, values and order, so the same floating-point sums) and scored with the
+    same sparse product and softmax; tokenizer, entity extractors and the "/intent" handler are the components
+    themselves. For a graph of any other shape `build` gives None and the runner is used.
+    tests/test_nlu.py compares both on every dev-set message.
+    """
+
+    def __init__(
+        self, converter: Any, tokenizer: Any, featurizers: list[Any], classifier: Any, after: list[Any]
+    ) -> None:
+        """Keep the components (see build) and prepare what each parse reuses."""
+        import numpy as np
+        from rasa.shared.nlu.constants import TEXT
+
+        self._text = TEXT
+        self.converter, self.tokenizer, self.classifier, self.after = converter, tokenizer, classifier, after
+        self.blocks: list[tuple[str, Any, Any, Any, int]] = []
+        """Per featurizer, in pipeline order: kind, component, its sentence-vector means, vocabulary, width."""
+        for featurizer in featurizers:
+            if type(featurizer).__name__ == "RegexFeaturizer":
+                if not featurizer.known_patterns:
+                    continue  # it adds no features at all
+                flags = 0 if featurizer.case_sensitive else re.IGNORECASE
+                compiled = [re.compile(p["pattern"], flags) for p in featurizer.known_patterns]
+                self.blocks.append(("regex", featurizer, compiled, None, len(compiled)))
+            else:
+                vectorizer = (featurizer.vectorizers or {}).get(TEXT)
+                if vectorizer is None:
+                    continue  # no features for text
+                vocabulary = vectorizer.vocabulary_
+                self.blocks.append(("counts", featurizer, vectorizer.build_analyzer(), vocabulary, len(vocabulary)))
+        clf = classifier.clf
+        self.coef_t = np.ascontiguousarray(clf.coef_.T)
+        self.intercept = clf.intercept_
+        self.classes = clf.classes_
+        self.ranking_length = int(classifier.config.get("ranking_length", 0))
+        self.width = sum(block[4] for block in self.blocks)
+
+    @classmethod
+    def build(cls, runner: Any, target: str) -> DirectPipeline | None:
+        """The direct pipeline for a graph it reproduces exactly, else None."""
+        try:
+            chain = cls._chain(runner._instantiated_nodes, target)
+        except (AttributeError, KeyError, TypeError):
+            return None
+        if chain is None:
+            return None
+        names = [type(c).__name__ for c in chain]
+        if names[0] != "NLUMessageConverter" or names[1] != "JiebaTokenizer" or names[-1] != "RegexMessageHandler":
+            return None
+        try:
+            at = names.index("LogisticRegressionClassifier")
+        except ValueError:
+            return None
+        featurizers, after = chain[2:at], chain[at + 1 : -1]
+        if not all(type(f).__name__ in ("RegexFeaturizer", "CountVectorsFeaturizer") for f in featurizers):
+            return None
+        if not all(type(a).__name__ == "RegexEntityExtractor" for a in after):
+            return None
+        clf = chain[at].clf
+        multinomial = clf.multi_class == "multinomial" or (
+            clf.multi_class == "auto" and clf.classes_.size > 2 and clf.solver != "liblinear"
+        )
+        if not multinomial or any(
+            getattr(f, "vectorizers", None) and f.vectorizers.get("text") and f.vectorizers["text"].binary
+            for f in featurizers
+        ):
+            return None
+        pipeline = cls(chain[0], chain[1], featurizers, chain[at], [*after, chain[-1]])
+        return pipeline if pipeline.width == clf.coef_.shape[1] else None
+
+    @staticmethod
+    def _chain(nodes: dict[str, Any], target: str) -> list[Any] | None:
+        """The loaded components from the message converter to the target, when the graph is one plain chain."""
+        chain: list[Any] = []
+        name = target
+        while name in nodes:
+            node = nodes[name]
+            if node._hooks or node._component is None or set(node._inputs) != {"messages"}:
+                return None
+            chain.append(node)
+            name = node._inputs["messages"]
+        chain.reverse()
+        if not chain or chain[0]._fn_name != "convert_user_message":
+            return None
+        if any(node._fn_name != "process" for node in chain[1:]):
+            return None
+        return [node._component for node in chain]
+
+    def parse(self, text: str) -> dict[str, Any] | None:
+        """Rasa's parse dictionary for one text, or None when the graph runner must do it (no tokens)."""
+        import numpy as np
+        from rasa.core.channels.channel import UserMessage
+        from rasa.nlu.constants import TOKENS_NAMES
+        from scipy.sparse import csr_matrix
+        from sklearn.utils.extmath import softmax
+
+        messages = self.tokenizer.process(self.converter.convert_user_message([UserMessage(text)]))
+        message = messages[0]
+        tokens = message.get(TOKENS_NAMES[self._text])
+        if not tokens:
+            return None
+        text = message.get(self._text)
+        columns: list[int] = []
+        values: list[float] = []
+        offset = 0
+        for kind, featurizer, means, vocabulary, width in self.blocks:
+            if kind == "regex":
+                for index, pattern in enumerate(means):
+                    if any(t.start < m.end() and t.end > m.start() for m in pattern.finditer(text) for t in tokens):
+                        columns.append(offset + index)
+                        values.append(1.0)
+            else:
+                words = featurizer._get_processed_message_tokens_by_attribute(message, self._text)
+                if not words:
+                    return None
+                counts: dict[int, int] = {}
+                for feature in means(" ".join(words)):
+                    index = vocabulary.get(feature)
+                    if index is not None:
+                        counts[index] = counts.get(index, 0) + 1
+                for index in sorted(counts):
+                    columns.append(offset + index)
+                    values.append(float(counts[index]))
+            offset += width
+        x = csr_matrix(
+            (
+                np.array(values, dtype=np.float64),
+                np.array(columns, dtype=np.int32),
+                np.array([0, len(columns)], dtype=np.int32),
+            ),
+            shape=(1, self.width),
+        )
+        probabilities = softmax(x @ self.coef_t + self.intercept, copy=False)[0]
+        ranking = sorted(
+            ({"name": name, "confidence": p} for name, p in zip(self.classes, probabilities, strict=True)),
+            key=lambda e: -e["confidence"],
+        )
+        message.set("intent", ranking[0], add_to_output=True)
+        message.set(
+            "intent_ranking", ranking[: self.ranking_length] if self.ranking_length > 0 else ranking, add_to_output=True
+        )
+        for component in self.after:
+            messages = component.process(messages)
+        data: dict[str, Any] = messages[0].as_dict(only_output_properties=True)
+        return data
+
+
 class RasaNluGraph:
     """A trained Rasa model's prediction graph, loaded with Rasa's own graph loader.
 
     This is what `rasa.core.agent.Agent.load` does for an NLU-only model, minus the dialogue machinery:
     the training schema stored in the archive is not instantiated, so an NLU pipeline without
     TensorFlow components never imports TensorFlow (saves ~4 s of start-up and ~400 MB of memory).
+    Parses go through DirectPipeline when the graph has a shape it reproduces, else through the runner.
     """
 
     def __init__(self, model_path: Path) -> None:
@@ -118,9 +272,25 @@ class RasaNluGraph:
         self._message = UserMessage
         self._inputs = (PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER)
         self._tracker = DialogueStateTracker.from_events("nlu", [])
+        self.direct = DirectPipeline.build(self.runner, self.metadata.nlu_target)
 
     def parse(self, text: str) -> dict[str, Any]:
-        """Run the NLU graph on one text and return Rasa's parse dictionary."""
+        """Run the model on one text and return Rasa's parse dictionary."""
+        data = self.direct.parse(text) if self.direct is not None else None
+        return data if data is not None else self.run_graph(text)
+
+    def check_direct(self, texts: tuple[str, ...]) -> None:
+        """Keep the direct pipeline only if it answers these texts exactly as the graph runner does."""
+        if self.direct is None:
+            return
+        for text in texts:
+            if self.direct.parse(text) != self.run_graph(text):
+                log.warning("the direct NLU pipeline differs from Rasa's graph runner; using the runner")
+                self.direct = None
+                return
+
+    def run_graph(self, text: str) -> dict[str, Any]:
+        """Run Rasa's graph runner on one text and return its parse dictionary."""
         target = self.metadata.nlu_target
         msg_key, tracker_key = self._inputs
         results = self.runner.run(inputs={msg_key: [self._message(text)], tracker_key: self._tracker}, targets=[target])
@@ -145,10 +315,16 @@ class _Prepared:
         self.text, self.notes, self.answer = text, notes, answer
 
 
-def prepare(raw: str, max_chars: int) -> _Prepared:
-    """Normalise a message and answer at once where the model is not needed (crisis, no words)."""
+def prepare(raw: str, max_chars: int, screened: bool = False) -> _Prepared:
+    """Normalise a message and answer at once where the model is not needed (crisis, no words).
+
+    The crisis safeguard reads the message as sent and as normalised (where normalising changed it); screened
+    means the caller has just run it on the message as sent, with no hit, so that is not done twice.
+    """
     text, notes = normalise(raw, max_chars)
-    hit = detect_crisis(raw) or detect_crisis(text)
+    hit = None if screened else detect_crisis(raw)
+    if (hit is None or hit.reported) and text != raw:
+        hit = detect_crisis(text) or hit
     if hit is not None and not hit.reported:
         note = f"crisis safeguard ({hit.kind}, {hit.pattern_id})"
         return _Prepared(text, notes, Parse("crisis", 1.0, (), (("crisis", 1.0),), text, (*notes, note)))
@@ -190,8 +366,10 @@ class InProcessParser:
         try:
             quiet_rasa()
             self._agent = RasaNluGraph(self.model_path)
-            for warm in ("你好", "hello", "他们说要起诉我"):  # jieba loads its dictionary on first use
-                self._agent.parse(warm)
+            warm = ("你好", "hello", "他们说要起诉我", "借呗打电话到我单位")  # jieba loads its dictionary on first use
+            self._agent.check_direct(warm)
+            for text in warm:
+                self._agent.parse(text)
             freeze_loaded_objects()
         except BaseException as exc:  # reported to callers of parse
             self._error = exc
@@ -213,7 +391,7 @@ class InProcessParser:
         return self
 
     def _parse_blocking(self, text: str) -> dict[str, Any]:
-        """Run the model on one normalised text (worker thread only)."""
+        """Run the loaded model on one normalised text."""
         assert self._agent is not None
         return self._agent.parse(text)
 
@@ -226,14 +404,17 @@ class InProcessParser:
         data = self._pool.submit(self._parse_blocking, prepared.text).result()
         return _to_parse(data, prepared.text, prepared.notes, self.threshold)
 
-    async def parse(self, raw: str) -> Parse:
-        """Classify one message without blocking the event loop."""
-        prepared = prepare(raw, self.max_chars)
+    async def parse(self, raw: str, screened: bool = False) -> Parse:
+        """Classify one message, on the event loop's thread once the model is loaded.
+
+        A parse is about 0.4 ms of CPU (DirectPipeline), as long as handing it to a thread and back costs; in a
+        thread it would hold the interpreter lock all the same, so the loop would not serve other chats sooner.
+        """
+        prepared = prepare(raw, self.max_chars, screened)
         if prepared.answer is not None:
             return prepared.answer
         self._raise_if_unusable()
-        loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(self._pool, self._parse_blocking, prepared.text)
+        data = self._parse_blocking(prepared.text)
         return _to_parse(data, prepared.text, prepared.notes, self.threshold)
 
     def _raise_if_unusable(self) -> None:
@@ -288,9 +469,9 @@ class HttpParser:
         """A remote server is assumed ready; a failed request raises."""
         return True
 
-    async def parse(self, raw: str) -> Parse:
+    async def parse(self, raw: str, screened: bool = False) -> Parse:
         """Ask the server to classify one message."""
-        prepared = prepare(raw, self.max_chars)
+        prepared = prepare(raw, self.max_chars, screened)
         if prepared.answer is not None:
             return prepared.answer
         resp = await self._client.post(self.url, json={"text": prepared.text}, params=self._params)

@@ -64,8 +64,8 @@ class Parser(Protocol):
         """Whether the model is loaded and can answer now."""
         ...
 
-    async def parse(self, text: str) -> Parse:
-        """Classify one message."""
+    async def parse(self, text: str, screened: bool = False) -> Parse:
+        """Classify one message; screened: the caller ran the crisis safeguard on this text and it found nothing."""
         ...
 
 

@@ -36,7 +36,7 @@ class FakeParser:
     def ready(self) -> bool:
         return self._ready
 
-    async def parse(self, text: str) -> Parse:
+    async def parse(self, text: str, screened: bool = False) -> Parse:
         self.calls += 1
         norm = to_simplified(text).lower()
         for intent, words in KEYWORDS:

@@ -45,6 +45,7 @@ class Worker:
         key: str,
         nlu_url: str | None,
         extra_env: dict[str, str] | None = None,
+        store_settings: dict[str, Any] | None = None,
     ) -> None:
         """A worker asking the NLU server at nlu_url, or loading the model itself when nlu_url is None."""
         self.folder, self.name, self.port = folder, name, free_port()
@@ -59,7 +60,7 @@ class Worker:
             yaml.safe_dump(
                 {
                     "nlu": nlu,
-                    "store": {"pool_size": 8, "key_file": str(folder / "unused.key")},
+                    "store": {"pool_size": 8, "key_file": str(folder / "unused.key"), **(store_settings or {})},
                     "telegram": {
                         "mode": "webhook",
                         "api_url": api_url,

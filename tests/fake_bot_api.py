@@ -99,6 +99,16 @@ class Call:
         return [(b.get("text", ""), b.get("callback_data", "")) for row in rows for b in row]
 
 
+@dataclass
+class Hold:
+    """A call kept waiting by FakeBotApi.hold: `arrived` is set when it comes, `released` lets it fail."""
+
+    method: str
+    chat_id: int
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
 class ApiError(Exception):
     """A Bot API error answer (HTTP status and description)."""
 
@@ -141,6 +151,7 @@ class FakeBotApi:
         """Calls the fake answered with an error (bad HTML, too long, a failure asked for by fail_next)."""
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, list[ApiError]] = {}
+        self.holds: list[Hold] = []
         self._updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._update_ids = itertools.count(1)
@@ -229,6 +240,16 @@ class FakeBotApi:
             self.files[file_id] = data
         return file_id
 
+    def hold(self, method: str, chat_id: int) -> Hold:
+        """Keep the next call of a method to a chat waiting, unrecorded, until the hold is released.
+
+        Released, the call fails with 502 (a request cut off before it reached Telegram): nothing was sent.
+        """
+        held = Hold(method, chat_id)
+        with self._cond:
+            self.holds.append(held)
+        return held
+
     def fail_next(self, method: str, code: int, description: str, retry_after: int | None = None) -> None:
         """Make the next call of a method fail with a Bot API error."""
         with self._cond:
@@ -303,7 +324,16 @@ class FakeBotApi:
         if method == "getUpdates":
             return self._get_updates(params)
         call = Call(method, params)
+        with self._cond:
+            held = next((h for h in self.holds if h.method == method and h.chat_id == call.chat_id), None)
+            if held is not None:
+                self.holds.remove(held)
+        if held is not None:
+            held.arrived.set()
+            held.released.wait(120)
         try:
+            if held is not None:
+                raise ApiError(502, "Bad Gateway")
             with self._cond:
                 queued = self.failures.get(method)
                 if queued:

@@ -5,7 +5,9 @@ Rasa model, plus behaviour tests (crisis first, restarts, bad input, every butto
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +28,7 @@ from bot.dialogue.state import State
 from bot.dialogue.turn import MAX_TEXT_CHARS
 from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse
-from bot.store import BaseStore, Store
+from bot.store import BaseStore, RepliesInFlight, Store
 from tests._dialogue import make_dialogue, text_ocr, words_in_logs
 from tests._fake_parser import FakeParser
 from tests.conftest import StoreFactory
@@ -295,7 +297,7 @@ def test_while_the_model_loads_buttons_commands_and_sms_still_work(
 
 def test_a_failing_model_falls_back_instead_of_crashing(cfg: Config, open_store: StoreFactory, key: bytes) -> None:
     class Broken(FakeParser):
-        async def parse(self, text: str) -> Parse:
+        async def parse(self, text: str, screened: bool = False) -> Parse:
             raise ConnectionError("rasa server down")
 
     chat = Chat(cfg, Broken(), open_store, key)
@@ -354,6 +356,94 @@ def test_messages_from_one_user_are_handled_in_order(fake_chat: Chat) -> None:
     asyncio.run(burst())
     state = fake_chat.state
     assert state["step"] == "creditor" and len(state["data"]["repayment_plan"]["debts"]) == 1
+
+
+THREAT = "【XX金融】今晚带人去你家砸门，退订回T"
+"""A forwarded SMS answered with two replies: the crisis reply first, then the assessment."""
+
+
+class Died(BaseException):
+    """The worker process vanished here: nothing after this point runs, not even clean-up."""
+
+
+def deliver(chat: Chat, update_id: str, send: Any, take_over: bool = False, **kwargs: Any) -> list[Reply]:
+    """Deliver one update with its platform id; the core sends its replies through send (then the channel stops)."""
+    incoming = Incoming(chat.user, update_id=update_id, **kwargs)
+
+    async def go() -> list[Reply]:
+        try:
+            return await chat.dialogue.handle(incoming, send, take_over=take_over)
+        finally:
+            await chat.dialogue.flush_sent()
+
+    return asyncio.run(go())
+
+
+def kept(store: BaseStore, update_key: str) -> bool:
+    """Whether the outbox still holds replies of this update."""
+    with store._read() as ex:
+        return ex("SELECT 1 FROM outbox WHERE update_key = ?", (update_key,)).fetchone() is not None
+
+
+def test_replies_committed_but_not_sent_when_the_worker_died_go_out_once_on_the_next_delivery(
+    fake_chat: Chat,
+) -> None:
+    out: list[str] = []
+
+    async def dies_after_the_first(reply: Reply) -> None:
+        if out:
+            raise Died
+        out.append(reply.text)
+
+    async def send(reply: Reply) -> None:
+        out.append(reply.text)
+
+    with pytest.raises(Died):
+        deliver(fake_chat, "tg:1", dies_after_the_first, text=THREAT, forwarded=True)
+    assert len(out) == 1 and fake_chat.state["topic"] == "check"  # committed; the assessment never went out
+    with pytest.raises(RepliesInFlight):  # the dead worker's lease lasts: "deliver it again later"
+        deliver(fake_chat, "tg:1", send)
+    assert len(out) == 1
+    assert [r.text for r in deliver(fake_chat, "tg:1", send, take_over=True)] == out[1:]  # after a restart
+    assert len(out) == 2 and "风险：" in out[1]  # only the assessment that was missing: the turn did not run again
+    assert deliver(fake_chat, "tg:1", send, take_over=True) == [] and len(out) == 2  # a third time: nothing
+
+
+def test_a_reply_that_could_not_be_sent_goes_out_with_the_next_delivery(fake_chat: Chat) -> None:
+    fake_chat.say("【XX】您已逾期，将通知您的家人，退订回T", forwarded=True)
+    out: list[str] = []
+
+    async def unreachable(reply: Reply) -> None:
+        raise ConnectionError("the messaging API cannot be reached")
+
+    async def send(reply: Reply) -> None:
+        out.append(reply.text)
+
+    with pytest.raises(ConnectionError):
+        deliver(fake_chat, "tg:2", unreachable, option_id="sms:save")
+    assert len(fake_chat.store.list_evidence("u1")) == 1  # the save was committed
+    deliver(fake_chat, "tg:2", send)  # no lease to wait for: the failed send gave it up
+    assert out == [content.t("zh-Hans", "sms.saved", count=1)]
+    assert len(fake_chat.store.list_evidence("u1")) == 1  # the save did not run again
+    assert not kept(fake_chat.store, "tg:2")  # sent replies are not kept
+
+
+def test_the_outbox_forgets_replies_shortly_after_they_are_all_out(fake_chat: Chat) -> None:
+    out: list[str] = []
+
+    async def send(reply: Reply) -> None:
+        out.append(reply.text)
+
+    async def conversation() -> None:  # one running channel: nobody calls flush_sent
+        for n, text in enumerate(("/start", "你好", "/help")):
+            await fake_chat.dialogue.handle(Incoming(fake_chat.user, text=text, update_id=f"tg:{n}"), send)
+        assert len(out) >= 3
+        deadline = time.monotonic() + 10
+        while any(kept(fake_chat.store, f"tg:{n}") for n in range(3)):
+            assert time.monotonic() < deadline, "sent replies stayed in the outbox"
+            await asyncio.sleep(0.02)
+
+    asyncio.run(conversation())
 
 
 def test_message_text_is_never_logged_on_the_real_model(chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
@@ -583,6 +673,9 @@ def test_normalise_for_matching() -> None:
 def test_state_round_trips() -> None:
     s = State(locale="en", flow="repayment_plan", step="amount", data={"repayment_plan": {"creditor": "x"}})
     assert State.from_dict(s.to_dict()) == s
+    s.data["repayment_plan"]["debts"] = [{"amount": "12000", "rate": "0.24"}]
+    s.pending_sms = {"text": "【XX】逾期", "meta": {"numbers": ["10690000"]}}
+    assert State.from_dict(json.loads(json.dumps(s.to_dict()))) == s  # as the store writes and reads it
 
 
 def test_received_at_without_timezone_is_accepted(fake_chat: Chat) -> None:

@@ -82,6 +82,21 @@ def test_no_crisis_message_in_the_dev_set_is_missed(dev_report: Report) -> None:
     assert dev_report.crisis_recall == 1.0, missed
 
 
+def test_the_direct_pipeline_answers_exactly_as_rasas_graph_runner_on_the_dev_set(parser: InProcessParser) -> None:
+    graph = parser._agent
+    assert graph is not None and graph.direct is not None  # the project's pipeline takes the direct path
+    texts = [prepare(e.text, parser.max_chars).text for e in load_examples()]
+    texts += ["/greet", '/know_rights{"platform": "借呗"}', "打12378投诉借呗和360借条", "ok", "？？好"]
+    kept = ("text", "intent", "intent_ranking", "entities")
+    differ = []
+    for text in filter(None, texts):
+        direct, runner = graph.direct.parse(text), graph.run_graph(text)
+        assert direct is not None, text  # every one of them has tokens
+        if {k: direct.get(k) for k in kept} != {k: runner.get(k) for k in kept} or direct.keys() != runner.keys():
+            differ.append((text, direct, runner))
+    assert not differ, differ[:3]  # same intent, the same confidences to the last bit, same ranking and entities
+
+
 def test_the_dev_set_covers_every_intent_in_every_script() -> None:
     examples = load_examples()
     assert {e.script for e in examples} == {"zh-Hans", "zh-Hant", "en"}

@@ -16,8 +16,10 @@ from bot.store import (
     MAX_EVIDENCE_CHARS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    USER_TABLES,
     BaseStore,
     PostgresStore,
+    RepliesInFlight,
     Store,
     StoreError,
     StoreKeyError,
@@ -50,7 +52,7 @@ def table_values(store: BaseStore) -> bytes:
     """Every value of every table, as the database holds it (bytes as stored, text as UTF-8)."""
     out = []
     with store._read() as ex:
-        for table in ("state", "evidence", "handled", "shared", "store_meta"):
+        for table in (*USER_TABLES, "shared", "store_meta"):
             for row in ex(f"SELECT * FROM {table}").fetchall():
                 for value in row:
                     out.append(bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode())
@@ -60,10 +62,7 @@ def table_values(store: BaseStore) -> bytes:
 def rows_of(store: BaseStore, user: str) -> dict[str, int]:
     """How many rows each table with a user_id column holds for user."""
     with store._read() as ex:
-        return {
-            t: int(ex(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (user,)).fetchone()[0])
-            for t in ("state", "evidence", "handled")
-        }
+        return {t: int(ex(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (user,)).fetchone()[0]) for t in USER_TABLES}
 
 
 def cfg_for(tmp_path: Path, data_key: str | None = None) -> Config:
@@ -116,6 +115,7 @@ def test_message_text_is_not_readable_in_any_table(open_store: StoreFactory, key
     with open_store(key) as store:
         store.add_evidence("tg:1", "sms", SMS, {"sender": SENDER, "note": "单位领导电话"})
         store.put_state("tg:1", {"last_text": "我想死了算了"})
+        store.finish("tg:1", {"n": 1}, "tg:upd:1", [{"text": f"短信原文：{SMS}"}])  # a reply not sent yet
         raw = table_values(store)
     for secret in (SMS, "单位领导", SENDER, "我想死了算了", "老赖"):
         assert secret.encode("utf-8") not in raw
@@ -133,19 +133,22 @@ def test_message_text_is_not_readable_in_the_database_files(db: Path, key: bytes
 
 
 def test_delete_user_erases_everything_of_that_user_only(open_store: StoreFactory, key: bytes) -> None:
+    nothing = dict.fromkeys(USER_TABLES, 0)
     with open_store(key) as store:
-        store.put_state("tg:alice", {"step": "x"})
+        store.finish("tg:alice", {"step": "x"}, "tg:upd:1", [{"text": "a reply not sent yet"}])
         store.add_evidence("tg:alice", "sms", SMS)
         store.add_evidence("tg:alice", "call", "电话里骂人")
         store.put_state("tg:bob", {"step": "y"})
         bob_item = store.add_evidence("tg:bob", "note", "bob's note")
+        assert rows_of(store, "tg:alice") == dict.fromkeys(USER_TABLES, 1) | {"evidence": 2}
 
-        assert store.delete_user("tg:alice") == 3
-        assert rows_of(store, "tg:alice") == {"state": 0, "evidence": 0, "handled": 0}
+        assert store.delete_user("tg:alice") == 5
+        assert rows_of(store, "tg:alice") == nothing
         assert b"tg:alice" not in table_values(store)
-        assert rows_of(store, "tg:bob") == {"state": 1, "evidence": 1, "handled": 0}
+        assert rows_of(store, "tg:bob") == nothing | {"state": 1, "evidence": 1}
         assert store.get_state("tg:alice") == {}
         assert store.list_evidence("tg:alice") == []
+        assert store.take_unsent("tg:upd:1", take_over=True) is None
         assert store.get_state("tg:bob") == {"step": "y"}
         assert [i.id for i in store.list_evidence("tg:bob")] == [bob_item]
         assert store.delete_user("tg:alice") == 0
@@ -342,13 +345,15 @@ def test_an_old_database_is_migrated_and_keeps_its_data(open_store: StoreFactory
         store.put_state("u", {"step": "kept"})
         with store._tx() as ex:  # make it look like a database written before the handled-updates step
             ex("DROP TABLE handled")
+            ex("DROP TABLE outbox")
             ex("DELETE FROM schema_version WHERE version > 1")
     with open_store(key) as store:
         assert store.get_state("u") == {"step": "kept"}
         with store._read() as ex:
             assert ex("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
-        assert store.finish("u", {"step": "next"}, "tg:upd:1") is True
+        assert store.finish("u", {"step": "next"}, "tg:upd:1", [{"text": "kept until sent"}]) is True
         assert store.handled("tg:upd:1")
+        assert store.take_unsent("tg:upd:1", take_over=True) is not None
 
 
 def test_a_database_from_a_newer_bot_is_refused(open_store: StoreFactory, key: bytes) -> None:
@@ -378,13 +383,76 @@ def test_an_update_is_marked_handled_once_with_the_state(open_store: StoreFactor
 
 def test_a_deleting_turn_leaves_no_row_with_the_user_id(open_store: StoreFactory, key: bytes) -> None:
     with open_store(key) as store:
-        store.finish("tg:carol", {"a": 1}, "tg:1")
+        store.finish("tg:carol", {"a": 1}, "tg:1", [{"text": "an earlier reply never sent"}])
         with store.turn("tg:carol", "tg:2") as db:
             db.delete_user("tg:carol")
-            db.finish("tg:carol", None, "tg:2")
-        assert rows_of(store, "tg:carol") == {"state": 0, "evidence": 0, "handled": 0}
+            db.finish("tg:carol", None, "tg:2", [{"text": "everything is deleted"}])
+        assert rows_of(store, "tg:carol") == dict.fromkeys(USER_TABLES, 0)
         assert b"tg:carol" not in table_values(store)
         assert store.handled("tg:2")
+        assert store.take_unsent("tg:1", take_over=True) is None  # the earlier reply went with the user's data
+        unsent = store.take_unsent("tg:2", take_over=True)  # the confirmation itself still goes out
+        assert unsent is not None and unsent.replies == [{"text": "everything is deleted"}]
+
+
+def test_replies_committed_with_the_turn_wait_for_a_re_delivery_until_marked_sent(
+    open_store: StoreFactory, key: bytes
+) -> None:
+    replies = [{"text": "风险：高", "options": [["sms:save", "保存"]]}, {"text": "第二条"}]
+    with open_store(key) as store:
+        with store.turn("u", "tg:7") as db:
+            assert db.finish("u", {"n": 1}, "tg:7", replies) is True
+        # the worker dies here: committed, nothing sent. The update comes again:
+        with store.turn("u", "tg:7") as db:
+            assert db.duplicate is True
+            with pytest.raises(RepliesInFlight):  # the first worker's lease lasts: it may be sending them now
+                db.take_unsent("tg:7")
+        with store.turn("u", "tg:7") as db:
+            unsent = db.take_unsent("tg:7", take_over=True)
+        assert unsent is not None and (unsent.replies, unsent.sent) == (replies, 0)
+        store.mark_sent("tg:7", 1, 2)  # the first one went out, then this worker died too
+        unsent = store.take_unsent("tg:7", take_over=True)
+        assert unsent is not None and (unsent.replies, unsent.sent) == (replies, 1)
+        store.mark_sent("tg:7", 2, 2)
+        assert store.take_unsent("tg:7") is None  # all out: nothing is kept
+        assert rows_of(store, "u")["outbox"] == 0
+        assert store.get_state("u") == {"n": 1}
+
+
+def test_unsent_replies_are_free_once_released_or_their_lease_is_over(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        store.finish("u", {"n": 1}, "tg:1", [{"text": "one"}])
+        store.release_unsent("tg:1")  # sending failed: the next delivery sends them at once
+        unsent = store.take_unsent("tg:1")
+        assert unsent is not None and unsent.replies == [{"text": "one"}]
+        store.send_lease_s = 0.0  # a worker that died longer ago than its lease
+        store.finish("u", {"n": 2}, "tg:2", [{"text": "two"}])
+        time.sleep(0.01)
+        unsent = store.take_unsent("tg:2")
+        assert unsent is not None and unsent.replies == [{"text": "two"}]
+        store.finish("u", {"n": 3}, "tg:3", [])  # a turn with nothing to say keeps nothing
+        store.finish("u", {"n": 4}, None, [{"text": "no update id: nothing to deliver it again"}])
+        assert rows_of(store, "u")["outbox"] == 2
+
+
+def test_updates_whose_replies_are_all_out_are_forgotten_together(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        for n in range(1, 5):
+            store.finish("u", {"n": n}, f"tg:{n}", [{"text": f"reply {n}"}])
+        assert store.forget_sent(["tg:1", "tg:3", "tg:9"]) == 2
+        assert [store.take_unsent(f"tg:{n}", take_over=True) is None for n in range(1, 5)] == [True, False, True, False]
+        assert store.forget_sent([f"tg:{n}" for n in range(2, 1200)]) == 2  # more keys than one statement takes
+        assert rows_of(store, "u")["outbox"] == 0
+
+
+def test_replies_never_sent_are_dropped_after_a_day(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        store.finish("u", {"n": 1}, "tg:1", [{"text": "one"}])
+        assert store.purge_handled(outbox_older_than_s=86_400) == 0
+        time.sleep(0.01)
+        assert store.purge_handled(outbox_older_than_s=0.001) == 1
+        assert store.take_unsent("tg:1", take_over=True) is None
+        assert store.handled("tg:1")  # the update id is remembered longer
 
 
 def test_postgres_turns_of_one_user_wait_for_each_other_across_workers(pg_url: str, key: bytes) -> None:
@@ -410,6 +478,23 @@ def test_postgres_turns_of_one_user_wait_for_each_other_across_workers(pg_url: s
             db.get_state("tg:other")
         assert order == ["first writes", "second reads 1"]
         assert one.get_state("tg:42") == {"n": 2}
+
+
+def test_postgres_finish_is_a_turns_last_word(pg_url: str, key: bytes) -> None:
+    with PostgresStore(pg_url, key, pool_size=2) as store, PostgresStore(pg_url, key, pool_size=2) as other:
+        with store.turn("u", "tg:1") as db:
+            db.add_evidence("u", "note", "kept with the state")
+            assert db.finish("u", {"n": 1}, "tg:1") is True
+            assert other.get_state("u") == {"n": 1}  # committed when finish returns, not when the turn block ends
+            with pytest.raises(StoreError):  # the turn's connection went back to the pool with it
+                db.add_evidence("u", "note", "too late")
+        assert [e.text for e in store.list_evidence("u")] == ["kept with the state"]
+        with store.turn("u", "tg:2") as db:
+            db.add_evidence("u", "note", "written before another worker marked the update")
+            other.finish("u", {"n": 9}, "tg:2")  # (outside the user's lock: only possible by hand)
+            assert db.finish("u", {"n": 2}, "tg:2") is False
+        assert store.get_state("u") == {"n": 9}  # the other answer stands; this turn left nothing
+        assert [e.text for e in store.list_evidence("u")] == ["kept with the state"]
 
 
 def test_postgres_turn_that_fails_leaves_nothing_behind(pg_url: str, key: bytes) -> None:

@@ -71,7 +71,7 @@ class ObservedDialogue:
         self.gates[user_id] = threading.Event()
         return self.gates[user_id]
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, send: Any = None, **kw: Any) -> list[Reply]:
         gate = self.gates.pop(incoming.user_id, None)
         if gate is not None:
             self.entered[incoming.user_id].set()
@@ -80,13 +80,18 @@ class ObservedDialogue:
         if incoming.text == self.LONG:
             paragraphs = [f"第{i}段：" + "保留证据，冷静应对。" * 60 for i in range(12)]
             replies = [Reply("\n\n".join(paragraphs), (Option("menu", "菜单"),))]
+            for reply in replies if send is not None else ():
+                await send(reply)
         elif incoming.text.startswith(self.BOOM):
             raise RuntimeError(f"core failed on {incoming.text!r}")
         else:
-            replies = await self.real.handle(incoming)
+            replies = await self.real.handle(incoming, send, **kw)
         with self.lock:
             self.seen.append((incoming, replies))
         return replies
+
+    async def flush_sent(self) -> None:
+        await self.real.flush_sent()
 
     def last_for(self, user_id: str) -> tuple[Incoming, list[Reply]]:
         with self.lock:
@@ -200,6 +205,12 @@ class Chat:
         """Button presses of this chat that the bot never answered (the button would spin forever)."""
         answered = {c.params.get("callback_query_id") for c in self.fake.calls_of("answerCallbackQuery")}
         return [q for q in self.pressed if q not in answered]
+
+
+def kept_in_outbox(store: Store, update_key: str) -> bool:
+    """Whether the outbox still holds replies of this update."""
+    with store._read() as ex:
+        return ex("SELECT 1 FROM outbox WHERE update_key = ?", (update_key,)).fetchone() is not None
 
 
 def buttons(calls: list[Call]) -> list[str]:
@@ -377,6 +388,39 @@ def test_delete_erases_everything_the_bot_kept(chat: Chat, store: Store) -> None
     assert "del:yes" in buttons(sent)
     chat.press("del:yes")
     assert store.list_evidence(user) == []
+
+
+def test_a_reply_telegram_did_not_take_is_sent_once_when_the_update_comes_again(
+    chat: Chat, fake: FakeBotApi, store: Store
+) -> None:
+    from telegram import Update
+
+    from bot.dialogue.content import t
+
+    def again(update: dict[str, Any]) -> list[Call]:
+        """The update once more, as getUpdates gives it to the bot after a restart."""
+        mark = fake.mark()
+        app = chat.bot.app
+        asyncio.run_coroutine_threadsafe(app.process_update(Update.de_json(update, app.bot)), chat.bot.loop).result(30)
+        return chat.sent(mark)
+
+    user = f"{USER_PREFIX}{chat.id}"
+    chat.forward(HIGH_RISK_SMS)
+    save = {  # an id of its own: the store remembers handled update ids
+        "update_id": 50_000_000 + chat.id,
+        **fake.callback_update(chat.id, "sms:save", language_code=chat.language_code),
+    }
+    saved = t("zh-Hans", "sms.saved", count=1)
+    fake.fail_next("sendMessage", 502, "Bad Gateway")  # the save is committed, its answer does not get through
+    sent = chat.push(save, error_ok=True)
+    assert saved not in shown(sent) and len(store.list_evidence(user)) == 1
+    assert shown(again(save)) == saved  # the answer, once, from the outbox: the save is not run again
+    assert len(store.list_evidence(user)) == 1
+    assert again(save) == []  # a third delivery: nothing more
+    deadline = time.monotonic() + 10
+    while kept_in_outbox(store, f"{USER_PREFIX}{save['update_id']}"):  # sent replies are not kept
+        assert time.monotonic() < deadline, "sent replies stayed in the outbox"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("kind", ["sticker", "voice", "location", "document"])
@@ -579,6 +623,36 @@ def test_webhook_rejects_a_wrong_or_missing_secret_and_processes_the_right_one(
                 post_update(port, {"update_id": base + 1, **api.text_update(chat_id, "/help")}, WEBHOOK_SECRET) == 200
             )
             assert api.wait_for("sendMessage", lambda c: c.chat_id == chat_id, timeout=30)
+        finally:
+            running.stop()
+
+
+def test_webhook_asks_for_the_update_again_when_its_reply_did_not_get_through(
+    tg_cfg: Config, dialogue: ObservedDialogue, store: Store
+) -> None:
+    from bot.dialogue.content import t
+
+    port = free_port()
+    with FakeBotApi() as api:
+        running = RunningBot(webhook_cfg(tg_cfg, port, WEBHOOK_SECRET), dialogue, api)
+        try:
+            api.wait_for("setWebhook", timeout=60)
+            deadline = time.monotonic() + 30
+            while post_update(port, {"update_id": 1}, WEBHOOK_SECRET) != 200:
+                assert time.monotonic() < deadline, "webhook server did not come up"
+                time.sleep(0.2)
+            chat_id = next(_chat_ids)
+            base = 1_000_000 + chat_id * 100
+            forward = {"update_id": base, **api.forwarded_update(chat_id, HIGH_RISK_SMS)}
+            assert post_update(port, forward, WEBHOOK_SECRET) == 200
+            save = {"update_id": base + 1, **api.callback_update(chat_id, "sms:save")}
+            api.fail_next("sendMessage", 502, "Bad Gateway")
+            assert post_update(port, save, WEBHOOK_SECRET) == 503  # not 200: Telegram will deliver it again
+            assert post_update(port, save, WEBHOOK_SECRET) == 200
+            texts = [c.text for c in api.calls_of("sendMessage", chat_id)]
+            assert texts.count(t("zh-Hans", "sms.saved", count=1)) == 1
+            assert not set(texts) & generic_error_texts()
+            assert len(store.list_evidence(f"{USER_PREFIX}{chat_id}")) == 1
         finally:
             running.stop()
 

@@ -160,7 +160,7 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
             sender.start()
             deadline = time.monotonic() + 20
             while not watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO handled%'"
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO handled%'"
             ).fetchone():
                 assert time.monotonic() < deadline, "the save never reached the database"
                 time.sleep(0.05)
@@ -179,6 +179,60 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
         with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
             assert len(store.list_evidence(f"tg:{chat}")) == 2
         assert b.stop() == 0  # SIGTERM: a clean exit
+    finally:
+        a.kill()
+        b.kill()
+
+
+def test_a_worker_killed_after_committing_and_before_sending_still_gets_the_answer_out_once(
+    tmp_path: Path, pg_url: str, fake: FakeBotApi
+) -> None:
+    import threading
+
+    key = Fernet.generate_key().decode()
+    nlu_down = f"http://127.0.0.1:{free_port()}"
+    lease = {"send_lease_s": 1.0}  # how long a re-delivery waits for a worker that may still be sending
+    a, b = (
+        Worker(tmp_path, n, f"http://127.0.0.1:{fake.port}", pg_url, key, nlu_down, store_settings=lease).start()
+        for n in "ab"
+    )
+    chat = 900_002
+
+    def deliver(worker: Worker, upd: dict[str, Any]) -> int:
+        async def one() -> int:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                return await post(session, lambda: worker.url, upd, retry_s=5)
+
+        return asyncio.run(one())
+
+    def saves() -> list[str]:
+        return [m.group(1) for c in fake.calls_of("sendMessage", chat) if (m := SAVED.search(c.text))]
+
+    try:
+        a.wait_healthy()
+        b.wait_healthy()
+        assert deliver(a, {"update_id": 1, **fake.forwarded_update(chat, SMS)}) == 200
+        save = {"update_id": 2, **fake.callback_update(chat, "sms:save")}
+        held = fake.hold("sendMessage", chat)  # the answer leaves the worker but never reaches Telegram...
+        codes: list[int] = []
+        sender = threading.Thread(target=lambda: codes.append(deliver(a, save)))
+        sender.start()
+        assert held.arrived.wait(30), "the save was never answered"
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:  # ...after the turn was committed
+            assert store.handled("tg:2") and len(store.list_evidence(f"tg:{chat}")) == 1
+        a.kill()  # kill -9 between the commit and the send
+        held.released.set()
+        sender.join(30)
+        assert codes != [200] and saves() == []  # Telegram was not told it was handled; the user has no answer
+        assert deliver(b, save) == 200  # delivered again, to the other worker: the answer comes from the outbox
+        assert saves() == ["1"]  # once, and the save itself was not run again
+        with PostgresStore(pg_url, key.encode(), pool_size=1) as store:
+            assert len(store.list_evidence(f"tg:{chat}")) == 1
+            deadline = time.monotonic() + 10
+            while store.take_unsent("tg:2", take_over=True) is not None:  # a sent answer is not kept
+                assert time.monotonic() < deadline, "the sent answer stayed in the outbox"
+                time.sleep(0.05)
+        assert deliver(b, save) == 200 and saves() == ["1"]  # later deliveries change nothing
     finally:
         a.kill()
         b.kill()

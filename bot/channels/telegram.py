@@ -19,7 +19,7 @@ import re
 import signal
 import socket
 import traceback
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from http import HTTPStatus
 from types import TracebackType
@@ -52,7 +52,15 @@ from telegram.constants import (
     ParseMode,
     WebhookLimit,
 )
-from telegram.error import Forbidden, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -73,7 +81,7 @@ from bot.dialogue import content
 from bot.dialogue.commands import command_menu
 from bot.dialogue.locale import from_hint
 from bot.dialogue.types import Attachment, Incoming, Option, Reply
-from bot.store import StoreUnavailable
+from bot.store import RepliesInFlight, StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.dialogue.core import Dialogue
@@ -115,8 +123,9 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE
 MAX_UPDATE_BYTES = 1_000_000
 """A webhook request larger than this is refused (an update is a few kilobytes)."""
 
-_store_down: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("store_down", default=None)
-"""Set while the webhook handles one update: the error handler notes there that the store was unreachable."""
+_deliver_again: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("deliver_again", default=None)
+"""Set while the webhook handles one update: the error handler notes there why Telegram should deliver it again
+(the store was unreachable, another worker is sending its replies, or a reply could not reach Telegram)."""
 
 
 # ── rendering ────────────────────────────────────────────────────────────────────────────────────────────
@@ -299,39 +308,60 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
 
 
 class _Typing:
-    """Send "typing…" while the core works, only if it takes a while; never after the answer is sent."""
+    """Send "typing…" while the core works, only if it takes a while; never after the answer is sent.
+
+    Most answers come before the first action is due: until then there is only a timer (no task), so a fast
+    answer costs a timer set and cancelled.
+    """
 
     def __init__(self, bot: Bot, chat_id: int, first_after: float) -> None:
         self._bot = bot
         self._chat_id = chat_id
         self._first_after = first_after
-        self._stop = asyncio.Event()
+        self._stopped = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def _run(self) -> None:
-        delay = self._first_after
+    def _start(self) -> None:
+        """The core is still working when the first action is due: show it, and again every few seconds."""
+        self._timer = None
+        if not self._stopped:
+            self._stop = asyncio.Event()
+            self._task = asyncio.ensure_future(self._run(self._stop))
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                return
-            except asyncio.TimeoutError:
-                pass
             try:
                 await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
             except TelegramError as err:
                 log.debug("chat action failed: %s", type(err).__name__)
-            delay = TYPING_REPEAT_S
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=TYPING_REPEAT_S)
+                return
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        """Stop showing "typing…" (an action already on its way arrives before the answer)."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            assert self._stop is not None
+            self._stop.set()
+            task, self._task = self._task, None
+            await task
 
     async def __aenter__(self) -> _Typing:
-        self._task = asyncio.create_task(self._run())
+        self._timer = asyncio.get_running_loop().call_later(self._first_after, self._start)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task  # an action already on its way arrives before the answer
+        await self.stop()
 
 
 # ── the channel ──────────────────────────────────────────────────────────────────────────────────────────
@@ -406,26 +436,41 @@ class TelegramChannel:
         at = origin.date if origin is not None else message.date
         return self._incoming(update, text=text, image=image, forwarded=origin is not None, received_at=at)
 
+    @property
+    def _take_over(self) -> bool:
+        """Polling: a re-delivered update only follows a restart, so no other process can be sending its replies."""
+        return self.cfg.telegram.mode != "webhook"
+
     async def _respond(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, incoming: Incoming, typing_after: float
     ) -> None:
-        """Run the core (with a typing indicator if it is slow) and send its replies."""
+        """Run the core (with a typing indicator if it is slow); the core sends its replies through the channel."""
         chat = update.effective_chat
         assert chat is not None
-        async with _Typing(context.bot, chat.id, typing_after):
-            replies = await self.dialogue.handle(incoming)
-        await self.send_replies(context.bot, chat.id, replies, update.message)
+        async with _Typing(context.bot, chat.id, typing_after) as typing:
+            send = self.sender(context.bot, chat.id, update.message, before=typing.stop)
+            await self.dialogue.handle(incoming, send, take_over=self._take_over)
 
-    async def send_replies(
-        self, bot: Bot, chat_id: int, replies: Sequence[Reply], quote: Message | None = None
-    ) -> None:
-        """Send replies in order: split text (buttons under its last part), then attachments."""
-        reply_to = (
+    def sender(
+        self,
+        bot: Bot,
+        chat_id: int,
+        quote: Message | None = None,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> Callable[[Reply], Awaitable[None]]:
+        """Send one reply at a time: split text (buttons under its last part), then attachments.
+
+        In a group the first message quotes the user's; before runs ahead of each reply (the typing stops).
+        """
+        reply_to = [
             ReplyParameters(quote.message_id, allow_sending_without_reply=True)
             if quote is not None and self._is_group(quote)
             else None
-        )
-        for reply in replies:
+        ]
+
+        async def send(reply: Reply) -> None:
+            if before is not None:
+                await before()
             markup = keyboard(reply.options)
             chunks = split_text(reply.text) or ([EMPTY_TEXT] if markup else [])
             for i, chunk in enumerate(chunks):
@@ -434,11 +479,21 @@ class TelegramChannel:
                     chat_id,
                     html.escape(chunk, quote=False),
                     reply_markup=markup if last else None,
-                    reply_parameters=reply_to,
+                    reply_parameters=reply_to[0],
                 )
-                reply_to = None
+                reply_to[0] = None
             for attachment in reply.attachments:
                 await self._send_attachment(bot, chat_id, attachment)
+
+        return send
+
+    async def send_replies(
+        self, bot: Bot, chat_id: int, replies: Sequence[Reply], quote: Message | None = None
+    ) -> None:
+        """Send replies in order (the channel's own sentences; the core sends its replies through sender)."""
+        send = self.sender(bot, chat_id, quote)
+        for reply in replies:
+            await send(reply)
 
     @staticmethod
     async def _send_attachment(bot: Bot, chat_id: int, attachment: Attachment) -> None:
@@ -493,18 +548,19 @@ class TelegramChannel:
         if file_id is None or (size is not None and size > MAX_IMAGE_BYTES):
             await self._say(update, context, "image_too_large")
             return
-        replies: Sequence[Reply] | None = None
-        async with _Typing(context.bot, message.chat_id, 0.0):  # download + OCR take a second or two
+        handled = False
+        async with _Typing(context.bot, message.chat_id, 0.0) as typing:  # download + OCR take a second or two
             tg_file = await context.bot.get_file(file_id)
             too_big = tg_file.file_size is not None and tg_file.file_size > MAX_IMAGE_BYTES
             data = None if too_big else bytes(await tg_file.download_as_bytearray())
             if data is not None and len(data) <= MAX_IMAGE_BYTES:
                 caption = self._clean(message, context.bot, message.caption or "")
-                replies = await self.dialogue.handle(self._from_message(update, message, caption, data))
-        if replies is None:
+                send = self.sender(context.bot, message.chat_id, message, before=typing.stop)
+                incoming = self._from_message(update, message, caption, data)
+                await self.dialogue.handle(incoming, send, take_over=self._take_over)
+                handled = True
+        if not handled:
             await self._say(update, context, "image_too_large")
-            return
-        await self.send_replies(context.bot, message.chat_id, replies, message)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Tells the user kindly that stickers, voice, video, files and places can't be read."""
@@ -523,11 +579,24 @@ class TelegramChannel:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Logs the failure (never the message text) and calmly tells the user something went wrong."""
         err = context.error
-        if isinstance(err, StoreUnavailable):  # nothing was written or sent: the update will come again
-            log.warning("update %s not handled: %s", getattr(update, "update_id", "?"), err)
-            marks = _store_down.get()
+        marks = _deliver_again.get()
+        if isinstance(err, RepliesInFlight):  # delivered again while another worker may be sending the answer
+            log.info("update %s: another worker holds its replies; asked to deliver it again", _update_id(update))
             if marks is not None:
-                marks.append(True)
+                marks.append("replies in flight")
+            return
+        if isinstance(err, StoreUnavailable):  # nothing was written or sent: the update will come again
+            log.warning("update %s not handled: %s", _update_id(update), err)
+            if marks is not None:
+                marks.append("store unavailable")
+            return
+        if marks is not None and _transient(err):  # its unsent replies stay in the outbox for the next delivery
+            log.warning(
+                "update %s: Telegram could not be reached (%s); asked to deliver it again",
+                _update_id(update),
+                type(err).__name__,
+            )
+            marks.append("Telegram unreachable")
             return
         if isinstance(err, Forbidden):
             log.info("a user has blocked the bot or left the chat")
@@ -546,6 +615,10 @@ class TelegramChannel:
             await self.send_replies(context.bot, update.effective_chat.id, [Reply(self.text(update, "error"))])
         except TelegramError as send_err:
             log.warning("could not tell the user about the error: %s", type(send_err).__name__)
+
+    async def post_stop(self, application: Application) -> None:
+        """Note in the store that the replies sent so far are out (the core notes them in batches)."""
+        await self.dialogue.flush_sent()
 
     async def post_init(self, application: Application) -> None:
         """Sets the command menu and the bot's description for each language Telegram can tell apart."""
@@ -568,6 +641,16 @@ class TelegramChannel:
                 )
             except TelegramError as err:  # the bot works without a menu; say so and go on
                 log.warning("could not set the command menu (%s): %s", language_code or "default", type(err).__name__)
+
+
+def _update_id(update: object) -> object:
+    """The update's id for a log line ("?" for something that is not an update)."""
+    return getattr(update, "update_id", "?")
+
+
+def _transient(err: BaseException | None) -> bool:
+    """Whether a Bot API failure may pass by itself (no connection, a timeout, a 5xx, flood control)."""
+    return isinstance(err, RetryAfter) or (isinstance(err, NetworkError) and not isinstance(err, BadRequest))
 
 
 def _frames(err: BaseException | None) -> str:
@@ -698,6 +781,7 @@ def build_application(
         .request(AiohttpRequest())  # ~2.5× less CPU per Bot API call than PTB's httpx (telegram_http.py)
         .get_updates_request(TolerantUpdatesRequest())
         .post_init(channel.post_init)
+        .post_stop(channel.post_stop)
         .job_queue(None)  # no scheduled jobs: the dialogue state lives in the store, not in PTB
     )
     # Telegram's flood limits: 30 messages/s overall, 20/min per group; retry after a 429
@@ -782,14 +866,14 @@ def webhook_app(application: Application, options: dict[str, Any], health: Any =
         except Exception as exc:  # not an update: the sender must not deliver it again
             log.warning("webhook request is not a readable update (%s)", type(exc).__name__)
             return web.Response(status=HTTPStatus.BAD_REQUEST, text="not an update")
-        marks: list[bool] = []
-        token_set = _store_down.set(marks)
+        marks: list[str] = []
+        token_set = _deliver_again.set(marks)
         try:
             await application.process_update(update)
         finally:
-            _store_down.reset(token_set)
+            _deliver_again.reset(token_set)
         if marks:
-            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text="store unavailable; deliver again")
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text=f"{marks[0]}; deliver again")
         return web.Response(text="ok")
 
     async def on_health(request: web.Request) -> web.Response:
@@ -825,6 +909,8 @@ async def stop_webhook(application: Application, runner: web.AppRunner | None) -
         await runner.cleanup()
     if application.running:
         await application.stop()
+        if application.post_stop is not None:  # as PTB's own run_webhook does
+            await application.post_stop(application)
     await application.shutdown()
 
 

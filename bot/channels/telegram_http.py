@@ -4,19 +4,26 @@ Measured on this project's 2-core test machine against the local fake Bot API in
 sendMessage costs the bot ~5.9 ms of CPU with PTB's HTTPXRequest and ~2.4 ms with this class (7.6 vs
 1.4 ms per message when 500 are sent at once). httpx's connection pool polls every idle connection's
 socket twice per request, and the bot's CPU is what its latency at 30 messages/s is made of.
-PTB documents BaseRequest as the place for such a replacement; PTB itself is unchanged.
+PTB documents BaseRequest as the place for such a replacement; PTB itself is unchanged. Requests without
+files go as a JSON body (the Bot API takes application/json for every method but uploads): encoding PTB's
+parameters with the json module costs ~0.1 ms less per message than form-encoding them (percent-encoding
+is done per byte in Python, three bytes for every Chinese character).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from contextlib import suppress
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 5.0
@@ -28,6 +35,8 @@ MEDIA_WRITE_TIMEOUT_S = 20.0
 CONNECTIONS = 64
 """Open connections to the Bot API at most; further requests wait up to the pool timeout for a free one."""
 
+
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
@@ -52,6 +61,7 @@ class AiohttpRequest(BaseRequest):
         self._connections = connections
         self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._env: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -62,11 +72,27 @@ class AiohttpRequest(BaseRequest):
         """Open the session (inside the running event loop, as aiohttp requires)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, enable_cleanup_closed=True)
-            # trust_env: HTTPS_PROXY / NO_PROXY work as they did with PTB's httpx (where Telegram is blocked,
-            # the bot reaches it through a proxy).
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}, trust_env=True
-            )
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+
+    def _from_env(self, url: str) -> dict[str, Any]:
+        """The proxy and credentials for url that aiohttp's trust_env would find, looked up once per host.
+
+        HTTPS_PROXY / NO_PROXY (and ~/.netrc) work as they did with PTB's httpx: where Telegram is blocked, the
+        bot reaches it through a proxy. aiohttp's trust_env reads them, and the .netrc file, on every request;
+        they do not change while the bot runs.
+        """
+        target = URL(url)
+        key = (target.scheme, target.host)
+        found = self._env.get(key)
+        if found is None:
+            found = {}
+            with suppress(LookupError):
+                found["proxy"], found["proxy_auth"] = get_env_proxy_for_url(target)
+            if target.host is not None:
+                with suppress(LookupError):
+                    found["auth"] = basicauth_from_netrc(netrc_from_env(), target.host)
+            self._env[key] = found
+        return found
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -96,11 +122,12 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Send one request: form-encoded parameters, or multipart when it uploads files."""
+        """Send one request: the parameters as a JSON body, or multipart when it uploads files."""
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized: call initialize() first")
         uploading = request_data is not None and request_data.contains_files
         data: Any = None
+        headers = None
         if request_data is not None:
             if uploading:
                 form = aiohttp.FormData(quote_fields=False)  # UTF-8 file names as httpx sends them
@@ -110,10 +137,13 @@ class AiohttpRequest(BaseRequest):
                     form.add_field(name, content, filename=filename, content_type=mime)
                 data = form
             else:
-                data = request_data.json_parameters
+                data = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
+                headers = JSON_HEADERS
         timeout = self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout, uploading)
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout, **self._from_env(url)
+            ) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as err:  # aiohttp's ServerTimeoutError is one too
             raise TimedOut from err

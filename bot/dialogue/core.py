@@ -8,9 +8,11 @@
 6. the flow for the intent.
 State is read from the store at the start and written back at the end of every message, with the message's
 update id, in one store turn: on PostgreSQL the turn holds the user's lock across workers, so each user's
-messages are answered one at a time and a re-delivered update is answered once. The routing below is plain
-code run in a greenlet (bot/offload.py): its store calls and the model's answer are awaited on the event loop,
-which serves other chats meanwhile.
+messages are answered one at a time and a re-delivered update is answered once. When the channel lets the core
+send the replies, they are committed in the same turn (the store's outbox) and each is noted once it is out: a
+process that dies between the commit and the sending leaves them to the update's re-delivery, which sends them
+instead of running the turn again. The routing below is plain code run in a greenlet (bot/offload.py): its store
+calls and the model's answer are awaited on the event loop, which serves other chats meanwhile.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import asyncio
 import logging
 import re
 import traceback
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -37,18 +39,23 @@ from bot.dialogue.locale import choose_locale, from_hint
 from bot.dialogue.place import place_notice, remember_place
 from bot.dialogue.render import assessment_meta, money, render_assessment
 from bot.dialogue.slots import is_bare_amount, plan_slots
-from bot.dialogue.sms import Signal, sms_signal, speaks_in_first_person
+from bot.dialogue.sms import Signal, speaks_in_first_person
 from bot.dialogue.state import State
 from bot.dialogue.turn import Turn
 from bot.dialogue.types import Incoming, Reply
 from bot.nlu_types import Parse, Parser
 from bot.offload import run_bridged, wait_for
 from bot.safety import CrisisHit, detect_crisis
-from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreUnavailable
+from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreError, StoreUnavailable
 from bot.textnorm import has_words
 from bot.understand import Decision, crisis_kind, decide
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[Reply], Awaitable[None]]
+"""How a channel sends one reply (all its parts and files); it raises when the reply did not go out."""
+SENT_FLUSH_S = 0.05
+"""Updates whose replies are all out are noted in the store together, this long after the first of them."""
 
 INTENT_FLOWS = {
     "stay_calm": "stay_calm",
@@ -132,6 +139,15 @@ def _kind_option(value: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Answered:
+    """What a turn gives the channel: the replies, and where they are kept until sent (outbox key, first unsent)."""
+
+    replies: list[Reply]
+    kept: str | None = None
+    first: int = 0
+
+
 @lru_cache(maxsize=4)
 def _boilerplate_notes(locale: str) -> frozenset[str]:
     """Return the notes the assessment adds to every result (shown once by our own legal note instead)."""
@@ -153,37 +169,126 @@ class Dialogue:
         self.ocr = ocr
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        self._all_sent: list[str] = []
+        self._out: set[str] = set()
+        """Updates whose replies this process has sent, until the store has forgotten them."""
+        self._flusher: asyncio.Task[None] | None = None
+        self._flushing = False
         book()  # load and check the flows now, not on the first message
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
-        """Answer one message; the user's state is read before and written after (one user at a time)."""
+    async def handle(self, incoming: Incoming, send: Send | None = None, *, take_over: bool = False) -> list[Reply]:
+        """Answer one message; the user's state is read before and written after (one user at a time).
+
+        Without send the replies are returned for the channel to send. With send the core sends them itself, in
+        order, and returns those it sent: they are committed with the state and each is noted in the store once
+        out, so a re-delivered update whose replies never all went out gets the rest instead of nothing. A
+        re-delivery while another worker may still be sending them raises RepliesInFlight (deliver it again
+        later) unless take_over, for channels where a re-delivery only follows a restart (Telegram polling).
+        """
         user = incoming.user_id
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
-            async with lock, self.store.slots():
-                return await run_bridged(self._handle, incoming)
+            async with lock:
+                async with self.store.slots():
+                    answered = await run_bridged(self._handle, incoming, send is not None, take_over)
+                if send is None:
+                    return answered.replies
+                await self._send(answered, send)
+                return answered.replies[answered.first :]
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody else queued for this user: forget the lock
                 del self._waiting[user], self._locks[user]
 
-    def _handle(self, incoming: Incoming) -> list[Reply]:
+    async def _send(self, answered: _Answered, send: Send) -> None:
+        """Send the replies from the first unsent one, noting each in the outbox once it is out.
+
+        A reply with more after it is noted at once (a re-delivery sends only the rest). An update whose
+        replies are all out is noted with others a moment later (SENT_FLUSH_S), one statement for all: this
+        process knows meanwhile (a re-delivery here sends nothing), and the channel tells the platform right
+        away that the update is handled, after which it is not delivered again; only a crash in that moment
+        leaves the replies to be sent again by another process.
+        """
+        total = len(answered.replies)
+        for i in range(answered.first, total):
+            try:
+                await send(answered.replies[i])
+            except Exception:
+                if answered.kept is not None:  # not out: the update's next delivery may send it at once
+                    await self._note(self.store.release_unsent, answered.kept)
+                raise
+            if answered.kept is not None and i + 1 < total:
+                await self._note(self.store.mark_sent, answered.kept, i + 1, total)
+        if answered.kept is not None:
+            self._all_sent.append(answered.kept)
+            self._out.add(answered.kept)
+            flusher = self._flusher
+            if flusher is None or flusher.done() or flusher.get_loop() is not asyncio.get_running_loop():
+                self._flusher = asyncio.ensure_future(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        """After SENT_FLUSH_S, note every update whose replies are all out (one statement for all of them)."""
+        try:
+            await asyncio.sleep(SENT_FLUSH_S)
+            while self._all_sent:
+                await self._flush()
+        finally:
+            if self._flusher is asyncio.current_task():
+                self._flusher = None
+
+    async def flush_sent(self) -> None:
+        """Note at once the updates whose replies are all out (the outbox forgets them); channels call it on stop."""
+        flusher = self._flusher
+        if flusher is not None and not flusher.done() and not self._flushing:  # still waiting: no longer needed
+            flusher.cancel()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Tell the store which updates have all their replies out."""
+        keys, self._all_sent = self._all_sent, []
+        if keys:
+            self._flushing = True
+            try:
+                await self._note(self.store.forget_sent, keys)
+            finally:
+                self._flushing = False
+                self._out.difference_update(keys)
+
+    async def _note(self, call: Callable[..., object], *args: object) -> None:
+        """Note the outbox's progress; a store that fails now only costs a reply sent again on a re-delivery.
+
+        It takes a turn slot like a turn does (a pool thread and a connection), so it never waits on a turn.
+        """
+        try:
+            async with self.store.slots():
+                await run_bridged(call, *args)
+        except StoreError as exc:
+            log.warning("could not note sent replies in the store: %s", type(exc).__name__)
+
+    def _handle(self, incoming: Incoming, keep: bool = False, take_over: bool = False) -> _Answered:
         """Answer one message in a store turn (state in, state and update id out; nothing twice).
 
+        keep: the replies are committed with the state (the outbox) until the caller has sent them.
         StoreUnavailable goes up to the channel, which answers the platform with an error so that it
         delivers the update again later: nothing was written and nothing sent.
         """
         if incoming.received_at.tzinfo is None:  # a naive time is taken as the collector's local time
             incoming = replace(incoming, received_at=local_time(incoming.received_at, self.cfg.assess.timezone))
         user, key = incoming.user_id, incoming.update_id
+        keep = keep and key is not None
         with self.store.turn(user, key) as db:
             if db.duplicate:
-                log.info("an update was delivered again; it was answered already")
-                return []
+                sent_here = key in self._out  # all out, the store not told yet: nothing left to send
+                unsent = db.take_unsent(key, take_over) if keep and key is not None and not sent_here else None
+                if unsent is None:
+                    log.info("an update was delivered again; it was answered already")
+                    return _Answered([])
+                log.info("an update was delivered again before all its replies were sent; sending the rest")
+                return _Answered([Reply.from_json(r) for r in unsent.replies], key, unsent.sent)
             state = State.from_dict(db.get_state(user))
-            turn = Turn(user, incoming, state, self._locale(state, incoming), db, self.cfg)
-            state.locale = turn.locale
+            turn = Turn(user, incoming, state, "", db, self.cfg)
+            state.locale = turn.locale = self._locale(turn)
             try:
                 self._route(turn)
             except StoreUnavailable:
@@ -194,18 +299,20 @@ class Dialogue:
                 fresh = State.from_dict(db.get_state(user))
                 turn = Turn(user, incoming, fresh, turn.locale, db, self.cfg)
                 turn.reply(turn.t("common.error"), ["menu"])
-            if not db.finish(user, None if turn.deleted else turn.state.to_dict(), key):
-                return []  # another worker answered this update first
-        return turn.replies
+            outbox = [r.to_json() for r in turn.replies] if keep and turn.replies else None
+            if not db.finish(user, None if turn.deleted else turn.state.to_dict(), key, outbox):
+                return _Answered([])  # another worker answered this update first
+        return _Answered(turn.replies, key if outbox else None)
 
-    def _locale(self, state: State, incoming: Incoming) -> str:
+    def _locale(self, turn: Turn) -> str:
         """Pick the reply locale; an SMS, a button label or a command does not change the user's language."""
+        incoming, state = turn.incoming, turn.state
         text = incoming.text or ""
         own_words = (
             bool(text)
             and incoming.option_id is None
             and not text.lstrip().startswith("/")
-            and sms_signal(text, incoming.forwarded) != "strong"
+            and turn.sms_signal() != "strong"
         )
         default = from_hint(incoming.locale_hint) or self.cfg.locale.default
         return choose_locale(state.locale, state.locale_fixed, text if own_words else "", None, default)
@@ -222,7 +329,7 @@ class Dialogue:
         if hit is not None:
             self._crisis(turn, hit.kind)
             if not hit.reported:
-                if sms_signal(text, incoming.forwarded) == "strong":
+                if turn.sms_signal() == "strong":
                     self._assess(turn, text)  # a threatening SMS: the crisis reply first, then what it means
                 return
             # the sign is in a collector's words or an event that is over: the message is answered as well
@@ -244,7 +351,7 @@ class Dialogue:
     def _text(self, turn: Turn, text: str) -> None:
         """Answer a typed or pasted message."""
         node = waiting_node(turn)
-        signal = sms_signal(text, turn.incoming.forwarded)
+        signal = turn.sms_signal()
         answer: Answer | Invalid | None = None
         if node is not None:
             if node.free:
@@ -283,7 +390,7 @@ class Dialogue:
                 menu(turn, key="understand.no_words")
                 turn.state.topic = "out_of_scope"
             return
-        parse = wait_for(self._parse(text))
+        parse = wait_for(self._parse(text, screened=not turn.crisis_shown))
         if parse is None:  # the model is still loading: deterministic answers only
             if node is not None and node.ask == "sms":
                 self._assess(turn, text)
@@ -334,7 +441,7 @@ class Dialogue:
         """A free-text answer is also read by the model for crisis; True when only the crisis reply is due."""
         if len(text.strip()) < FREE_TEXT_CRISIS_CHARS:
             return False
-        parse = wait_for(self._parse(text))
+        parse = wait_for(self._parse(text, screened=not turn.crisis_shown))
         if parse is None:
             return False
         decision = decide(parse, text, self.cfg.nlu.confidence_threshold)
@@ -522,12 +629,16 @@ class Dialogue:
         else:
             reask(turn, node, answer)
 
-    async def _parse(self, text: str) -> Parse | None:
-        """Ask the intent model; None while it is still loading."""
+    async def _parse(self, text: str, screened: bool) -> Parse | None:
+        """Ask the intent model; None while it is still loading.
+
+        Only messages the crisis safeguard has already passed (_route) come here; screened (no hit at all) spares
+        the parser a second scan, while a hit in someone else's words is scanned again so the parse carries it.
+        """
         if not self.parser.ready:
             return None
         try:
-            return await self.parser.parse(text)
+            return await self.parser.parse(text, screened=screened)
         except Exception as exc:  # a loading or unreachable model: fall back to deterministic answers
             log.warning("intent model unavailable: %s", type(exc).__name__)
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bot.config import LOCALES
@@ -53,8 +53,12 @@ class State:
         return s
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-safe form the store keeps."""
-        return {"v": STATE_VERSION, **asdict(self)}
+        """Return the JSON-safe form the store keeps, for writing out at once.
+
+        It shares the state's lists and dicts (no copy: it is written on every message, and copying a pending
+        SMS with its assessment cost more than writing it); serialise it before the state changes again.
+        """
+        return {"v": STATE_VERSION, **{f.name: getattr(self, f.name) for f in _FIELDS}}
 
     def flow_data(self, flow: str) -> dict[str, Any]:
         """Return (creating) the answers collected by one flow."""
@@ -65,3 +69,6 @@ class State:
         self.flow = None
         self.step = None
         self.retries = 0
+
+
+_FIELDS = fields(State)

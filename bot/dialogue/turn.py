@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Config
 from bot.dialogue import content
+from bot.dialogue.sms import Signal, sms_signal
 from bot.dialogue.state import State
 from bot.dialogue.types import Attachment, Incoming, Option, Reply
 from bot.store import BaseStore
@@ -54,6 +55,13 @@ class Turn:
     """This message already answered a later question of the flow waiting for an answer."""
     crisis_shown: bool = False
     """The crisis reply was given for this message (it is given once, whichever check saw the crisis first)."""
+    _signal: list[Signal | None] = field(default_factory=list, repr=False)
+
+    def sms_signal(self) -> Signal | None:
+        """How much the message looks like a collection SMS (bot.dialogue.sms), worked out once per message."""
+        if not self._signal:
+            self._signal.append(sms_signal(self.incoming.text or "", self.incoming.forwarded))
+        return self._signal[0]
 
     def t(self, key: str, **values: object) -> str:
         """Return a text in the user's locale."""

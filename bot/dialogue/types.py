@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,27 @@ class Reply:
     text: str
     options: tuple[Option, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The reply as JSON values, to keep it in the store's outbox until it is sent."""
+        out: dict[str, Any] = {"text": self.text}
+        if self.options:
+            out["options"] = [[o.id, o.label] for o in self.options]
+        if self.attachments:
+            out["attachments"] = [
+                {"filename": a.filename, "mime_type": a.mime_type, "data": base64.b64encode(a.data).decode("ascii")}
+                for a in self.attachments
+            ]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        """The reply that to_json gave these values for."""
+        return cls(
+            str(data.get("text", "")),
+            tuple(Option(str(i), str(label)) for i, label in data.get("options", ())),
+            tuple(
+                Attachment(str(a["filename"]), base64.b64decode(a["data"]), str(a["mime_type"]))
+                for a in data.get("attachments", ())
+            ),
+        )
