@@ -768,8 +768,8 @@ def test_a_screenshot_that_cannot_be_fetched_gets_a_calm_answer_and_the_chat_goe
         fake.fail_next("getFile", 400, "Bad Request: wrong file_id or the file is temporarily unavailable")
     else:
         fake.files.pop(update["message"]["photo"][-1]["file_id"])  # getFile works, the download is a 404
-    sent = chat.push(update, error_ok=True)
-    assert shown(sent) == t("zh-Hans", "telegram.error")
+    sent = chat.push(update, error_ok=True)  # Telegram refuses the getFile or the download: that is the test
+    assert shown(sent) == t("zh-Hans", "telegram.image_failed")  # says what happened and what to do instead
     assert chat.say("/help")
 
 

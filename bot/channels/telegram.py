@@ -550,9 +550,15 @@ class TelegramChannel:
             return
         handled = False
         async with _Typing(context.bot, message.chat_id, 0.0) as typing:  # download + OCR take a second or two
-            tg_file = await context.bot.get_file(file_id)
-            too_big = tg_file.file_size is not None and tg_file.file_size > MAX_IMAGE_BYTES
-            data = None if too_big else bytes(await tg_file.download_as_bytearray())
+            try:
+                tg_file = await context.bot.get_file(file_id)
+                too_big = tg_file.file_size is not None and tg_file.file_size > MAX_IMAGE_BYTES
+                data = None if too_big else bytes(await tg_file.download_as_bytearray())
+            except (BadRequest, NetworkError) as exc:  # gone from Telegram's servers, or no connection to them
+                log.info("could not download a screenshot: %s", type(exc).__name__)
+                await typing.stop()
+                await self._say(update, context, "image_failed")
+                return
             if data is not None and len(data) <= MAX_IMAGE_BYTES:
                 caption = self._clean(message, context.bot, message.caption or "")
                 send = self.sender(context.bot, message.chat_id, message, before=typing.stop)
