@@ -918,6 +918,7 @@ def test_lexicon_helpers_spot_unbounded_repeats_and_build_word_edges() -> None:
         ("催收员在电话里骂我去死，我录音了", True),
         ("他們話要我生不如死，咁算唔算恐嚇", True),
         ("昨天他们在我家门口骂了几句就走了", True),
+        ("上回他们在我家门口喷了字，我拍了照", True),
         ("the collector told me to kill myself, is that legal", True),
         ("催收让我去死，我也觉得活着没意思了", False),
         ("昨天他们来过就走了，现在又在门口砸门", False),
