@@ -73,15 +73,12 @@ def main() -> None:
     print(f"| resident memory with the model loaded | ≤ 800 MB | {m['rss_mb']:.0f} MB |")
     print(f"| training (`rasa train nlu`, forced, empty Rasa cache) | ≤ 180 s | {train_s:.0f} s |")
     s = m["by_script"]
-    names = {
-        "blind": "blind 1 (chose the pipeline)",
-        "blind2": "blind 2 (errors read)",
-        "blind3": "blind 3 (errors read)",
-        "blind4": "blind 4 (errors read)",
-        "blind5": "blind 5 (errors read)",
-        "blind6": "blind 6 (errors read)",
-        "blind7": "blind 7 (reported)",
-    }
+
+    def role(n: int, last: int) -> str:
+        return "chose the pipeline" if n == 1 else "reported" if n == last else "errors read"
+
+    keys = sorted((k for k in m if k.startswith("blind")), key=lambda k: int(k[5:]))
+    names = {k: f"blind {k[5:]} ({role(int(k[5:]), len(keys))})" for k in keys}
     blinds = [(names[k], m[k]) for k in names if k in m]
 
     def scripts(x: dict) -> str:
@@ -113,11 +110,10 @@ def main() -> None:
     row("in-domain messages answered off-topic", "≤ 1 %", "", lambda b: f"{100 * b['off_topic_in_domain']:.1f} %")
     row('answered with "did you mean …?"', "", "", lambda b: f"{100 * b['clarified']:.1f} %")
     row("lowest recall per intent", "each ≥ 0.90", "", lowest)
+    crisis = m.get("crisis_blind") or {}
     crisis_names = {
-        "crisis1": "Blind crisis set 1 (errors read)",
-        "crisis2": "Blind crisis set 2 (errors read)",
-        "crisis3": "Blind crisis set 3 (errors read)",
-        "crisis4": "Blind crisis set 4 (reported)",
+        k: f"Blind crisis set {k[6:]} ({'reported' if i == len(crisis) else 'errors read'})"
+        for i, k in enumerate(crisis, 1)
     }
     for key, c in (m.get("crisis_blind") or {}).items():
         print(

@@ -12,17 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.evaluate import (
-    BLIND_CRISIS,
-    BLIND_CRISIS_2,
-    BLIND_CRISIS_3,
-    BLIND_CRISIS_4,
-    BLIND_SET,
-    BLIND_SET_2,
-    BLIND_SET_3,
-    BLIND_SET_4,
-    BLIND_SET_5,
-    BLIND_SET_6,
-    BLIND_SET_7,
+    BLIND_SETS,
+    CRISIS_SETS,
     Example,
     acted_on,
     load_examples,
@@ -105,26 +96,13 @@ def main() -> None:
 
     report = score_acted(examples, _decider(parser))
     blinds = {
-        name: _blind_figures(load_examples(path), parser)
-        for name, path in (
-            ("blind", BLIND_SET),
-            ("blind2", BLIND_SET_2),
-            ("blind3", BLIND_SET_3),
-            ("blind4", BLIND_SET_4),
-            ("blind5", BLIND_SET_5),
-            ("blind6", BLIND_SET_6),
-            ("blind7", BLIND_SET_7),
-        )
+        f"blind{n}": _blind_figures(load_examples(path), parser)
+        for n, path in enumerate(BLIND_SETS, 1)
         if path.exists()
     }
     crisis_blind = {
-        name: _crisis_figures(load_examples(path), parser)
-        for name, path in (
-            ("crisis1", BLIND_CRISIS),
-            ("crisis2", BLIND_CRISIS_2),
-            ("crisis3", BLIND_CRISIS_3),
-            ("crisis4", BLIND_CRISIS_4),
-        )
+        f"crisis{n}": _crisis_figures(load_examples(path), parser)
+        for n, path in enumerate(CRISIS_SETS, 1)
         if path.exists()
     }
     texts = [e.text for e in examples]

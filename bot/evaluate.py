@@ -14,27 +14,15 @@ from bot.nlu_types import INTENTS, Parse
 from bot.textnorm import to_simplified
 
 DEV_SET = ROOT / "rasa_project" / "tests" / "dev_nlu.yml"
-BLIND_SET = ROOT / "rasa_project" / "tests" / "blind_nlu.yml"
-BLIND_SET_2 = ROOT / "rasa_project" / "tests" / "blind_nlu_2.yml"
-"""The second blind set: written after the first had been used to choose the pipeline; its errors were read once."""
-BLIND_SET_3 = ROOT / "rasa_project" / "tests" / "blind_nlu_3.yml"
-"""The third blind set: written after the second had been read; its errors were read once."""
-BLIND_SET_4 = ROOT / "rasa_project" / "tests" / "blind_nlu_4.yml"
-"""The fourth blind set: written after the third had been read; its errors were read once."""
-BLIND_SET_5 = ROOT / "rasa_project" / "tests" / "blind_nlu_5.yml"
-"""The fifth blind set: written after the fourth had been read; its errors were read once."""
-BLIND_SET_6 = ROOT / "rasa_project" / "tests" / "blind_nlu_6.yml"
-"""The sixth blind set: written after the fifth had been read; its errors were read once."""
-BLIND_SET_7 = ROOT / "rasa_project" / "tests" / "blind_nlu_7.yml"
-"""The seventh blind set: written after the sixth had been read; the one reported."""
-BLIND_CRISIS = ROOT / "rasa_project" / "tests" / "blind_crisis.yml"
-"""The first blind crisis set: 90 crisis and 90 hard non-crisis messages; its two misses were read once."""
-BLIND_CRISIS_2 = ROOT / "rasa_project" / "tests" / "blind_crisis_2.yml"
-"""The second blind crisis set: 100 crisis and 100 hard non-crisis messages; its errors were read once."""
-BLIND_CRISIS_3 = ROOT / "rasa_project" / "tests" / "blind_crisis_3.yml"
-"""The third blind crisis set: 100 crisis and 100 hard non-crisis messages; its errors were read once."""
-BLIND_CRISIS_4 = ROOT / "rasa_project" / "tests" / "blind_crisis_4.yml"
-"""The fourth blind crisis set: 100 crisis and 100 hard non-crisis messages; the one reported."""
+_TESTS = ROOT / "rasa_project" / "tests"
+BLIND_SETS: tuple[Path, ...] = tuple(_TESTS / f"blind_nlu{'' if n == 1 else f'_{n}'}.yml" for n in range(1, 8))
+"""The blind sets in the order they were written, each after the one before had been used: the first chose the
+pipeline, the errors of the second to the sixth were read once; the last is the one reported."""
+CRISIS_SETS: tuple[Path, ...] = tuple(_TESTS / f"blind_crisis{'' if n == 1 else f'_{n}'}.yml" for n in range(1, 5))
+"""The blind crisis sets (crisis messages and hard non-crisis ones) in the order written; the errors of all but the
+last were read once; the last is the one reported."""
+REPORTED_BLIND = BLIND_SETS[-1]
+REPORTED_CRISIS = CRISIS_SETS[-1]
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT
-from bot.evaluate import BLIND_CRISIS_4, BLIND_SET_7, Report, acted_on, load_examples, score_acted
+from bot.evaluate import REPORTED_BLIND, REPORTED_CRISIS, Report, acted_on, load_examples, score_acted
 from bot.nlu import InProcessParser, prepare
 
 # The targets on the reported blind set and the reported blind crisis set (written by people who never saw
@@ -31,7 +31,7 @@ def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]
 
 @pytest.fixture(scope="module")
 def blind_report(parser: InProcessParser) -> Report:
-    return score_acted(load_examples(BLIND_SET_7), _decider(parser))
+    return score_acted(load_examples(REPORTED_BLIND), _decider(parser))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_the_blind_set_macro_f1_meets_the_target(blind_report: Report) -> None:
 
 def test_every_intent_and_every_crisis_message_of_the_blind_set_is_recalled(blind_report: Report) -> None:
     missed = {(text, gold) for text, gold, _, _ in blind_report.errors}
-    blind = load_examples(BLIND_SET_7)
+    blind = load_examples(REPORTED_BLIND)
     for intent in {e.intent for e in blind}:
         of_intent = [e for e in blind if e.intent == intent]
         recall = sum((e.text, intent) not in missed for e in of_intent) / len(of_intent)
@@ -61,7 +61,7 @@ def test_the_scripts_are_understood_alike_on_the_blind_set(blind_report: Report)
 def test_on_topic_blind_messages_rarely_get_the_off_topic_answer(parser: InProcessParser) -> None:
     from bot.understand import decide
 
-    in_domain = [e for e in load_examples(BLIND_SET_7) if e.intent != "out_of_scope"]
+    in_domain = [e for e in load_examples(REPORTED_BLIND) if e.intent != "out_of_scope"]
     off = [
         e.text
         for e in in_domain
@@ -72,7 +72,7 @@ def test_on_topic_blind_messages_rarely_get_the_off_topic_answer(parser: InProce
 
 def test_the_crisis_reply_comes_for_the_blind_crisis_messages(parser: InProcessParser) -> None:
     decide_on = _decider(parser)
-    crisis = [e.text for e in load_examples(BLIND_CRISIS_4) if e.intent == "crisis"]
+    crisis = [e.text for e in load_examples(REPORTED_CRISIS) if e.intent == "crisis"]
     shown = sum(decide_on(t)[0] == "crisis" for t in crisis)
     assert shown / len(crisis) >= CRISIS_SET_SHOWN_GUARD, f"{shown} of {len(crisis)}"
 

@@ -7,17 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import (
-    BLIND_CRISIS,
-    BLIND_CRISIS_2,
-    BLIND_CRISIS_3,
-    BLIND_CRISIS_4,
-    BLIND_SET,
-    BLIND_SET_2,
-    BLIND_SET_3,
-    BLIND_SET_4,
-    BLIND_SET_5,
-    BLIND_SET_6,
-    BLIND_SET_7,
+    BLIND_SETS,
+    CRISIS_SETS,
     DEV_SET,
     leak_key,
     load_examples,
@@ -33,10 +24,7 @@ def _training_texts() -> list[str]:
 
 
 def test_no_training_example_is_a_near_duplicate_of_a_blind_or_dev_message() -> None:
-    sets = (
-        *(BLIND_SET, BLIND_SET_2, BLIND_SET_3, BLIND_SET_4, BLIND_SET_5, BLIND_SET_6, BLIND_SET_7),
-        *(BLIND_CRISIS, BLIND_CRISIS_2, BLIND_CRISIS_3, BLIND_CRISIS_4, DEV_SET),
-    )
+    sets = (*BLIND_SETS, *CRISIS_SETS, DEV_SET)
     references = [e.text for path in sets for e in load_examples(path)]
     leaks = near_duplicates(_training_texts(), references)
     assert not leaks, leaks[:10]
@@ -49,11 +37,7 @@ def test_the_near_duplicate_check_sees_through_case_punctuation_script_and_small
     assert leak_key("won't") == leak_key("wont")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [BLIND_SET, BLIND_SET_2, BLIND_SET_3, BLIND_SET_4, BLIND_SET_5, BLIND_SET_6, BLIND_SET_7],
-    ids=["blind 1", "blind 2", "blind 3", "blind 4", "blind 5", "blind 6", "blind 7"],
-)
+@pytest.mark.parametrize("path", BLIND_SETS, ids=[f"blind {n}" for n in range(1, len(BLIND_SETS) + 1)])
 def test_each_blind_set_covers_every_intent_in_every_script(path: Path) -> None:
     blind = load_examples(path)
     assert len(blind) >= 420
