@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.nlu_types import REPORTED_NOTE, Entity, Parse
 from bot.safety import detect_crisis
 from bot.textnorm import has_words, normalise
+from bot.understand import digit_slang
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +333,9 @@ def prepare(raw: str, max_chars: int, screened: bool = False) -> _Prepared:
         notes = [*notes, f"{REPORTED_NOTE} ({hit.kind}, {hit.pattern_id})"]
     if not text:
         return _Prepared(text, notes, Parse("out_of_scope", 1.0, (), (), text, (*notes, "empty message")))
+    slang = digit_slang(text)
+    if slang is not None:
+        return _Prepared(text, notes, Parse(slang, 1.0, (), ((slang, 1.0),), text, (*notes, "chat slang in digits")))
     if not has_words(text):
         note = "no words to understand (only symbols, emoji or numbers)"
         return _Prepared(text, notes, Parse("out_of_scope", 1.0, (), (), text, (*notes, note)))

@@ -747,3 +747,23 @@ def test_a_screenshot_s_sender_number_and_time_are_saved_with_the_sms(fake_chat:
     item = fake_chat.store.list_evidence("u1")[0]
     assert item.meta["numbers"] == ["+8613800138000"]
     assert item.at.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M") == "12-02 23:10"
+
+
+@pytest.mark.parametrize("text", ["88", "886", "８８６"])
+def test_bye_bye_in_digits_outside_a_question_is_a_goodbye(fake_chat: Chat, text: str) -> None:
+    fake_chat.say("你好")
+    fake_chat.say(text)
+    assert fake_chat.state["topic"] == "goodbye"
+    assert "common.goodbye" in fake_chat.keys and "understand.bare_amount" not in fake_chat.keys
+
+
+def test_88_where_the_plan_asks_the_amount_is_an_amount(fake_chat: Chat) -> None:
+    to_the_amount_question(fake_chat)
+    fake_chat.say("88")
+    assert fake_chat.state["step"] != "amount"
+    assert "common.goodbye" not in fake_chat.keys
+
+
+def test_another_bare_number_outside_a_question_is_still_offered_the_plan(fake_chat: Chat) -> None:
+    fake_chat.say("880")
+    assert "understand.bare_amount" in fake_chat.keys

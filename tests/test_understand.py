@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu_types import REPORTED_NOTE, Parse
-from bot.understand import crisis_kind, decide, domain_words, has_domain_word
+from bot.understand import crisis_kind, decide, digit_slang, domain_words, has_domain_word
 
 THRESHOLD = 0.45
 
@@ -103,3 +103,27 @@ def test_a_clear_winner_is_answered() -> None:
 )
 def test_a_model_crisis_gets_the_danger_reply_when_the_words_point_to_danger(text: str, kind: str) -> None:
     assert crisis_kind(text) == kind
+
+
+def test_a_short_thanks_the_model_is_unsure_of_is_still_answered_as_thanks() -> None:
+    d = decide(_parse(("thanks", 0.35), ("greet", 0.18), ("goodbye", 0.16)), "tysm", THRESHOLD)
+    assert (d.action, d.intent) == ("intent", "thanks")
+
+
+def test_a_long_message_weakly_ranked_as_a_greeting_is_not_answered_with_hello() -> None:
+    text = "你觉得明天会下雨吗，我想去公园走走看看花"
+    assert decide(_parse(("greet", 0.3), ("out_of_scope", 0.28)), text, THRESHOLD).action == "out_of_scope"
+
+
+def test_a_greeting_below_the_small_talk_floor_is_not_guessed() -> None:
+    assert decide(_parse(("greet", 0.2), ("out_of_scope", 0.19)), "qwerty", THRESHOLD).action == "out_of_scope"
+
+
+@pytest.mark.parametrize(("text", "intent"), [("88", "goodbye"), ("886", "goodbye"), ("８８", "goodbye"), ("880", None)])
+def test_bye_bye_written_in_digits(text: str, intent: str | None) -> None:
+    assert digit_slang(text) == intent
+
+
+@pytest.mark.parametrize("text", ["貴利係咪犯法", "借大耳窿還唔到", "how to stop the harrasment"])
+def test_loan_shark_words_and_common_misspellings_are_domain_words(text: str) -> None:
+    assert has_domain_word(text), text

@@ -48,7 +48,7 @@ from bot.offload import run_bridged, wait_for
 from bot.safety import CrisisHit, detect_crisis
 from bot.store import MAX_EVIDENCE_CHARS, BaseStore, StoreError, StoreUnavailable
 from bot.textnorm import has_words
-from bot.understand import Decision, crisis_kind, decide
+from bot.understand import Decision, crisis_kind, decide, digit_slang
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +377,9 @@ class Dialogue:
                     return
         elif signal == "strong":
             self._assess(turn, text)
+            return
+        elif (slang := digit_slang(text)) is not None:
+            self._intent(turn, slang, text)
             return
         elif is_bare_amount(text):
             self._bare_amount(turn)
