@@ -45,13 +45,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.assess import engine, learned  # noqa: E402
-from bot.assess.evaluate import using_classifier  # noqa: E402
+from bot.assess.evaluate import SPENT_SMS_SETS, using_classifier  # noqa: E402
 from bot.assess.model import CATEGORIES, HIGH_CATEGORIES, risk_for  # noqa: E402
 from bot.assess.normalize import normalise  # noqa: E402
 from bot.assess.rules import get_rules  # noqa: E402
 
 HOUSE = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl")
-SPENT = ("sms_blind.jsonl", "sms_blind_2.jsonl")
+SPENT = tuple(p.name for p in SPENT_SMS_SETS)
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 FALLBACKS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, None)
 HEADS = (0.6, 0.7, 0.8, 0.9)

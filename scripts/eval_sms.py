@@ -4,9 +4,9 @@ Usage: .venv/bin/python scripts/eval_sms.py tests/data/sms_voices.jsonl [--error
 
 The model column is honest by default: the classifier is retrained without the evaluated file (leave that
 file out), so a file the shipped model learned from is scored as if its writer were new. `--as-shipped` uses the
-shipped classifier instead (trained on every tune file). Blind sets are refused (they are for the bench only),
-except tests/data/sms_blind.jsonl and tests/data/sms_blind_2.jsonl: both have been reported and are now tuning
-material (never training data for the learned layer).
+shipped classifier instead (trained on every tune file). The judged blind set is refused (it is for the bench
+only); the earlier blind sets have been reported and are now tuning material (never training data for the learned
+layer): see SMS_BLIND_SETS in bot/assess/evaluate.py.
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.assess import learned  # noqa: E402
-from bot.assess.evaluate import Scores, evaluate, load_jsonl, using_classifier  # noqa: E402
+from bot.assess.evaluate import SPENT_SMS_SETS, Scores, evaluate, load_jsonl, using_classifier  # noqa: E402
 from bot.assess.model import CATEGORIES  # noqa: E402
 
-# Blind sets that have been reported and are now tuning material; every later one (sms_blind_3.jsonl …) stays blind.
-SPENT_BLIND = (ROOT / "tests" / "data" / "sms_blind.jsonl", ROOT / "tests" / "data" / "sms_blind_2.jsonl")
 
 
 def refuse_blind(path: Path) -> None:
-    """Stop when asked to score a blind set that is still blind (only the spent first and second sets are allowed)."""
+    """Stop when asked to score a blind set that is still blind (only the spent ones are allowed)."""
     resolved = path.resolve()
     named_blind = "blind" in str(path).lower() or "blind" in str(resolved).lower()
-    if named_blind and resolved not in {p.resolve() for p in SPENT_BLIND}:
-        sys.exit(f"{path.name}: blind sets are not evaluated here (only the spent sms_blind and sms_blind_2)")
+    if named_blind and resolved not in {p.resolve() for p in SPENT_SMS_SETS}:
+        spent = ", ".join(p.name for p in SPENT_SMS_SETS)
+        sys.exit(f"{path.name}: blind sets are not evaluated here (only the spent ones: {spent})")
 
 
 def leave_out(path: Path) -> learned.Classifier:

@@ -737,21 +737,16 @@ def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
 
 # ------------------------------------------------------------------- blind sets: the judged one, and tuned-on floors
 
-BLIND_3 = DATA / "sms_blind_3.jsonl"
-"""The blind set the targets are judged on (written after blind 2 was reported; added by the maintainer)."""
-
-
 @pytest.fixture(scope="module")
 def judged_blind():
-    if not BLIND_3.exists():
-        pytest.skip("tests/data/sms_blind_3.jsonl is not there yet")
+    from bot.assess.evaluate import JUDGED_SMS_SET
     from bot.assess.evaluate import evaluate as score
 
-    return score(load(BLIND_3.name))
+    return score(load(JUDGED_SMS_SET.name))
 
 
-# The issue's targets on the judged set, not all met yet: a strict xfail, so meeting them fails the suite until the
-# mark goes; beside it, guards at the measured level catch a regression.
+# The issue's targets on the judged set: a strict xfail while they are not all met, so meeting them fails the suite
+# until the mark goes; beside it, guards at the measured level catch a regression.
 JUDGED_GUARDS = {"accuracy": 0.96, "micro_f1": 0.86, "lawful_rated_high": 1, "high_rated_low": 4}
 JUDGED_RECALL_GUARDS = {"third_party_contact": 0.80, "privacy_exposure": 0.75}  # target 0.85; the rest meet it
 
@@ -780,11 +775,12 @@ def test_every_genuine_court_notice_of_the_judged_blind_set_is_verified_never_ca
     assert not judged_blind.court_called_false and not judged_blind.court_not_verified, judged_blind.summary()
 
 
-# Blind 1 and 2 have been reported and tuned on: their figures are regression floors, not evidence of
+# The earlier blind sets have been reported and tuned on: their figures are regression floors, not evidence of
 # generalisation (measured with the shipped classifier, which never trains on them).
 TUNED_ON_FLOORS = {
     "sms_blind.jsonl": (0.99, 0.93),
     "sms_blind_2.jsonl": (0.99, 0.93),
+    "sms_blind_3.jsonl": (0.96, 0.86),
 }
 
 

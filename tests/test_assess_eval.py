@@ -23,15 +23,16 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_3.jsonl",
-        "tests/data/../data/sms_blind_3.jsonl",
-        "elsewhere/SMS_BLIND_3.jsonl",
-        "copies/blind3/sms.jsonl",
+        "tests/data/sms_blind_4.jsonl",
+        "tests/data/../data/sms_blind_4.jsonl",
+        "tests/data/sms_blind_5.jsonl",
+        "elsewhere/SMS_BLIND_4.jsonl",
+        "copies/blind4/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
 def test_blind_sets_still_blind_are_refused(path: str) -> None:
-    """Asking for the third (or any later, or a copy elsewhere) blind set stops before the file is opened."""
+    """Asking for the judged blind set (or a later one, or a copy elsewhere) stops before the file is opened."""
     mod = _load()
     with pytest.raises(SystemExit) as exc:
         mod.refuse_blind(Path(path))
@@ -39,9 +40,10 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["tests/data/sms_blind.jsonl", "tests/data/sms_blind_2.jsonl", "tests/data/sms_voices.jsonl"]
+    "path",
+    ["tests/data/sms_blind.jsonl", "tests/data/sms_blind_2.jsonl", "tests/data/sms_blind_3.jsonl", "tests/data/sms_voices.jsonl"],
 )
 def test_spent_blind_sets_and_tuning_files_are_allowed(path: str) -> None:
-    """The first two blind sets have been reported and are tuning material now, like the voices files."""
+    """The blind sets before the judged one have been reported and are tuning material now, like the voices files."""
     mod = _load()
     mod.refuse_blind(ROOT / path)

@@ -74,6 +74,12 @@ DANGER = [
     "the collectors cornered me outside my office and threatened me",
 ]
 HARMLESS = [
+    "在天台晒被子，顺便打个电话问问分期",
+    "下周出差，猫托给邻居照顾几天，催收电话打不通会怎样",
+    "有人按门铃，原来是送快递的，吓我一跳",
+    "we were at a rooftop bar when the collector rang",
+    "不想拖累家里，所以想自己想办法还",
+    "stuck on the bridge in traffic and the app keeps calling",
     "笑死我了",
     "今天累死了",
     "饿死了，先去吃饭",
@@ -99,6 +105,20 @@ HARMLESS = [
 
 # Warning signs as crisis lines list them, each written in every script people use with this bot.
 WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
+    ("self_harm", "last listener, means at hand, an urging voice, the insurance clause, the tallest bridge"): {
+        "zh-Hans": [
+            "只有你还肯听我讲，你是我最后一个愿意听的人了",
+            "真的熬不动了，就这样吧，大家保重",
+            "剪刀就握在手里，我不知道自己在干嘛",
+            "脑子里一直有个声音叫我结束这一切",
+            "那份保险已经满两年了，理赔应该能下来吧",
+            "赔的钱留给我老婆还债就行",
+            "附近最高的楼是哪栋",
+        ],
+        "zh-Hant": ["耳邊一直有個聲音催我快點做決定", "保單過了兩年，受益人寫的是我媽"],
+        "yue": ["把刀就喺手邊", "你係最後一個肯聽我講嘅人"],
+        "en": ["what is the highest bridge in this city", "how tall is the Nanpu bridge"],
+    },
     ("self_harm", "farewell or apology to family"): {
         "zh-Hans": [
             "对不起各位，我先走一步了",
@@ -920,7 +940,13 @@ def test_lexicon_helpers_spot_unbounded_repeats_and_build_word_edges() -> None:
         ("昨天他们在我家门口骂了几句就走了", True),
         ("上回他们在我家门口喷了字，我拍了照", True),
         ("the collector told me to kill myself, is that legal", True),
+        ("佢哋發短訊話冇錢就去跳海，可唔可以報警", True),
+        ("去年被逼得差点想不开，现在好多了，想投诉那家平台", True),
+        ("刷到新闻有好多人被网贷逼到跳楼，这种能举报吗", True),
+        ("saw a news story about borrowers driven to suicide by loan apps, is that legal", True),
+        ("上次有人在楼下守了一晚，后来保安报了警，能索赔吗", True),
         ("催收让我去死，我也觉得活着没意思了", False),
+        ("去年差点想不开，现在又不想活了", False),
         ("昨天他们来过就走了，现在又在门口砸门", False),
         ("they told me to kill myself and honestly i don't want to live anymore", False),
     ],

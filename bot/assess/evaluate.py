@@ -15,6 +15,17 @@ from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
 
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
+SMS_BLIND_SETS: tuple[Path, ...] = tuple(
+    DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in range(1, 5)
+)
+"""The blind SMS sets in the order they were written, each by people who never saw the patterns or the data, each
+after the one before had been reported: every one but the last has been tuned on (its misses may be read); the last
+is the one the targets are judged on (never read, never tuned on, never scored while tuning)."""
+JUDGED_SMS_SET = SMS_BLIND_SETS[-1]
+SPENT_SMS_SETS = SMS_BLIND_SETS[:-1]
+
+
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read one labelled SMS per line."""
     with path.open(encoding="utf-8") as fh:
