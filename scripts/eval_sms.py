@@ -23,7 +23,6 @@ from bot.assess.evaluate import SPENT_SMS_SETS, Scores, evaluate, load_jsonl, us
 from bot.assess.model import CATEGORIES  # noqa: E402
 
 
-
 def refuse_blind(path: Path) -> None:
     """Stop when asked to score a blind set that is still blind (only the spent ones are allowed)."""
     resolved = path.resolve()

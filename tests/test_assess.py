@@ -737,6 +737,7 @@ def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
 
 # ------------------------------------------------------------------- blind sets: the judged one, and tuned-on floors
 
+
 @pytest.fixture(scope="module")
 def judged_blind():
     from bot.assess.evaluate import JUDGED_SMS_SET

@@ -41,7 +41,12 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["tests/data/sms_blind.jsonl", "tests/data/sms_blind_2.jsonl", "tests/data/sms_blind_3.jsonl", "tests/data/sms_voices.jsonl"],
+    [
+        "tests/data/sms_blind.jsonl",
+        "tests/data/sms_blind_2.jsonl",
+        "tests/data/sms_blind_3.jsonl",
+        "tests/data/sms_voices.jsonl",
+    ],
 )
 def test_spent_blind_sets_and_tuning_files_are_allowed(path: str) -> None:
     """The blind sets before the judged one have been reported and are tuning material now, like the voices files."""

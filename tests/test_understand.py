@@ -119,7 +119,9 @@ def test_a_greeting_below_the_small_talk_floor_is_not_guessed() -> None:
     assert decide(_parse(("greet", 0.2), ("out_of_scope", 0.19)), "qwerty", THRESHOLD).action == "out_of_scope"
 
 
-@pytest.mark.parametrize(("text", "intent"), [("88", "goodbye"), ("886", "goodbye"), ("８８", "goodbye"), ("880", None)])
+@pytest.mark.parametrize(
+    ("text", "intent"), [("88", "goodbye"), ("886", "goodbye"), ("８８", "goodbye"), ("880", None)]
+)
 def test_bye_bye_written_in_digits(text: str, intent: str | None) -> None:
     assert digit_slang(text) == intent
 
