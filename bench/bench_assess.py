@@ -3,10 +3,9 @@
 Run: .venv/bin/python bench/bench_assess.py        (one thread, about 20 seconds; prints markdown tables)
      .venv/bin/python bench/bench_assess.py --speed-only   (the speed table alone: no accuracy on any set, so it
                                                            can be run while tuning without scoring a blind set)
-Quality is reported on the held-out split of tests/data/sms_corpus.jsonl ("own"), on the blind sets
-tests/data/sms_blind.jsonl and sms_blind_2.jsonl (written by people who never saw the patterns, since reported and
-tuned on, so shown as tuned-on sets) and, when it exists, on tests/data/sms_blind_3.jsonl: the set the targets
-are judged on.
+Quality is reported on the held-out split of tests/data/sms_corpus.jsonl ("own"), on the earlier blind sets
+(written by people who never saw the patterns, since reported and tuned on, so shown as tuned-on sets) and on the
+last blind set, the one the targets are judged on (SMS_BLIND_SETS in bot/assess/evaluate.py).
 Targets: >= 2,000 SMS/s on one core; p99 <= 5 ms per 500-char SMS; blind accuracy >= 0.97, micro-F1 >= 0.92,
 each category's recall >= 0.85, no lawful SMS rated high, no high-risk SMS rated low, no genuine court notice
 called a false threat.
@@ -35,15 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.assess import CATEGORIES, assess  # noqa: E402
-from bot.assess.evaluate import Scores, evaluate, load_jsonl  # noqa: E402
+from bot.assess.evaluate import JUDGED_SMS_SET, SPENT_SMS_SETS, Scores, evaluate, load_jsonl  # noqa: E402
 from bot.assess.learned import get_classifier  # noqa: E402
 from bot.assess.rules import get_rules, load_rules  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "sms_corpus.jsonl"
-BLIND = ROOT / "tests" / "data" / "sms_blind.jsonl"
-BLIND_2 = ROOT / "tests" / "data" / "sms_blind_2.jsonl"
-BLIND_3 = ROOT / "tests" / "data" / "sms_blind_3.jsonl"
-"""The third blind set, written after the second had been reported and tuned on: the one the targets are judged on."""
 TARGET_RATE = 2000.0
 TARGET_P99_MS = 5.0
 CPU: Callable[[], float] = time.thread_time
@@ -121,12 +116,9 @@ def quality_table() -> None:
     sets: list[tuple[str, Scores]] = [
         ("own (held-out)", evaluate(r for r in load_jsonl(CORPUS) if r["split"] == "heldout")),
     ]
-    if BLIND.exists():
-        sets.append(("blind 1 (tuned on)", evaluate(load_jsonl(BLIND))))
-    if BLIND_2.exists():
-        sets.append(("blind 2 (tuned on)", evaluate(load_jsonl(BLIND_2))))
-    if BLIND_3.exists():
-        sets.append(("blind 3 (judged)", evaluate(load_jsonl(BLIND_3))))
+    for n, path in enumerate(SPENT_SMS_SETS, start=1):
+        sets.append((f"blind {n} (tuned on)", evaluate(load_jsonl(path))))
+    sets.append((f"blind {len(SPENT_SMS_SETS) + 1} (judged)", evaluate(load_jsonl(JUDGED_SMS_SET))))
     print("| measure | " + " | ".join(name for name, _ in sets) + " | target |")
     print("|---|" + "---:|" * len(sets) + "---|")
 
@@ -146,8 +138,6 @@ def quality_table() -> None:
         [f"{len(sc.court_called_false)} / {len(sc.court_not_verified)} of {sc.court_genuine}" for _, sc in sets],
         "0",
     )
-    if not BLIND_3.exists():
-        print("\n(no tests/data/sms_blind_3.jsonl yet: the judged column is omitted; blind 1 and 2 have been tuned on)")
     print()
 
 
