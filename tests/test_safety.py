@@ -74,6 +74,14 @@ DANGER = [
     "the collectors cornered me outside my office and threatened me",
 ]
 HARMLESS = [
+    "周六去烧炭烧烤，顺便问下网贷逾期的事",
+    "给我爸写了封信坦白借网贷的事",
+    "对不起家里人，但我会好好面对这笔债",
+    "我想把事情交代清楚，列了一份欠款清单",
+    "工资卡交给老婆管了，免得我乱花钱",
+    "someone is at the door, hold on. ok it was just the delivery",
+    "we had drinks on the rooftop and the app kept calling",
+    "门口有人按门铃，原来是快递",
     "在天台晒被子，顺便打个电话问问分期",
     "下周出差，猫托给邻居照顾几天，催收电话打不通会怎样",
     "有人按门铃，原来是送快递的，吓我一跳",
@@ -115,9 +123,14 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
             "赔的钱留给我老婆还债就行",
             "附近最高的楼是哪栋",
         ],
-        "zh-Hant": ["耳邊一直有個聲音催我快點做決定", "保單過了兩年，受益人寫的是我媽"],
+        "zh-Hant": ["耳邊一直有個聲音催我快點做決定", "保單過了兩年，受益人寫的是我媽", "每晚都祈求老天明早別讓我醒"],
         "yue": ["把刀就喺手邊", "你係最後一個肯聽我講嘅人"],
-        "en": ["what is the highest bridge in this city", "how tall is the Nanpu bridge"],
+        "en": [
+            "what is the highest bridge in this city",
+            "how tall is the Nanpu bridge",
+            "how do I give my laptop to my cousin, I won't need it soon",
+        ],
+        "pinyin": ["zaijian, yongyuan", "wo men yong bie ba"],
     },
     ("self_harm", "farewell or apology to family"): {
         "zh-Hans": [
@@ -947,6 +960,9 @@ def test_lexicon_helpers_spot_unbounded_repeats_and_build_word_edges() -> None:
         ("上次有人在楼下守了一晚，后来保安报了警，能索赔吗", True),
         ("催收让我去死，我也觉得活着没意思了", False),
         ("去年差点想不开，现在又不想活了", False),
+        ("电影里讨债的都拿刀堵门，现实会这样吗", True),
+        ("years ago a collector pushed me once, now they are calling my boss, is that allowed", True),
+        ("他们正在楼下打我爸", False),
         ("昨天他们来过就走了，现在又在门口砸门", False),
         ("they told me to kill myself and honestly i don't want to live anymore", False),
     ],
