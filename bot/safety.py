@@ -310,6 +310,14 @@ def detect_crisis(text: str) -> CrisisHit | None:
     return _search(text.translate(lex.translate), lex)
 
 
+def mentions_look_alike(text: str) -> bool:
+    """Tell whether a message holds a harmless look-alike of a sign (the lexicon's exclusions: 烧炭烤肉, a delivery at the door)."""
+    if not text:
+        return False
+    lex = lexicon()
+    return lex.exclusions is not None and lex.exclusions.search(_View(text.translate(lex.translate)).text) is not None
+
+
 def mentions_reported(text: str) -> bool:
     """Tell whether a message holds someone else's words or a finished event (the lexicon's "reported" spans)."""
     if not text:

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.nlu_types import INTENTS, REPORTED_NOTE, Parse
-from bot.safety import mentions_reported
+from bot.safety import mentions_look_alike, mentions_reported
 from bot.textnorm import to_halfwidth, to_simplified
 
 LEXICON_FILE = Path(__file__).parent / "data" / "domain_lexicon.yml"
@@ -34,7 +34,8 @@ CRISIS_CLOSE_FLOOR) is treated as crisis."""
 CRISIS_CLOSE_FLOOR = 0.15
 CRISIS_SURE = 0.9
 """The model alone this sure of crisis gives only the crisis reply; below it (or crisis ranked close behind the
-top), a soft crisis: the crisis reply first, then the answer to what else the message asks. The model over-calls
+top, or the message holds a look-alike the lexicon knows is harmless, such as a delivery knocking at the door), a
+soft crisis: the crisis reply first, then the answer to what else the message asks. The model over-calls
 crisis on shame and thanks ("好羞家，唔敢同屋企人講", "终于有人讲明白了"); those still get their answer."""
 CRISIS_MIN_CONFIDENCE = 0.1
 """Crisis with at least this confidence anywhere in the ranking gives the crisis reply. Below CRISIS_SURE it is a
@@ -176,7 +177,8 @@ def decide(parse: Parse, text: str, threshold: float) -> Decision:
     """Turn a parse into what the bot does with the message (see the module docstring)."""
     source = crisis_source(parse)
     ranking = _raw_ranking(parse)
-    if source == "lexicon" or (source == "model" and ranking[0][1] >= CRISIS_SURE and not mentions_reported(text)):
+    sure = source == "model" and ranking[0][1] >= CRISIS_SURE and not mentions_reported(text)
+    if source == "lexicon" or (sure and not mentions_look_alike(text)):
         return Decision("crisis", "crisis", crisis_source=source)
     if source:
         rest_total = sum(c for i, c in ranking if i != "crisis") or 1.0

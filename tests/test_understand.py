@@ -129,3 +129,13 @@ def test_bye_bye_written_in_digits(text: str, intent: str | None) -> None:
 @pytest.mark.parametrize("text", ["貴利係咪犯法", "借大耳窿還唔到", "how to stop the harrasment"])
 def test_loan_shark_words_and_common_misspellings_are_domain_words(text: str) -> None:
     assert has_domain_word(text), text
+
+
+def test_a_sure_model_crisis_on_a_harmless_look_alike_still_shows_the_crisis_reply_and_then_answers() -> None:
+    text = "门口有人按门铃，原来是快递，顺便问下怎么录音"
+    d = decide(_parse(("crisis", 0.95), ("gather_evidence", 0.04)), text, THRESHOLD)
+    assert d.action == "crisis_soft" and d.then is not None and d.then.intent == "gather_evidence"
+
+
+def test_a_sure_model_crisis_without_a_look_alike_is_a_full_crisis() -> None:
+    assert decide(_parse(("crisis", 0.95), ("gather_evidence", 0.04)), "门口有人", THRESHOLD).action == "crisis"
