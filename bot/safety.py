@@ -311,7 +311,7 @@ def detect_crisis(text: str) -> CrisisHit | None:
 
 
 def mentions_look_alike(text: str) -> bool:
-    """Tell whether a message holds a harmless look-alike of a sign (the lexicon's exclusions: 烧炭烤肉, a delivery at the door)."""
+    """Tell whether a message holds a harmless look-alike of a sign (a lexicon exclusion: 烧炭烤肉, a delivery)."""
     if not text:
         return False
     lex = lexicon()
