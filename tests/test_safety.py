@@ -74,6 +74,12 @@ DANGER = [
     "the collectors cornered me outside my office and threatened me",
 ]
 HARMLESS = [
+    "冬天老家烧炭盆取暖，催收电话打到我妈那了",
+    "终于把网贷还清了，解脱了",
+    "这是最后一次借钱，我保证",
+    "医生给我开了点安眠药，催收电话还是吵得睡不着",
+    "对不起我老婆，我想尽快把钱还给她",
+    "my doctor told me to cut down on sleeping pills",
     "热到想死，空调又坏了",
     "你这种人活着就是浪费空气，赶紧还钱",
     "周六去烧炭烧烤，顺便问下网贷逾期的事",
@@ -128,14 +134,25 @@ WARNING_SIGNS: dict[tuple[str, str], dict[str, list[str]]] = {
         ],
         "zh-Hant": ["不孝女先走一步", "我以後再也照顧不了牠了"],
         "yue": ["我唔想再做大家嘅負擔", "封信寫好咗，喺抽屜度"],
-        "en": ["made my decision and I feel calm now", "nobody is gonna miss me", "standing on the roof looking down"],
+        "en": [
+            "made my decision and I feel calm now",
+            "nobody is gonna miss me",
+            "standing on the roof looking down",
+            "my policy should pay my debts off when I'm gone",
+            "texted my sister all my passwords",
+            "do charcoal fumes hurt",
+        ],
         "pinyin": ["xia bei zi zai huan ni"],
     },
     ("danger", "boxed in, slapped, a knife pulled, asked which floor, a stranger at the school gate"): {
         "zh-Hans": ["我的车被他们堵死了", "他扇了我一巴掌", "他突然掏出一把刀", "有人在打听我住几楼"],
         "zh-Hant": ["有陌生人在學校門口問我女兒名字", "他們蹲在我家門口不走"],
         "yue": ["佢揸住把刀企喺門口"],
-        "en": ["a man asked for my flat number downstairs", "he showed me a knife and said pay now"],
+        "en": [
+            "a man asked for my flat number downstairs",
+            "he showed me a knife and said pay now",
+            "the collector is standing right next to me on the train",
+        ],
     },
     ("self_harm", "last listener, means at hand, an urging voice, the insurance clause, the tallest bridge"): {
         "zh-Hans": [
@@ -985,6 +1002,7 @@ def test_lexicon_helpers_spot_unbounded_repeats_and_build_word_edges() -> None:
         ("催收让我去死，我也觉得活着没意思了", False),
         ("去年差点想不开，现在又不想活了", False),
         ("电影里讨债的都拿刀堵门，现实会这样吗", True),
+        ("the agent said I would be better off dead, can I report him", True),
         ("years ago a collector pushed me once, now they are calling my boss, is that allowed", True),
         ("他们正在楼下打我爸", False),
         ("昨天他们来过就走了，现在又在门口砸门", False),
