@@ -15,14 +15,14 @@ from bot.evaluate import REPORTED_BLIND, REPORTED_CRISIS, Report, acted_on, load
 from bot.nlu import InProcessParser, prepare
 
 # The issue's targets on the reported blind set and the reported blind crisis set (written by people who never saw
-# the data; never trained on; bench/bench_nlu.py prints the figures). The crisis set's target (every crisis message
-# gets the crisis reply) is not met yet: that test asserts the measured level, so it catches a regression, and says
-# the target beside it.
+# the data; never trained on; bench/bench_nlu.py prints the figures).
 BLIND_MACRO_F1_TARGET = 0.95
 BLIND_RECALL_TARGET = 0.90
 BLIND_SCRIPT_GAP_MAX = 0.03
 OFF_TOPIC_MAX = 0.01
-CRISIS_SET_SHOWN_GUARD = 95 / 100  # target: every crisis message; measured 95 of 100
+FULL_FALSE_ALARM_GUARD = 13 / 100
+"""Hard non-crisis messages of the reported crisis set that get only the crisis reply (no answer): no target (a
+false alarm costs a kind sentence), measured 13 of 100; a guard so that it does not grow unnoticed."""
 
 
 def _decider(parser: InProcessParser) -> Callable[[str], tuple[str, str | None]]:
@@ -71,11 +71,19 @@ def test_on_topic_blind_messages_rarely_get_the_off_topic_answer(parser: InProce
     assert len(off) / len(in_domain) <= OFF_TOPIC_MAX, f"{len(off)} of {len(in_domain)}"  # texts unread: blind
 
 
-def test_the_crisis_reply_comes_for_the_blind_crisis_messages(parser: InProcessParser) -> None:
+def test_the_crisis_reply_comes_for_every_message_of_the_blind_crisis_set(parser: InProcessParser) -> None:
     decide_on = _decider(parser)
     crisis = [e.text for e in load_examples(REPORTED_CRISIS) if e.intent == "crisis"]
     shown = sum(decide_on(t)[0] == "crisis" for t in crisis)
-    assert shown / len(crisis) >= CRISIS_SET_SHOWN_GUARD, f"{shown} of {len(crisis)}"
+    assert shown == len(crisis), f"{shown} of {len(crisis)}"  # texts unread: blind
+
+
+def test_hard_non_crisis_messages_rarely_get_only_the_crisis_reply(parser: InProcessParser) -> None:
+    from bot.understand import decide
+
+    others = [e.text for e in load_examples(REPORTED_CRISIS) if e.intent != "crisis"]
+    full = sum(decide(parser.parse_sync(t), t, parser.threshold).action == "crisis" for t in others)
+    assert full / len(others) <= FULL_FALSE_ALARM_GUARD, f"{full} of {len(others)}"
 
 
 def test_no_crisis_message_in_the_dev_set_is_missed(dev_report: Report) -> None:
