@@ -767,3 +767,13 @@ def test_88_where_the_plan_asks_the_amount_is_an_amount(fake_chat: Chat) -> None
 def test_another_bare_number_outside_a_question_is_still_offered_the_plan(fake_chat: Chat) -> None:
     fake_chat.say("880")
     assert "understand.bare_amount" in fake_chat.keys
+
+
+def test_88_at_a_choice_step_is_a_number_out_of_range_not_a_goodbye(fake_chat: Chat) -> None:
+    fake_chat.press("flow:plan")
+    fake_chat.press("rp:begin")
+    fake_chat.say("某银行")
+    step = fake_chat.state["step"]
+    fake_chat.say("88")
+    assert fake_chat.state["step"] == step
+    assert "common.goodbye" not in fake_chat.keys
