@@ -72,6 +72,7 @@ _SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "im
 # What a real court's own notice names as procedure: dropped when it may be real (a court telling your employer to
 # withhold wages under a judgment is enforcement, not a collector contacting a third party).
 _COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation", "third_party_contact"})
+_CENTRE_VOICE = frozenset({"本中心", "我中心"})
 _THREATS = frozenset(
     {"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation", "privacy_exposure"}
 )
@@ -256,6 +257,19 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
     return False
 
 
+def _court_voice(scanner: _Scanner) -> re.Match[str] | None:
+    """Return where the message speaks as a court (an agency's "本中心" under its own heading does not)."""
+    agency = None
+    for m in scanner.rules.contexts["court_voice"].finditer(scanner.text):
+        if m.group().strip() not in _CENTRE_VOICE:
+            return m
+        if agency is None:
+            agency = scanner.context("collector_header")
+        if not agency:
+            return m
+    return None
+
+
 def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool, bool, tuple[int, int] | None]:
     """Apply "verify, don't dismiss" to court notices: (hits, court_notice, verify, span of a fake court voice).
 
@@ -265,7 +279,7 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     check it. Calling it false would tell someone to ignore what may be a real summons. With a scam sign it is a
     fake authority: impersonation is added on the court's name if no rule found it.
     """
-    voice = scanner.rules.contexts["court_voice"].search(scanner.text)
+    voice = _court_voice(scanner)
     if voice is None:
         return hits, False, False, None
     if _court_scam_signal(scanner, hits):
