@@ -1,9 +1,8 @@
 """The learned layer: a multi-label linear classifier over character n-grams of the normalised SMS.
 
 Trained with scikit-learn (one logistic regression per category, liblinear, fixed seed: deterministic) on the
-labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl,
-sms_voices.jsonl, sms_voices2.jsonl and sms_voices3.jsonl, 500, 600 and 791 SMS from three independent writers;
-never the held-out split or a blind set).
+labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl and the
+independent writers' files sms_voices*.jsonl listed in TRAIN_FILES; never the held-out split or a blind set).
 Training takes about a second, so it happens on first use and the
 weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default `.cache/assess/`).
 Inference does not call scikit-learn: it looks the n-grams up in the vocabulary and takes one dot product
@@ -41,6 +40,8 @@ TRAIN_FILES = (
     "sms_voices4.jsonl",
     "sms_voices5.jsonl",
     "sms_voices6.jsonl",
+    "sms_voices7.jsonl",
+    "sms_voices8.jsonl",
 )
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
