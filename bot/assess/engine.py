@@ -73,6 +73,10 @@ _SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "im
 # withhold wages under a judgment is enforcement, not a collector contacting a third party).
 _COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation", "third_party_contact"})
 _CENTRE_VOICE = frozenset({"本中心", "我中心"})
+# A court or arbitration body named anywhere (a mediation centre that names none has no enforcement power).
+_COURT_WORD = re.compile(
+    r"法院|法庭|本院|我院|本庭|审裁处|执行局|仲裁|\barbitration\b|\bcourt\b|\btribunal\b|\bjudiciary\b", re.IGNORECASE
+)
 _THREATS = frozenset(
     {"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation", "privacy_exposure"}
 )
@@ -285,7 +289,10 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     if _court_scam_signal(scanner, hits):
         has_imp = any(h.rule.category == "impersonation" for h in hits)
         return hits, True, False, None if has_imp else (voice.start(), voice.end())
-    return [h for h in hits if h.rule.category not in _COURT_PROCEDURE], True, True, None
+    # A mediation or arbitration centre that names no court has no enforcement power: telling the family or the
+    # employer about the debt is its own third-party contact, not a court's procedure.
+    dropped = _COURT_PROCEDURE if _COURT_WORD.search(scanner.text) else _COURT_PROCEDURE - {"third_party_contact"}
+    return [h for h in hits if h.rule.category not in dropped], True, True, None
 
 
 def _without_lawful(text: str, s: int, e: int, lawful: list[tuple[int, int, str]]) -> str | None:
