@@ -735,6 +735,113 @@ def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
     assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
 
 
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        # third parties: pushed to contacts, numbers in hand, a relative who talked, a foreman called, English receivers
+        ("我们会把你的欠款账单推送给你的紧急联系人，让他们也看看。", "third_party_contact"),
+        ("你舅舅的电话也在我们手上，别逼我们。", "third_party_contact"),
+        ("你室友已经告诉我们你搬去哪了。", "third_party_contact"),
+        ("我刚给你们车间的王组长打过电话。", "third_party_contact"),
+        ("你的通讯录我们已经备份了，从今晚开始一个个打。", "third_party_contact"),
+        ("今晚call你dad，让他知道你做了什么。", "third_party_contact"),
+        ("Your grandmother is going to receive a letter from us this week.", "third_party_contact"),
+        ("Your emergency contacts have already been informed about the amount.", "third_party_contact"),
+        ("We emailed the school principal about your loan.", "third_party_contact"),
+        ("We have every contact on your phone and will text them tonight.", "third_party_contact"),
+        # privacy: a whole estate told, a village broadcast, a named banner, a feed debut, the internet
+        ("我们要让你们整个小区的人都知道你欠钱。", "privacy_exposure"),
+        ("你的事很快会在你们村的广播里播一遍。", "privacy_exposure"),
+        ("横幅上会印你的名字和欠款金额。", "privacy_exposure"),
+        ("Get ready for your TikTok debut, everyone will see your face.", "privacy_exposure"),
+        ("再拖下去，你的借款记录会在网上公开。", "privacy_exposure"),
+        # false threats: wages or a pension said to be frozen by the collector, an exit bar, fraud, a family's credit
+        ("你的工资我们已经冻住了，这个月一分都拿不到。", "false_legal_threat"),
+        ("你嘅退休金已经俾我哋扣住咗。", "false_legal_threat"),
+        ("海关那边已经有你的记录，欠钱不还出不了境。", "false_legal_threat"),
+        ("Because of this debt you cannot leave the country until it is paid.", "false_legal_threat"),
+        ("这笔欠款会影响到你家人的征信。", "false_legal_threat"),
+        # fake bodies with state power
+        ("SEC Enforcement Division: your loan account is under review for fraud.", "impersonation"),
+        ("I am an attorney appointed by the court to collect your debt.", "impersonation"),
+        ("【国家反诈中心】你名下的贷款存在异常，请配合核查。", "impersonation"),
+        # payment to a person acting for the police, a court or the collector; cards and deposits
+        ("罚款直接转到办案民警的个人银行卡。", "scam_payment"),
+        ("Transfer the settlement to the clerk's personal account today.", "scam_payment"),
+        ("Pay the balance in Google Play cards and send us the codes.", "scam_payment"),
+        ("请按警官要求准备取保候审金两万元。", "scam_payment"),
+        ("请联系法院书记员安排付款。", "scam_payment"),
+        ("去便利店买游戏点卡，把卡密拍给我。", "scam_payment"),
+        # menace: a squad whose methods are left unsaid, a relative's job held over the debtor
+        ("账已经交给我们的线下处置组，他们的做法你受不了。", "insult_or_intimidation"),
+        ("你弟弟在区医院上班吧，别让他因为你丢了饭碗。", "insult_or_intimidation"),
+    ],
+)
+def test_third_parties_publicity_wages_fake_agencies_and_payment_to_a_person_are_caught_by_the_rules(text, category):
+    a = assess(text)
+    assert [f for f in a.findings if f.category == category and f.source == "rule"], [
+        (f.rule, f.text) for f in a.findings
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【某某财务】Your account is 10 days overdue. Please pay at our branch or via our official FPS ID.",
+        "【某某银行】您好，本行取得执行名义后将依法声请强制执行，现在协商仍可减免利息。",
+        "您好，我们想联系您的朋友陈某，可他的电话一直打不通，麻烦您转告他回电。",
+        "If you get a court summons for this account, please attend the hearing.",
+        "We never ask for payment to a staff member's personal WeChat or Alipay account.",
+        "收到您关于我司催收员打电话给您同事的投诉，我们已停止该员工的工作。",
+        "我所律师无权冻结您的账户，也不会上门。",
+        "【某某资产】上门拜访提醒：周四下午两名工作人员将到您家拜访，如不方便请回复改约。",
+        "提醒您：判决生效后如仍未履行，法院可依法通知您的工作单位协助扣划工资。",
+    ],
+)
+def test_lawful_reminders_with_fps_enforcement_contact_or_complaint_words_stay_low(text):
+    a = assess(text)
+    assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12368提示：您的（2025）某0105民初321号案件已排期开庭，请登录人民法院在线服务查看。",
+        "Shenzhen Futian District People's Court to Mr. Li: case (2025) Yue 0304 Min Chu 55 is heard on 3 June.",
+        "【臺灣某某地方法院】本院裁定已寄存於台端住所地派出所，請攜帶證件領取。",
+    ],
+)
+def test_court_notices_with_a_service_heading_or_police_station_deposit_are_verified(text):
+    a = assess(text)
+    assert a.verify and a.risk == "low", [(f.rule, f.text) for f in a.findings]
+    assert a.advice[0].key == "court_may_be_real"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【某某区人民法院】请将执行款转入调解员本人银行卡。",
+        "【某某地方法院】台端的強制執行如欲暫緩，請先匯款五萬元。",
+        "[Court Bailiff] Seizure is set for Friday; send the deposit to account 6228 0000 1111 2222 (Wang Lei).",
+    ],
+)
+def test_a_court_voice_asking_to_pay_a_person_or_to_pay_for_a_delay_is_impersonation(text):
+    a = assess(text)
+    assert not a.verify and {"impersonation", "scam_payment"} <= set(a.categories), [
+        (f.rule, f.text) for f in a.findings
+    ]
+
+
+def test_a_mediation_centre_that_tells_the_family_is_contacting_third_parties():
+    a = assess("【某某调解中心】本中心已将您的欠款告知您的母亲和单位领导。")
+    assert "third_party_contact" in a.categories and a.risk != "low"
+
+
+def test_a_collection_agency_calling_itself_this_centre_is_not_a_court():
+    a = assess("【某某法务催收中心】我中心已通知您的村委会协助催收。")
+    assert not a.court_notice and "third_party_contact" in a.categories
+
+
 # ------------------------------------------------------------------- blind sets: the judged one, and tuned-on floors
 
 
