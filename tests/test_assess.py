@@ -888,7 +888,7 @@ def test_every_genuine_court_notice_of_the_judged_blind_set_is_verified_never_ca
 TUNED_ON_FLOORS = {
     "sms_blind.jsonl": (0.99, 0.93),
     "sms_blind_2.jsonl": (0.99, 0.93),
-    "sms_blind_3.jsonl": (0.96, 0.86),
+    "sms_blind_3.jsonl": (0.99, 0.94),
 }
 
 
@@ -903,10 +903,11 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-def test_blind_2_keeps_every_category_recall_and_no_high_risk_sms_rated_low():
+@pytest.mark.parametrize("name", ["sms_blind_2.jsonl", "sms_blind_3.jsonl"])
+def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 
-    s = score(load("sms_blind_2.jsonl"))
+    s = score(load(name))
     assert not s.high_rated_low, s.summary()
     for cat in CATEGORIES:
         assert (s.recall(cat) or 1.0) >= 0.85, f"{cat} recall {s.recall(cat)}"
