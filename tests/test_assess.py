@@ -796,6 +796,7 @@ def test_third_parties_publicity_wages_fake_agencies_and_payment_to_a_person_are
         "我所律师无权冻结您的账户，也不会上门。",
         "【某某资产】上门拜访提醒：周四下午两名工作人员将到您家拜访，如不方便请回复改约。",
         "提醒您：判决生效后如仍未履行，法院可依法通知您的工作单位协助扣划工资。",
+        "【某某调解中心】本中心是依法登记的民间调解组织，受债权人委托与您商量还款方案，款项请通过债权人官方App支付。",
     ],
 )
 def test_lawful_reminders_with_fps_enforcement_contact_or_complaint_words_stay_low(text):
