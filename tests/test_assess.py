@@ -925,3 +925,15 @@ def test_the_first_character_index_runs_every_rule_that_could_match_and_no_other
         scanner = _Scanner(rules, normalise(r["text"]).text)
         expected = [i for i, rule in enumerate(flat) if scanner.may_match(rule.script, rule.first, rule.ignorecase)]
         assert scanner.candidates() == expected, r["id"]
+
+
+def test_every_court_voice_in_the_data_passes_its_cheap_gate():
+    from bot.assess.normalize import normalise
+    from bot.assess.rules import get_rules
+
+    rules = get_rules()
+    voice, gate = rules.contexts["court_voice"], rules.contexts["court_voice_gate"]
+    for name in ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_voices5.jsonl", "sms_voices7.jsonl", "sms_voices8.jsonl"):
+        for r in load(name):
+            for m in voice.finditer(normalise(r["text"]).text):
+                assert gate.search(m.group()), (name, r["id"], m.group())
