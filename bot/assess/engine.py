@@ -234,7 +234,7 @@ class _Scanner:
             if rule.category != category:
                 hits.extend(_dedupe(cat_hits))
                 cat_hits, category = [], rule.category
-            if rule.requires and not self.context(rule.requires):
+            if rule.requires and not all(self.context(name) for name in rule.requires):
                 continue
             if rule.unless and self.context(rule.unless):
                 continue
