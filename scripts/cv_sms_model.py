@@ -67,7 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "char_wb 1-3": {"wb": True},
     "char 1-3 + jieba words": {"words": True},
     "C=1": {"c": 1.0},
-    "C=10": {"c": 10.0},
+    "C=4": {"c": 4.0},
     "C=30": {"c": 30.0},
     "class_weight=balanced": {"balanced": True},
     "no sublinear tf": {"sublinear": False},

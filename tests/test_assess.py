@@ -735,6 +735,114 @@ def test_a_guarantor_reminded_of_the_guarantee_is_not_told_a_false_threat():
     assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
 
 
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        # third parties: pushed to contacts, numbers in hand, a relative who talked, a foreman called, English receivers
+        ("我们会把你的欠款账单推送给你的紧急联系人，让他们也看看。", "third_party_contact"),
+        ("你舅舅的电话也在我们手上，别逼我们。", "third_party_contact"),
+        ("你室友已经告诉我们你搬去哪了。", "third_party_contact"),
+        ("我刚给你们车间的王组长打过电话。", "third_party_contact"),
+        ("你的通讯录我们已经备份了，从今晚开始一个个打。", "third_party_contact"),
+        ("今晚call你dad，让他知道你做了什么。", "third_party_contact"),
+        ("Your grandmother is going to receive a letter from us this week.", "third_party_contact"),
+        ("Your emergency contacts have already been informed about the amount.", "third_party_contact"),
+        ("We emailed the school principal about your loan.", "third_party_contact"),
+        ("We have every contact on your phone and will text them tonight.", "third_party_contact"),
+        # privacy: a whole estate told, a village broadcast, a named banner, a feed debut, the internet
+        ("我们要让你们整个小区的人都知道你欠钱。", "privacy_exposure"),
+        ("你的事很快会在你们村的广播里播一遍。", "privacy_exposure"),
+        ("横幅上会印你的名字和欠款金额。", "privacy_exposure"),
+        ("Get ready for your TikTok debut, everyone will see your face.", "privacy_exposure"),
+        ("再拖下去，你的借款记录会在网上公开。", "privacy_exposure"),
+        # false threats: wages or a pension said to be frozen by the collector, an exit bar, fraud, a family's credit
+        ("你的工资我们已经冻住了，这个月一分都拿不到。", "false_legal_threat"),
+        ("你嘅退休金已经俾我哋扣住咗。", "false_legal_threat"),
+        ("海关那边已经有你的记录，欠钱不还出不了境。", "false_legal_threat"),
+        ("Because of this debt you cannot leave the country until it is paid.", "false_legal_threat"),
+        ("这笔欠款会影响到你家人的征信。", "false_legal_threat"),
+        # fake bodies with state power
+        ("SEC Enforcement Division: your loan account is under review for fraud.", "impersonation"),
+        ("I am an attorney appointed by the court to collect your debt.", "impersonation"),
+        ("【国家反诈中心】你名下的贷款存在异常，请配合核查。", "impersonation"),
+        # payment to a person acting for the police, a court or the collector; cards and deposits
+        ("罚款直接转到办案民警的个人银行卡。", "scam_payment"),
+        ("Transfer the settlement to the clerk's personal account today.", "scam_payment"),
+        ("Pay the balance in Google Play cards and send us the codes.", "scam_payment"),
+        ("请按警官要求准备取保候审金两万元。", "scam_payment"),
+        ("请联系法院书记员安排付款。", "scam_payment"),
+        ("去便利店买游戏点卡，把卡密拍给我。", "scam_payment"),
+        # menace: a squad whose methods are left unsaid, a relative's job held over the debtor
+        ("账已经交给我们的线下处置组，他们的做法你受不了。", "insult_or_intimidation"),
+        ("你弟弟在区医院上班吧，别让他因为你丢了饭碗。", "insult_or_intimidation"),
+    ],
+)
+def test_third_parties_publicity_wages_fake_agencies_and_payment_to_a_person_are_caught_by_the_rules(text, category):
+    a = assess(text)
+    assert [f for f in a.findings if f.category == category and f.source == "rule"], [
+        (f.rule, f.text) for f in a.findings
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【某某财务】Your account is 10 days overdue. Please pay at our branch or via our official FPS ID.",
+        "【某某银行】您好，本行取得执行名义后将依法声请强制执行，现在协商仍可减免利息。",
+        "您好，我们想联系您的朋友陈某，可他的电话一直打不通，麻烦您转告他回电。",
+        "If you get a court summons for this account, please attend the hearing.",
+        "We never ask for payment to a staff member's personal WeChat or Alipay account.",
+        "收到您关于我司催收员打电话给您同事的投诉，我们已停止该员工的工作。",
+        "我所律师无权冻结您的账户，也不会上门。",
+        "【某某资产】上门拜访提醒：周四下午两名工作人员将到您家拜访，如不方便请回复改约。",
+        "提醒您：判决生效后如仍未履行，法院可依法通知您的工作单位协助扣划工资。",
+        "【某某调解中心】本中心是依法登记的民间调解组织，受债权人委托与您商量还款方案，款项请通过债权人官方App支付。",
+    ],
+)
+def test_lawful_reminders_with_fps_enforcement_contact_or_complaint_words_stay_low(text):
+    a = assess(text)
+    assert a.risk == "low", [(f.rule, f.text) for f in a.findings]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12368提示：您的（2025）某0105民初321号案件已排期开庭，请登录人民法院在线服务查看。",
+        "Shenzhen Futian District People's Court to Mr. Li: case (2025) Yue 0304 Min Chu 55 is heard on 3 June.",
+        "【臺灣某某地方法院】本院裁定已寄存於台端住所地派出所，請攜帶證件領取。",
+    ],
+)
+def test_court_notices_with_a_service_heading_or_police_station_deposit_are_verified(text):
+    a = assess(text)
+    assert a.verify and a.risk == "low", [(f.rule, f.text) for f in a.findings]
+    assert a.advice[0].key == "court_may_be_real"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【某某区人民法院】请将执行款转入调解员本人银行卡。",
+        "【某某地方法院】台端的強制執行如欲暫緩，請先匯款五萬元。",
+        "[Court Bailiff] Seizure is set for Friday; send the deposit to account 6228 0000 1111 2222 (Wang Lei).",
+    ],
+)
+def test_a_court_voice_asking_to_pay_a_person_or_to_pay_for_a_delay_is_impersonation(text):
+    a = assess(text)
+    assert not a.verify and {"impersonation", "scam_payment"} <= set(a.categories), [
+        (f.rule, f.text) for f in a.findings
+    ]
+
+
+def test_a_mediation_centre_that_tells_the_family_is_contacting_third_parties():
+    a = assess("【某某调解中心】本中心已将您的欠款告知您的母亲和单位领导。")
+    assert "third_party_contact" in a.categories and a.risk != "low"
+
+
+def test_a_collection_agency_calling_itself_this_centre_is_not_a_court():
+    a = assess("【某某法务催收中心】我中心已通知您的村委会协助催收。")
+    assert not a.court_notice and "third_party_contact" in a.categories
+
+
 # ------------------------------------------------------------------- blind sets: the judged one, and tuned-on floors
 
 
@@ -781,7 +889,7 @@ def test_every_genuine_court_notice_of_the_judged_blind_set_is_verified_never_ca
 TUNED_ON_FLOORS = {
     "sms_blind.jsonl": (0.99, 0.93),
     "sms_blind_2.jsonl": (0.99, 0.93),
-    "sms_blind_3.jsonl": (0.96, 0.86),
+    "sms_blind_3.jsonl": (0.99, 0.94),
 }
 
 
@@ -796,10 +904,36 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-def test_blind_2_keeps_every_category_recall_and_no_high_risk_sms_rated_low():
+@pytest.mark.parametrize("name", ["sms_blind_2.jsonl", "sms_blind_3.jsonl"])
+def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 
-    s = score(load("sms_blind_2.jsonl"))
+    s = score(load(name))
     assert not s.high_rated_low, s.summary()
     for cat in CATEGORIES:
         assert (s.recall(cat) or 1.0) >= 0.85, f"{cat} recall {s.recall(cat)}"
+
+
+def test_the_first_character_index_runs_every_rule_that_could_match_and_no_other():
+    from bot.assess.engine import _rule_index, _Scanner
+    from bot.assess.normalize import normalise
+    from bot.assess.rules import get_rules
+
+    rules = get_rules()
+    flat = _rule_index(rules).rules
+    for r in CORPUS[:120] + PROBES[:40]:
+        scanner = _Scanner(rules, normalise(r["text"]).text)
+        expected = [i for i, rule in enumerate(flat) if scanner.may_match(rule.script, rule.first, rule.ignorecase)]
+        assert scanner.candidates() == expected, r["id"]
+
+
+def test_every_court_voice_in_the_data_passes_its_cheap_gate():
+    from bot.assess.normalize import normalise
+    from bot.assess.rules import get_rules
+
+    rules = get_rules()
+    voice, gate = rules.contexts["court_voice"], rules.contexts["court_voice_gate"]
+    for name in ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_voices5.jsonl", "sms_voices7.jsonl", "sms_voices8.jsonl"):
+        for r in load(name):
+            for m in voice.finditer(normalise(r["text"]).text):
+                assert gate.search(m.group()), (name, r["id"], m.group())

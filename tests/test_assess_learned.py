@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -185,3 +186,10 @@ def test_the_fallback_needs_the_abusive_head_to_agree(monkeypatch):
     monkeypatch.setattr(engine, "get_classifier", lambda: _UnsureHeadStub())
     assert engine.MODEL_HEAD > 0.2
     assert assess("你欠的不只是钱。好好想想你家里人。").risk == "low"
+
+
+def test_ngrams_are_every_run_of_each_size_in_the_lowered_text():
+    for text, sizes in (("", (1, 2, 3)), ("ab", (1, 2, 3)), ("你好  World！", (1, 2, 3)), ("【法院】请到庭", (2, 4))):
+        s = re.sub(r"\s+", " ", text.lower())
+        expected = [s[i : i + n] for n in sizes for i in range(len(s) - n + 1)]
+        assert sorted(learned.ngrams(text, sizes)) == sorted(expected)

@@ -48,7 +48,7 @@ class Rule:
     legal_basis: str | None
     example: str
     counter_examples: tuple[str, ...] = ()
-    requires: str | None = None
+    requires: tuple[str, ...] = ()  # contexts that must all occur in the message for the rule to count
     unless: str | None = None  # a context that, anywhere in the message, makes the rule not count
     not_after: re.Pattern[str] | None = None
     violent: bool = False
@@ -279,7 +279,7 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
                 legal_basis=str(item["legal_basis"]) if item.get("legal_basis") else None,
                 example=str(item["example"]),
                 counter_examples=_as_list(item.get("counter_example")),
-                requires=str(item["requires"]) if item.get("requires") else None,
+                requires=_names(item.get("requires")),
                 unless=str(item["unless"]) if item.get("unless") else None,
                 not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
                 violent=bool(item.get("violent", False)),
@@ -347,6 +347,13 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
     return rules
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    """Read `requires`: one context name or a list of them (all must occur)."""
+    if not value:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
 def _check_texts(rules: RuleSet) -> None:
     """Fail early when a rule names an explanation, legal basis or context that does not exist."""
     for r in rules.rules():
@@ -354,7 +361,7 @@ def _check_texts(rules: RuleSet) -> None:
             raise RuleError(f"{r.category}.yml {r.id}: no explanation '{r.explain}' in texts.yml")
         if r.legal_basis and not rules.has_text("legal_basis", r.legal_basis):
             raise RuleError(f"{r.category}.yml {r.id}: no legal_basis '{r.legal_basis}' in texts.yml")
-        for ctx in (r.requires, r.unless):
+        for ctx in (*r.requires, r.unless):
             if ctx and ctx not in rules.contexts:
                 raise RuleError(f"{r.category}.yml {r.id}: unknown context '{ctx}'")
     for section, entries in rules.texts.items():
