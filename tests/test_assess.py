@@ -854,10 +854,10 @@ def judged_blind():
     return score(load(JUDGED_SMS_SET.name))
 
 
-# The targets on the judged set: a strict xfail while they are not all met, so meeting them fails the suite
-# until the mark goes; beside it, guards at the measured level catch a regression.
-JUDGED_GUARDS = {"accuracy": 0.96, "micro_f1": 0.86, "lawful_rated_high": 1, "high_rated_low": 4}
-JUDGED_RECALL_GUARDS = {"third_party_contact": 0.80, "privacy_exposure": 0.75}  # target 0.85; the rest meet it
+# The targets on the judged set: a strict xfail while they are not all met (2 high-risk SMS are rated low), so
+# meeting them fails the suite until the mark goes; beside it, guards at the measured level catch a regression.
+JUDGED_GUARDS = {"accuracy": 0.97, "micro_f1": 0.92, "lawful_rated_high": 0, "high_rated_low": 2}
+JUDGED_RECALL_GUARDS: dict[str, float] = {}  # every category meets the 0.85 target
 
 
 @pytest.mark.xfail(strict=True, reason="targets not met on the judged blind set: see the guards below")
