@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.nlu_types import REPORTED_NOTE, Entity, Parse
-from bot.safety import detect_crisis
+from bot.safety import detect_crisis, same_to_safeguard
 from bot.textnorm import has_words, normalise
 
 log = logging.getLogger(__name__)
@@ -319,11 +319,13 @@ def prepare(raw: str, max_chars: int, screened: bool = False) -> _Prepared:
     """Normalise a message and answer at once where the model is not needed (crisis, no words).
 
     The crisis safeguard reads the message as sent and as normalised (where normalising changed it); screened
-    means the caller has just run it on the message as sent, with no hit, so that is not done twice.
+    means the caller has just run it on the message as sent, with no hit, so that is not done twice. The
+    normalised copy is scanned only when the safeguard reads it differently (it does its own width, case and
+    script folding, so most messages read the same both ways).
     """
     text, notes = normalise(raw, max_chars)
     hit = None if screened else detect_crisis(raw)
-    if (hit is None or hit.reported) and text != raw:
+    if (hit is None or hit.reported) and not same_to_safeguard(raw, text):
         hit = detect_crisis(text) or hit
     if hit is not None and not hit.reported:
         note = f"crisis safeguard ({hit.kind}, {hit.pattern_id})"

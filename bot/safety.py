@@ -97,6 +97,88 @@ class Lexicon:
     kinds: dict[str, str]  # entry id → kind
     exclusions: re.Pattern[str] | None
     reported: re.Pattern[str] | None = None  # a collector's words, a visit that is over: the crisis reply stays
+    by_first: dict[str, tuple[int, ...]] | None = None
+    """Character → indices in regexes of those a match may start with it (see first_chars); None: try them all."""
+    any_first: tuple[int, ...] = ()
+    """Indices of the regexes whose first character cannot be told: always tried."""
+
+
+_MAX_FIRST = 512
+"""A regex that may start with more characters than this is always tried (a wide class gains nothing)."""
+
+
+def _firsts(items: Any) -> tuple[set[str] | None, bool]:
+    """The characters a parsed regex sequence may start with (None: any), and whether it may match nothing."""
+    found: set[str] = set()
+    for op, av in items:
+        name = str(op)
+        if name == "LITERAL":
+            found.add(chr(av))
+            return found, False
+        if name == "IN":
+            for kind, value in av:
+                if str(kind) == "LITERAL":
+                    found.add(chr(value))
+                elif str(kind) == "RANGE" and value[1] - value[0] < _MAX_FIRST:
+                    found.update(map(chr, range(value[0], value[1] + 1)))
+                else:  # a negated class, a category (\w, \d…): any character
+                    return None, False
+            return found, False
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: the match starts with what follows
+            continue
+        if name == "SUBPATTERN":
+            if av[1] & re.IGNORECASE:
+                return None, False
+            first, empty = _firsts(av[3])
+        elif name == "BRANCH":
+            first, empty = set(), False
+            for alternative in av[1]:
+                alt_first, alt_empty = _firsts(alternative)
+                if alt_first is None:
+                    return None, False
+                first |= alt_first
+                empty = empty or alt_empty
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            first, empty = _firsts(av[2])
+            empty = empty or av[0] == 0
+        else:  # any character, a back reference, a conditional…: cannot tell
+            return None, False
+        if first is None:
+            return None, False
+        found |= first
+        if not empty:
+            return found, False
+    return found, True
+
+
+def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters every match of a pattern starts with one of, or None when that cannot be told."""
+    try:
+        from re import _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as parser
+    if pattern.flags & re.IGNORECASE:
+        return None
+    first, empty = _firsts(parser.parse(pattern.pattern, pattern.flags))
+    if first is None or empty or len(first) > _MAX_FIRST:
+        return None
+    return frozenset(first)
+
+
+def first_index(
+    patterns: tuple[tuple[str, re.Pattern[str]], ...],
+) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Index patterns by the characters their matches start with; also those that cannot be indexed."""
+    by_first: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, (_, rx) in enumerate(patterns):
+        first = first_chars(rx)
+        if first is None:
+            always.append(i)
+            continue
+        for ch in first:
+            by_first.setdefault(ch, []).append(i)
+    return {ch: tuple(ids) for ch, ids in by_first.items()}, tuple(always)
 
 
 def phrase_tokens(phrase: str) -> list[str]:
@@ -224,7 +306,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     sections = [e for key in (*KINDS, "exclusions", "reported") for e in data.get(key) or []]
     written = "".join(str(x) for e in sections for x in [*(e.get("phrases") or []), *(e.get("regex") or [])])
     table = {**script_table({ch for ch in written if _is_cjk(ch)}), **_char_fixes()}
-    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions, reported)
+    by_first, any_first = first_index(tuple(regexes))
+    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions, reported, by_first, any_first)
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +358,15 @@ def _first(target: str, lex: Lexicon) -> tuple[int, int, str] | None:
         if (m := tree.search(target)) is not None:
             pid = next((p for p, rx in lex.entries if rx.match(target, m.start())), lex.entries[0][0])
             found.append((m.start(), m.end(), pid))
-    for pid, rx in lex.regexes:
+    if lex.by_first is None:
+        tried: Any = range(len(lex.regexes))
+    else:  # only the regexes that can start at a character of the text
+        index = lex.by_first
+        tried = set(lex.any_first)
+        for ch in set(target).intersection(index):
+            tried.update(index[ch])
+    for i in tried:
+        pid, rx = lex.regexes[i]
         if (m := rx.search(target)) is not None:
             found.append((m.start(), m.end(), pid))
     return min(found) if found else None
@@ -308,6 +399,12 @@ def detect_crisis(text: str) -> CrisisHit | None:
         return None
     lex = lexicon()
     return _search(text.translate(lex.translate), lex)
+
+
+def same_to_safeguard(a: str, b: str) -> bool:
+    """Whether two texts read the same once prepared for matching (so detect_crisis finds the same in both)."""
+    lex = lexicon()
+    return a == b or _View(a.translate(lex.translate)).text == _View(b.translate(lex.translate)).text
 
 
 def mentions_reported(text: str) -> bool:
