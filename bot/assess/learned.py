@@ -78,7 +78,8 @@ class Classifier:
 
     def scores(self, text: str) -> np.ndarray:
         """Return one probability per category (order of CATEGORIES), then the head's, for a normalised text."""
-        counts = Counter(i for g in ngrams(text, self.sizes) if (i := self.vocab.get(g)) is not None)
+        counts = Counter(map(self.vocab.get, ngrams(text, self.sizes)))  # counted in C; unknown n-grams are None
+        counts.pop(None, None)
         if not counts:
             return 1.0 / (1.0 + np.exp(-self.bias))
         ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
