@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,8 @@ class DirectPipeline:
                 words = featurizer._get_processed_message_tokens_by_attribute(message, self._text)
                 if not words:
                     return None
-                counts: dict[int, int] = {}
-                for feature in means(" ".join(words)):
-                    index = vocabulary.get(feature)
-                    if index is not None:
-                        counts[index] = counts.get(index, 0) + 1
+                counts = Counter(map(vocabulary.get, means(" ".join(words))))  # counted in C
+                counts.pop(None, None)  # features outside the vocabulary
                 for index in sorted(counts):
                     columns.append(offset + index)
                     values.append(float(counts[index]))
