@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bot.assess.rules import first_chars
 from bot.textnorm import converter
 
 LEXICON_PATH = Path(__file__).parent / "data" / "crisis_lexicon.yml"
@@ -98,71 +99,9 @@ class Lexicon:
     exclusions: re.Pattern[str] | None
     reported: re.Pattern[str] | None = None  # a collector's words, a visit that is over: the crisis reply stays
     by_first: dict[str, tuple[int, ...]] | None = None
-    """Character → indices in regexes of those a match may start with it (see first_chars); None: try them all."""
+    """Character → indices in regexes of those a match may start with it (first_chars); None: try them all."""
     any_first: tuple[int, ...] = ()
     """Indices of the regexes whose first character cannot be told: always tried."""
-
-
-_MAX_FIRST = 512
-"""A regex that may start with more characters than this is always tried (a wide class gains nothing)."""
-
-
-def _firsts(items: Any) -> tuple[set[str] | None, bool]:
-    """The characters a parsed regex sequence may start with (None: any), and whether it may match nothing."""
-    found: set[str] = set()
-    for op, av in items:
-        name = str(op)
-        if name == "LITERAL":
-            found.add(chr(av))
-            return found, False
-        if name == "IN":
-            for kind, value in av:
-                if str(kind) == "LITERAL":
-                    found.add(chr(value))
-                elif str(kind) == "RANGE" and value[1] - value[0] < _MAX_FIRST:
-                    found.update(map(chr, range(value[0], value[1] + 1)))
-                else:  # a negated class, a category (\w, \d…): any character
-                    return None, False
-            return found, False
-        if name in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: the match starts with what follows
-            continue
-        if name == "SUBPATTERN":
-            if av[1] & re.IGNORECASE:
-                return None, False
-            first, empty = _firsts(av[3])
-        elif name == "BRANCH":
-            first, empty = set(), False
-            for alternative in av[1]:
-                alt_first, alt_empty = _firsts(alternative)
-                if alt_first is None:
-                    return None, False
-                first |= alt_first
-                empty = empty or alt_empty
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            first, empty = _firsts(av[2])
-            empty = empty or av[0] == 0
-        else:  # any character, a back reference, a conditional…: cannot tell
-            return None, False
-        if first is None:
-            return None, False
-        found |= first
-        if not empty:
-            return found, False
-    return found, True
-
-
-def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """The characters every match of a pattern starts with one of, or None when that cannot be told."""
-    try:
-        from re import _parser as parser  # type: ignore[attr-defined]
-    except ImportError:  # Python 3.10
-        import sre_parse as parser
-    if pattern.flags & re.IGNORECASE:
-        return None
-    first, empty = _firsts(parser.parse(pattern.pattern, pattern.flags))
-    if first is None or empty or len(first) > _MAX_FIRST:
-        return None
-    return frozenset(first)
 
 
 def first_index(
@@ -172,7 +111,7 @@ def first_index(
     by_first: dict[str, list[int]] = {}
     always: list[int] = []
     for i, (_, rx) in enumerate(patterns):
-        first = first_chars(rx)
+        first = None if rx.flags & re.IGNORECASE else first_chars(rx.pattern, rx.flags)
         if first is None:
             always.append(i)
             continue

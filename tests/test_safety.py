@@ -14,7 +14,7 @@ from bot.safety import (
     CrisisHit,
     _search,
     detect_crisis,
-    first_chars,
+    first_index,
     lexicon,
     load_lexicon,
     phrase_to_regex,
@@ -810,20 +810,15 @@ def test_texts_differing_only_in_width_case_and_spacing_read_the_same_to_the_saf
     assert not same_to_safeguard("我不想活了", "我想活了")
 
 
-@pytest.mark.parametrize(
-    ("regex", "first"),
-    [
-        ("(?:今晚|今夜)就走", "今"),
-        ("(?<![a-z])(?:jump|leap)s? off", "jl"),
-        ("[0-3]?楼顶", "0123楼"),
-        (r"\bi(?:'m| am) done", "i"),
-        ("[^，。]{0,4}跳", None),
-        ("(?:我)?想死", "我想"),
-    ],
-)
-def test_the_characters_a_pattern_can_start_with_are_read_from_the_pattern(regex: str, first: str | None) -> None:
-    found = first_chars(re.compile(regex, re.ASCII))
-    assert found == (None if first is None else frozenset(first))
+def test_a_pattern_is_indexed_by_the_characters_it_can_start_with_or_always_tried() -> None:
+    patterns = (
+        ("a", re.compile("(?:今晚|今夜)就走")),
+        ("b", re.compile("[^，。]{0,4}跳")),
+        ("c", re.compile("(?:我)?想死")),
+    )
+    by_first, always = first_index(patterns)
+    assert by_first == {"今": (0,), "我": (2,), "想": (2,)}
+    assert always == (1,)
 
 
 @pytest.mark.parametrize("text", HARMLESS)
