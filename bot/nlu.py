@@ -13,12 +13,13 @@ import re
 import sys
 import threading
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config
 from bot.nlu_types import REPORTED_NOTE, Entity, Parse
-from bot.safety import detect_crisis
+from bot.safety import detect_crisis, same_to_safeguard
 from bot.textnorm import has_words, normalise
 from bot.understand import digit_slang
 
@@ -192,11 +193,8 @@ class DirectPipeline:
                 words = featurizer._get_processed_message_tokens_by_attribute(message, self._text)
                 if not words:
                     return None
-                counts: dict[int, int] = {}
-                for feature in means(" ".join(words)):
-                    index = vocabulary.get(feature)
-                    if index is not None:
-                        counts[index] = counts.get(index, 0) + 1
+                counts = Counter(map(vocabulary.get, means(" ".join(words))))  # counted in C
+                counts.pop(None, None)  # features outside the vocabulary
                 for index in sorted(counts):
                     columns.append(offset + index)
                     values.append(float(counts[index]))
@@ -320,11 +318,13 @@ def prepare(raw: str, max_chars: int, screened: bool = False) -> _Prepared:
     """Normalise a message and answer at once where the model is not needed (crisis, no words).
 
     The crisis safeguard reads the message as sent and as normalised (where normalising changed it); screened
-    means the caller has just run it on the message as sent, with no hit, so that is not done twice.
+    means the caller has just run it on the message as sent, with no hit, so that is not done twice. The
+    normalised copy is scanned only when the safeguard reads it differently (it does its own width, case and
+    script folding, so most messages read the same both ways).
     """
     text, notes = normalise(raw, max_chars)
     hit = None if screened else detect_crisis(raw)
-    if (hit is None or hit.reported) and text != raw:
+    if (hit is None or hit.reported) and not same_to_safeguard(raw, text):
         hit = detect_crisis(text) or hit
     if hit is not None and not hit.reported:
         note = f"crisis safeguard ({hit.kind}, {hit.pattern_id})"

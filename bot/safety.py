@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bot.assess.rules import first_chars
 from bot.textnorm import converter
 
 LEXICON_PATH = Path(__file__).parent / "data" / "crisis_lexicon.yml"
@@ -97,6 +98,26 @@ class Lexicon:
     kinds: dict[str, str]  # entry id → kind
     exclusions: re.Pattern[str] | None
     reported: re.Pattern[str] | None = None  # a collector's words, a visit that is over: the crisis reply stays
+    by_first: dict[str, tuple[int, ...]] | None = None
+    """Character → indices in regexes of those a match may start with it (first_chars); None: try them all."""
+    any_first: tuple[int, ...] = ()
+    """Indices of the regexes whose first character cannot be told: always tried."""
+
+
+def first_index(
+    patterns: tuple[tuple[str, re.Pattern[str]], ...],
+) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Index patterns by the characters their matches start with; also those that cannot be indexed."""
+    by_first: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, (_, rx) in enumerate(patterns):
+        first = None if rx.flags & re.IGNORECASE else first_chars(rx.pattern, rx.flags)
+        if first is None:
+            always.append(i)
+            continue
+        for ch in first:
+            by_first.setdefault(ch, []).append(i)
+    return {ch: tuple(ids) for ch, ids in by_first.items()}, tuple(always)
 
 
 def phrase_tokens(phrase: str) -> list[str]:
@@ -224,7 +245,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     sections = [e for key in (*KINDS, "exclusions", "reported") for e in data.get(key) or []]
     written = "".join(str(x) for e in sections for x in [*(e.get("phrases") or []), *(e.get("regex") or [])])
     table = {**script_table({ch for ch in written if _is_cjk(ch)}), **_char_fixes()}
-    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions, reported)
+    by_first, any_first = first_index(tuple(regexes))
+    return Lexicon(table, trees, tuple(regexes), tuple(entries), kinds, exclusions, reported, by_first, any_first)
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +297,15 @@ def _first(target: str, lex: Lexicon) -> tuple[int, int, str] | None:
         if (m := tree.search(target)) is not None:
             pid = next((p for p, rx in lex.entries if rx.match(target, m.start())), lex.entries[0][0])
             found.append((m.start(), m.end(), pid))
-    for pid, rx in lex.regexes:
+    if lex.by_first is None:
+        tried: Any = range(len(lex.regexes))
+    else:  # only the regexes that can start at a character of the text
+        index = lex.by_first
+        tried = set(lex.any_first)
+        for ch in set(target).intersection(index):
+            tried.update(index[ch])
+    for i in tried:
+        pid, rx = lex.regexes[i]
         if (m := rx.search(target)) is not None:
             found.append((m.start(), m.end(), pid))
     return min(found) if found else None
@@ -316,6 +346,12 @@ def mentions_look_alike(text: str) -> bool:
         return False
     lex = lexicon()
     return lex.exclusions is not None and lex.exclusions.search(_View(text.translate(lex.translate)).text) is not None
+
+
+def same_to_safeguard(a: str, b: str) -> bool:
+    """Whether two texts read the same once prepared for matching (so detect_crisis finds the same in both)."""
+    lex = lexicon()
+    return a == b or _View(a.translate(lex.translate)).text == _View(b.translate(lex.translate)).text
 
 
 def mentions_reported(text: str) -> bool:

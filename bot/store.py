@@ -195,6 +195,26 @@ CREATE INDEX IF NOT EXISTS outbox_by_user ON outbox (user_id);
 CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_us);
 """,
     ),
+    Migration(
+        5,
+        "a turn's lock and first reads in one call (PostgreSQL)",
+        sqlite="-- nothing: a SQLite turn takes no lock and reads in one statement already",
+        # A VOLATILE function takes a fresh snapshot for each statement in it: the reads see what the lock's
+        # previous holder committed, as two separate statements after the lock do.
+        postgres="""
+CREATE OR REPLACE FUNCTION bot_open_turn(
+    uid TEXT, ukey TEXT, OUT got_lock BOOLEAN, OUT state_data BYTEA, OUT was_handled BOOLEAN
+) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    got_lock := pg_try_advisory_xact_lock(hashtextextended(uid, 0));
+    IF got_lock THEN
+        SELECT s.data INTO state_data FROM state s WHERE s.user_id = uid;
+        was_handled := EXISTS (SELECT 1 FROM handled h WHERE h.update_key = ukey);
+    END IF;
+END
+$$;
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 USER_TABLES = ("evidence", "state", "handled", "outbox")
@@ -1041,6 +1061,10 @@ class Store(BaseStore):
         super().close()
 
 
+OPEN_TURN_SQL_IN_TX = "SELECT got_lock, state_data, was_handled FROM bot_open_turn(%s, %s)"
+OPEN_TURN_SQL = "BEGIN; " + OPEN_TURN_SQL_IN_TX
+
+
 class PostgresStore(BaseStore):
     """The PostgreSQL store: a bounded connection pool; each turn holds its user's advisory lock."""
 
@@ -1065,6 +1089,7 @@ class PostgresStore(BaseStore):
         self.url = url
         self.where = safe_url(url)
         self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+        self._client_cursor = psycopg.ClientCursor
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -1189,15 +1214,21 @@ class PostgresStore(BaseStore):
     ) -> tuple[bool, bytes | None] | None:
         """Take the user's advisory lock for the transaction and read what the turn reads first; None if taken.
 
-        Two statements: each sees the data committed when it starts, so the read must start after the lock.
-        (Sending them together in psycopg's pipeline mode measured more CPU, not less.)
+        One round trip: bot_open_turn (migration 5) takes the lock, then reads with a snapshot taken after it
+        (a single statement's snapshot would be older than the lock), and the transaction's BEGIN goes in the
+        same message (the parameters are bound on this side for that): one trip through the driver instead of
+        three (see _write_finish for what each costs). psycopg's pipeline mode measured more CPU, not less.
         """
+        cur = self._client_cursor(conn)
+        cur.execute(OPEN_TURN_SQL if begin else OPEN_TURN_SQL_IN_TX, (user_id, update_key))
         if begin:
-            conn.execute("BEGIN")
-        row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (user_id,)).fetchone()
-        if not row[0]:
+            cur.nextset()  # past BEGIN's result
+        row = cur.fetchone()
+        assert row is not None  # the function returns one row
+        got_lock, data, handled = row
+        if not got_lock:
             return None
-        return _opening(conn.execute(self._q(OPENING_SQL), (user_id, update_key)).fetchone())
+        return bool(handled), None if data is None else bytes(data)
 
     def finish(
         self, user_id: str, state: dict[str, Any] | None, update_key: str | None, outbox: list[Any] | None = None

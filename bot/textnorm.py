@@ -49,11 +49,28 @@ def _t2s() -> Any:
     return conv
 
 
+SIMPLIFIED_CACHE_CHARS = 2000
+"""Texts up to this long have their conversion remembered: one message is converted by several checks."""
+
+
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters (and Taiwan's 著 for 着) to Simplified; other text is unchanged."""
     if not text:
         return text
+    if len(text) <= SIMPLIFIED_CACHE_CHARS:
+        return _to_simplified_cached(text)
+    return _to_simplified(text)
+
+
+def _to_simplified(text: str) -> str:
+    """The conversion itself."""
     return TRAD_ZHE.sub("着", str(_t2s().convert(text)))
+
+
+@lru_cache(maxsize=256)
+def _to_simplified_cached(text: str) -> str:
+    """The conversion of a recent text (the answer and the locale checks, the SMS signal… see the same message)."""
+    return _to_simplified(text)
 
 
 def to_halfwidth(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -11,10 +12,13 @@ from bot.config import ROOT
 from bot.evaluate import load_examples
 from bot.safety import (
     CrisisHit,
+    _search,
     detect_crisis,
+    first_index,
     lexicon,
     load_lexicon,
     phrase_to_regex,
+    same_to_safeguard,
     unbounded_repeat,
 )
 from bot.textnorm import converter
@@ -864,6 +868,31 @@ def test_every_lexicon_entry_is_exercised_by_a_written_example() -> None:
     texts = [t for _, t in _signs()] + SIMPLIFIED_CRISIS + TRADITIONAL_CRISIS + ENGLISH_CRISIS + DANGER
     hit_ids = {hit.pattern_id for t in texts if (hit := detect_crisis(t)) is not None}
     assert sorted(set(lexicon().kinds) - hit_ids) == []
+
+
+def test_skipping_patterns_that_cannot_start_in_a_message_finds_exactly_what_trying_them_all_finds() -> None:
+    lex = lexicon()
+    every = dataclasses.replace(lex, by_first=None)
+    texts = [t for _, t in _signs()] + SIMPLIFIED_CRISIS + TRADITIONAL_CRISIS + ENGLISH_CRISIS + DANGER + HARMLESS
+    texts += _dev(crisis=True) + _dev(crisis=False) + _train_crisis()
+    prepared = [t.translate(lex.translate) for t in texts]
+    assert [_search(t, lex) for t in prepared] == [_search(t, every) for t in prepared]
+
+
+def test_texts_differing_only_in_width_case_and_spacing_read_the_same_to_the_safeguard() -> None:
+    assert same_to_safeguard("我不想活了，ＯＫ", "我不想 活了,ok")
+    assert not same_to_safeguard("我不想活了", "我想活了")
+
+
+def test_a_pattern_is_indexed_by_the_characters_it_can_start_with_or_always_tried() -> None:
+    patterns = (
+        ("a", re.compile("(?:今晚|今夜)就走")),
+        ("b", re.compile("[^，。]{0,4}跳")),
+        ("c", re.compile("(?:我)?想死")),
+    )
+    by_first, always = first_index(patterns)
+    assert by_first == {"今": (0,), "我": (2,), "想": (2,)}
+    assert always == (1,)
 
 
 @pytest.mark.parametrize("text", HARMLESS)

@@ -26,6 +26,7 @@ from bot.channels.telegram import (
     build_application,
     drop_unreadable_updates,
     keyboard,
+    keyboard_json,
     run_telegram,
     split_text,
     utf16_len,
@@ -686,6 +687,20 @@ def test_keyboard_lays_out_short_labels_in_pairs_and_drops_impossible_buttons(
     rows = [[b.callback_data for b in row] for row in markup.inline_keyboard]
     assert rows == [["yes", "no"], ["flow:check"]]
     assert keyboard([]) is None
+
+
+def test_the_keyboard_sent_with_a_reply_is_the_one_python_telegram_bot_would_send() -> None:
+    options = (Option("sms:save", "存为证据"), Option("menu", "菜单"), Option("flow:complain", "我要投诉这家机构"))
+    sent = keyboard_json(options)
+    assert sent == {
+        "inline_keyboard": [
+            [{"text": "存为证据", "callback_data": "sms:save"}, {"text": "菜单", "callback_data": "menu"}],
+            [{"text": "我要投诉这家机构", "callback_data": "flow:complain"}],
+        ]
+    }
+    markup = keyboard(options)
+    assert markup is not None and sent == markup.to_dict()
+    assert keyboard_json(()) is None
 
 
 def test_an_unreadable_update_becomes_a_bare_update_id() -> None:
