@@ -256,7 +256,8 @@ async def paced(workers: list[Worker], seconds: float, rate: float, seed: int) -
 # ── py-spy ───────────────────────────────────────────────────────────────────────────────────────────────
 def py_spy() -> str | None:
     """The py-spy executable, if there is one."""
-    return os.environ.get("PY_SPY") or shutil.which("py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # installed into the venv by `make setup`
+    return os.environ.get("PY_SPY") or shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
 
 CATEGORIES = (
