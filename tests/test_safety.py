@@ -78,6 +78,18 @@ DANGER = [
     "the collectors cornered me outside my office and threatened me",
 ]
 HARMLESS = [
+    "催收在打我妈电话，怎么让他们别打了",
+    "他们一直在打我爸妈的电话",
+    "催收说明天会守在我家门口，能报警吗",
+    "信用卡注销吧，反正我也用不上了",
+    "我已经还清了，以后别再找我了",
+    "想通了，先协商还款，心里轻松多了",
+    "I feel relieved, I decided to negotiate a repayment plan",
+    "I gave the lender all my passwords, was that a mistake",
+    "压力大到鼻子出血了",
+    "余额全部转给平台还款了",
+    "还清以后再也不用面对这些催收了",
+    "my loan insurance got the debt covered",
     "冬天老家烧炭盆取暖，催收电话打到我妈那了",
     "终于把网贷还清了，解脱了",
     "这是最后一次借钱，我保证",
