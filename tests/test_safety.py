@@ -78,6 +78,7 @@ DANGER = [
     "the collectors cornered me outside my office and threatened me",
 ]
 HARMLESS = [
+    "could my life insurance be taken to cover my debts",
     "催收在打我妈电话，怎么让他们别打了",
     "他们一直在打我爸妈的电话",
     "催收说明天会守在我家门口，能报警吗",
