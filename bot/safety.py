@@ -342,10 +342,14 @@ def detect_crisis(text: str) -> CrisisHit | None:
 
 def mentions_look_alike(text: str) -> bool:
     """Tell whether a message holds a harmless look-alike of a sign (a lexicon exclusion: 烧炭烤肉, a delivery)."""
-    if not text:
+    return _mentions(lexicon().exclusions, text)
+
+
+def _mentions(pattern: re.Pattern[str] | None, text: str) -> bool:
+    """Tell whether one of the lexicon's span patterns occurs in a message, read as the safeguard reads it."""
+    if not text or pattern is None:
         return False
-    lex = lexicon()
-    return lex.exclusions is not None and lex.exclusions.search(_View(text.translate(lex.translate)).text) is not None
+    return pattern.search(_View(text.translate(lexicon().translate)).text) is not None
 
 
 def same_to_safeguard(a: str, b: str) -> bool:
@@ -356,7 +360,4 @@ def same_to_safeguard(a: str, b: str) -> bool:
 
 def mentions_reported(text: str) -> bool:
     """Tell whether a message holds someone else's words or a finished event (the lexicon's "reported" spans)."""
-    if not text:
-        return False
-    lex = lexicon()
-    return lex.reported is not None and lex.reported.search(_View(text.translate(lex.translate)).text) is not None
+    return _mentions(lexicon().reported, text)

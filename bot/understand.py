@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -83,9 +84,15 @@ class Decision:
 
 
 @lru_cache(maxsize=1)
+def _lexicon_file() -> dict[str, Any]:
+    """The domain words file, read once."""
+    return yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
 def _lexicon() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     """Load the domain words: Chinese substrings, and one word-boundary regex for English and pinyin."""
-    raw = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")) or {}
+    raw = _lexicon_file()
     zh = tuple(sorted({str(w) for w in raw.get("zh") or []}, key=len, reverse=True))
     latin = sorted(
         {str(w).lower() for w in [*(raw.get("en") or []), *(raw.get("pinyin") or [])]}, key=len, reverse=True
@@ -100,8 +107,7 @@ def _lexicon() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
 @lru_cache(maxsize=1)
 def _digit_slang() -> dict[str, str]:
     """Load the whole-message digit slang ("88" → goodbye) from the domain words file."""
-    raw = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8")) or {}
-    return {str(k): str(v) for k, v in (raw.get("digit_slang") or {}).items() if str(v) in INTENTS}
+    return {str(k): str(v) for k, v in (_lexicon_file().get("digit_slang") or {}).items() if str(v) in INTENTS}
 
 
 def digit_slang(text: str) -> str | None:

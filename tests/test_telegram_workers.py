@@ -120,6 +120,16 @@ def test_three_workers_answer_200_users_in_order_once(workers: list[Worker], fak
     assert counts == {UPDATES_PER_USER // 2}  # zero lost, zero doubled evidence
 
 
+def deliver(worker: Worker, upd: dict[str, Any]) -> int:
+    """Deliver one update to one worker as Telegram would (retrying while it restarts); the HTTP status."""
+
+    async def one() -> int:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            return await post(session, lambda: worker.url, upd, retry_s=5)
+
+    return asyncio.run(one())
+
+
 def _key(workers: list[Worker]) -> bytes:
     return workers[0].env["BOT_DATA_KEY"].encode()
 
@@ -136,13 +146,6 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
     a, b = (Worker(tmp_path, n, f"http://127.0.0.1:{fake.port}", pg_url, key, nlu_down).start() for n in "ab")
     chat = 900_001
     ids = itertools.count(1)
-
-    def deliver(worker: Worker, upd: dict[str, Any]) -> int:
-        async def one() -> int:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                return await post(session, lambda: worker.url, upd, retry_s=5)
-
-        return asyncio.run(one())
 
     def saves() -> list[str]:
         return [c.text for c in fake.calls_of("sendMessage", chat) if SAVED.search(c.text)]
@@ -197,13 +200,6 @@ def test_a_worker_killed_after_committing_and_before_sending_still_gets_the_answ
         for n in "ab"
     )
     chat = 900_002
-
-    def deliver(worker: Worker, upd: dict[str, Any]) -> int:
-        async def one() -> int:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                return await post(session, lambda: worker.url, upd, retry_s=5)
-
-        return asyncio.run(one())
 
     def saves() -> list[str]:
         return [m.group(1) for c in fake.calls_of("sendMessage", chat) if (m := SAVED.search(c.text))]
