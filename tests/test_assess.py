@@ -914,17 +914,16 @@ def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_
         assert (s.recall(cat) or 1.0) >= 0.85, f"{cat} recall {s.recall(cat)}"
 
 
-def test_the_first_character_index_runs_every_rule_that_could_match_and_no_other():
+def test_the_key_index_skips_most_rules_on_a_short_sms():
     from bot.assess.engine import _rule_index, _Scanner
     from bot.assess.normalize import normalise
     from bot.assess.rules import get_rules
 
     rules = get_rules()
-    flat = _rule_index(rules).rules
-    for r in CORPUS[:120] + PROBES[:40]:
-        scanner = _Scanner(rules, normalise(r["text"]).text)
-        expected = [i for i, rule in enumerate(flat) if scanner.may_match(rule.script, rule.first, rule.ignorecase)]
-        assert scanner.candidates() == expected, r["id"]
+    total = len(_rule_index(rules).rules)
+    run = [len(_Scanner(rules, normalise(r["text"]).text).candidates()) for r in CORPUS]
+    # a typical SMS can start a match of only a few rules: the index must not send it through most of them
+    assert sum(run) / len(run) < total / 4, (sum(run) / len(run), total)
 
 
 def test_every_court_voice_in_the_data_passes_its_cheap_gate():

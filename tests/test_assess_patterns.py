@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.assess import CATEGORIES, LOCALES, assess
-from bot.assess.engine import _Scanner
+from bot.assess.engine import _rule_index, _Scanner
 from bot.assess.normalize import normalise
 from bot.assess.rules import PATTERN_DIR, RuleError, get_rules, load_rules
 from tests._legal_sources import HOTLINES
@@ -155,23 +155,48 @@ def test_first_chars_is_exact_or_gives_up():
     assert first_chars("a?") is None  # can match empty
 
 
-def test_skipping_a_rule_whose_first_characters_are_absent_never_loses_a_match():
+def test_skipping_a_rule_whose_keys_are_absent_never_loses_a_match():
     import json
+    import random
 
     data = Path(__file__).parent / "data"
     texts = [
         json.loads(line)["text"]
-        for name in ("sms_corpus.jsonl", "sms_probes.jsonl")
-        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        for path in sorted(data.glob("sms_*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    texts += [r.example for r in ALL_RULES] + ["ＰＡＹ ＹＯＵＲ ＤＥＢＴ", "ſcam ſafe account", "KILL YOU"]
+    texts += [r.example for r in ALL_RULES] + [c for r in ALL_RULES for c in r.counter_examples]
+    texts += ["ＰＡＹ ＹＯＵＲ ＤＥＢＴ", "ſcam ſafe account", "KILL YOU", "ÖFFNEN İstanbul"]
+    rng = random.Random(11)
+    pool = "".join(texts[:400])
+    texts += ["".join(rng.choice(pool) for _ in range(300)) for _ in range(50)]  # shuffled characters
+    flat = _rule_index(RULES).rules
     for t in texts:
         scanner = _Scanner(RULES, normalise(t).text)
-        for rule in ALL_RULES:
-            if rule.regex.search(scanner.text) and rule.script in scanner.scripts:
+        run = set(scanner.candidates())
+        for i, rule in enumerate(flat):
+            if rule.script in scanner.scripts and rule.regex.search(scanner.text):
                 assert rule.ignorecase == bool(rule.regex.flags & re.IGNORECASE)
-                assert scanner.may_match(rule.script, rule.first, rule.ignorecase), rule.id
+                assert i in run, (rule.id, t[:60])
+        lawful_run = {lid for _, _, lid in scanner.lawful_spans()}
+        for lw in RULES.lawful:
+            if lw.script in scanner.scripts and any(m.end() > m.start() for m in lw.regex.finditer(scanner.text)):
+                assert lw.id in lawful_run, (lw.id, t[:60])
+
+
+def test_needed_keys_lists_what_every_match_contains():
+    from bot.assess.rules import needed_keys
+
+    assert needed_keys("坐牢|进监狱") == (
+        (frozenset({"坐牢"}), frozenset({"牢"})),
+        (frozenset({"进监"}), frozenset({"监狱"}), frozenset({"狱"})),
+    )
+    (alt,) = needed_keys("(?:父母|家人)[^，。]{0,6}(?:联系|通知)")
+    assert frozenset({"父母", "家人"}) in alt and frozenset({"联系", "通知"}) in alt
+    assert needed_keys(r"\d+元") == ((frozenset({"元"}),),)  # \d is unknown: only 元 is certain
+    assert needed_keys("a?") is None  # can match empty: nothing is certain
+    assert needed_keys("Scam", re.IGNORECASE)[0][0] >= {"sc"}
 
 
 def test_a_macro_may_use_another_macro_but_not_in_a_cycle(tmp_path):

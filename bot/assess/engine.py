@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 from bot.assess.learned import get_classifier
 from bot.assess.model import CATEGORIES, HIGH_CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
 from bot.assess.normalize import Normalised, normalise
-from bot.assess.rules import Rule, RuleSet, get_rules
+from bot.assess.rules import Needs, Rule, RuleSet, get_rules
 
 MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one message
 MAX_HITS_PER_RULE = 3
@@ -135,29 +136,16 @@ class _Scanner:
         has_cjk = _CJK.search(text) is not None
         has_latin = _LATIN_WORD.search(text) is not None
         self.scripts = {"any"} | ({"zh"} if has_cjk else set()) | ({"en"} if has_latin else set())
-        self.chars = set(text)
-        self._folded: set[str] | None = None
-
-    def may_match(self, script: str, first: frozenset[str] | None, ignorecase: bool) -> bool:
-        """Tell cheaply whether a rule can match: its script occurs and so does one of its first chars."""
-        if script not in self.scripts:
-            return False
-        if first is None:
-            return True
-        return not first.isdisjoint(self._folded_chars() if ignorecase else self.chars)
-
-    def _folded_chars(self) -> set[str]:
-        """The text's characters in every case (computed once), for rules matched case-insensitively."""
-        if self._folded is None:
-            self._folded = set(self.text.casefold()) | set(self.text.lower()) | set(self.text.upper())
-        return self._folded
+        self._keys: set[str] | None = None
 
     def lawful_spans(self) -> list[tuple[int, int, str]]:
         """Return (start, end, lawful id) of every lawful phrase in the text (computed once)."""
         if self._lawful is None:
             spans: list[tuple[int, int, str]] = []
-            for lw in self.rules.lawful:
-                if not self.may_match(lw.script, lw.first, lw.ignorecase):
+            lawful = self.rules.lawful
+            for i in _rule_index(self.rules).lawful.matchable(self.keys()):
+                lw = lawful[i]
+                if lw.script not in self.scripts:
                     continue
                 for n, m in enumerate(lw.regex.finditer(self.text)):
                     if n >= MAX_TRIES_PER_RULE:
@@ -206,22 +194,26 @@ class _Scanner:
             return False
         return not self.in_lawful(start, end)
 
+    def keys(self) -> set[str]:
+        """The text's characters and two-character strings, also lower-cased and casefolded (computed once)."""
+        if self._keys is None:
+            keys: set[str] = set()
+            for variant in {self.text, self.text.lower(), self.text.casefold()}:
+                keys.update(variant)
+                keys.update(map(operator.add, variant, variant[1:]))
+            self._keys = keys
+        return self._keys
+
     def candidates(self) -> list[int]:
         """Return, in file order, the positions (in _RuleIndex.rules) of the rules that can match this text.
 
-        A rule can match when its script occurs and the text holds one of the characters its matches start with
-        (any case for a case-insensitive rule); found by looking the text's distinct characters up in an index
-        rather than testing every rule.
+        A rule can match when its script occurs and, for one of its alternatives, the text holds a key of each
+        of the alternative's key sets (rules.needed_keys); found by looking the text's keys up in an index of
+        each alternative's rarest set, then checking the others, rather than running every rule.
         """
         index = _rule_index(self.rules)
-        found = set(index.always)
-        for table, chars in ((index.exact, self.chars), (index.folded, self._folded_chars())):
-            for ch in chars:
-                positions = table.get(ch)
-                if positions is not None:
-                    found |= positions
         scripts = self.scripts
-        return sorted(i for i in found if index.rules[i].script in scripts)
+        return [i for i in index.index.matchable(self.keys()) if index.rules[i].script in scripts]
 
     def scan(self) -> list[_Hit]:
         """Return the accepted hits of every category, one per passage."""
@@ -250,39 +242,57 @@ class _Scanner:
 
 
 @dataclass(frozen=True)
+class _KeyIndex:
+    """Which of a list of patterns a text can match, told from the keys the text holds (rules.needed_keys)."""
+
+    always: frozenset[int]  # patterns without key sets: run on every text
+    table: dict[str, tuple[tuple[int, tuple[frozenset[str], ...]], ...]]  # key -> (pattern, its other key sets)
+    keys: frozenset[str]  # the keys of the table
+
+    @classmethod
+    def build(cls, needs: list[Needs | None]) -> _KeyIndex:
+        """Index each pattern's alternatives under the keys of their rarest set."""
+        always: set[int] = set()
+        table: dict[str, list[tuple[int, tuple[frozenset[str], ...]]]] = {}
+        for i, need in enumerate(needs):
+            if need is None:
+                always.add(i)
+                continue
+            for rarest, *others in need:
+                for key in rarest:
+                    table.setdefault(key, []).append((i, tuple(others)))
+        return cls(frozenset(always), {k: tuple(v) for k, v in table.items()}, frozenset(table))
+
+    def matchable(self, keys: set[str]) -> list[int]:
+        """Return, in order, the patterns that can match a text holding `keys`."""
+        found = set(self.always)
+        for key in keys & self.keys:
+            for i, others in self.table[key]:
+                if i not in found and all(not s.isdisjoint(keys) for s in others):
+                    found.add(i)
+        return sorted(found)
+
+
+@dataclass(frozen=True)
 class _RuleIndex:
-    """Every rule in file order, and which of them a text's characters can start a match of."""
+    """Every rule in file order and every lawful phrase, with their key indexes."""
 
     rules: tuple[Rule, ...]
-    always: frozenset[int]  # rules whose first characters are unknown
-    exact: dict[str, frozenset[int]]  # first character -> case-sensitive rules
-    folded: dict[str, frozenset[int]]  # first character -> case-insensitive rules
+    index: _KeyIndex
+    lawful: _KeyIndex
 
 
 _INDEXES: dict[int, tuple[RuleSet, _RuleIndex]] = {}
 
 
 def _rule_index(rules: RuleSet) -> _RuleIndex:
-    """Return the first-character index of a rule set (built once per rule set)."""
+    """Return the key indexes of a rule set (built once per rule set)."""
     cached = _INDEXES.get(id(rules))
     if cached is not None and cached[0] is rules:
         return cached[1]
     flat = tuple(rules.rules())
-    always: set[int] = set()
-    exact: dict[str, set[int]] = {}
-    folded: dict[str, set[int]] = {}
-    for i, rule in enumerate(flat):
-        if rule.first is None:
-            always.add(i)
-            continue
-        table = folded if rule.ignorecase else exact
-        for ch in rule.first:
-            table.setdefault(ch, set()).add(i)
     index = _RuleIndex(
-        flat,
-        frozenset(always),
-        {ch: frozenset(v) for ch, v in exact.items()},
-        {ch: frozenset(v) for ch, v in folded.items()},
+        flat, _KeyIndex.build([r.needs for r in flat]), _KeyIndex.build([lw.needs for lw in rules.lawful])
     )
     _INDEXES[id(rules)] = (rules, index)
     return index

@@ -28,12 +28,19 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD_BOUNDARY = re.compile(r"\\b")
 SCRIPTS = ("zh", "en", "any")
 MAX_FIRST_CHARS = 400  # a longer first-character set is not worth a pre-check
+KEY_LEN = 2  # the keys of the rule index are strings of one or two characters
+MAX_KEYS = 300  # a longer key set is not worth checking
+MAX_STATES = 3000  # give up on a key set that grows past this while it is computed
 _lock = threading.Lock()
 _cache: dict[Path, RuleSet] = {}
 
 
 class RuleError(ValueError):
     """The pattern data is malformed (named file and rule in the message)."""
+
+
+Needs = tuple[tuple[frozenset[str], ...], ...]
+"""Per top-level alternative of a regex, key sets of which a match of that alternative contains one each."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ class Rule:
     not_after: re.Pattern[str] | None = None
     violent: bool = False
     script: str = "zh"  # zh: run when the text has Chinese; en: when it has Latin letters; any: always
-    first: frozenset[str] | None = None  # every match starts with one of these (casefolded if ignorecase)
     ignorecase: bool = False  # a plain bool: testing regex.flags goes through the slow enum machinery
+    needs: Needs | None = None  # what every match contains (see needed_keys); None: run on every text
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,8 @@ class LawfulRule:
     regex: re.Pattern[str]
     example: str
     script: str = "zh"
-    first: frozenset[str] | None = None
     ignorecase: bool = False
+    needs: Needs | None = None
 
 
 @dataclass
@@ -162,15 +169,8 @@ def _first_of_op(op: Any, av: Any) -> tuple[set[str] | None, bool]:
     if op is c.LITERAL:
         return {chr(av)}, False
     if op is c.IN:
-        chars: set[str] = set()
-        for iop, iav in av:
-            if iop is c.LITERAL:
-                chars.add(chr(iav))
-            elif iop is c.RANGE and iav[1] - iav[0] <= MAX_FIRST_CHARS:
-                chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
-            else:  # negated sets, \d \w \s, huge ranges
-                return None, False
-        return chars, False
+        chars = _chars_of_set(av)
+        return (None, False) if chars is None else (chars, False)
     if op is c.SUBPATTERN:
         _, add_flags, del_flags, sub = av
         if (add_flags | del_flags) & re.IGNORECASE:
@@ -197,26 +197,161 @@ def _first_of_op(op: Any, av: Any) -> tuple[set[str] | None, bool]:
 def first_chars(rx: str, flags: int = 0) -> set[str] | None:
     """The characters every match of `rx` starts with, or None when that cannot be told exactly."""
     try:
-        first, nullable = _first_of_seq(sre_parse.parse(rx, flags).data)
+        return _first_chars_of(sre_parse.parse(rx, flags))
     except Exception:  # an unusual construct: no pre-check
         return None
+
+
+def _first_chars_of(tree: Any) -> set[str] | None:
+    """The characters every match of a parsed regex starts with, or None."""
+    first, nullable = _first_of_seq(tree.data)
     if first is None or nullable or not first or len(first) > MAX_FIRST_CHARS:
         return None
     return first
 
 
-def first_key(rx: str, flags: int) -> frozenset[str] | None:
-    """The first-character set used to skip a rule when none of them occurs in the text."""
-    first = first_chars(rx, flags)
-    if first is None:
+class _TooMany(Exception):
+    """A key set grew past MAX_STATES."""
+
+
+_Prefixes = set[tuple[str, bool]]
+"""Prefixes of at most KEY_LEN chars of a node's matches; True when the whole match is that prefix (it can go on)."""
+
+
+def _extend(states: _Prefixes, node: _Prefixes | None) -> _Prefixes:
+    """Prefixes of a sequence after one more node (None: the node's characters are unknown, so prefixes stop)."""
+    out: _Prefixes = set()
+    for p, open_ in states:
+        if not open_ or len(p) >= KEY_LEN:
+            out.add((p, False))
+        elif node is None:
+            out.add((p, False))
+        else:
+            for s, whole in node:
+                q = p + s
+                out.add((q[:KEY_LEN], False) if len(q) >= KEY_LEN else (q, whole))
+    if len(out) > MAX_STATES:
+        raise _TooMany
+    return out
+
+
+def _prefixes_of_seq(items: Any) -> _Prefixes:
+    """Prefixes of the matches of a sequence of regex nodes."""
+    states: _Prefixes = {("", True)}
+    for op, av in items:
+        if not any(open_ for _, open_ in states):
+            break
+        states = _extend(states, _prefixes_of_op(op, av))
+    return states
+
+
+def _prefixes_of_op(op: Any, av: Any) -> _Prefixes | None:
+    """Prefixes of the matches of one regex node (None when its characters cannot be listed)."""
+    c = sre_constants
+    if op is c.LITERAL:
+        return {(chr(av), True)}
+    if op is c.IN:
+        chars = _chars_of_set(av)
+        return None if chars is None else {(ch, True) for ch in chars}
+    if op is c.SUBPATTERN:
+        _, add_flags, del_flags, sub = av
+        return None if (add_flags | del_flags) & re.IGNORECASE else _prefixes_of_seq(sub.data)
+    if op is c.BRANCH:
+        out: _Prefixes = set()
+        for alt in av[1]:
+            out |= _prefixes_of_seq(alt.data)
+        return out
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        low, high, sub = av
+        once = _prefixes_of_seq(sub.data)
+        found: _Prefixes = {("", True)} if low == 0 else set()
+        states: _Prefixes = {("", True)}
+        rounds = min(high, KEY_LEN)
+        for i in range(1, rounds + 1):
+            states = _extend(states, once)
+            if i >= low:
+                found |= states
+        if low > rounds:  # more rounds must follow: what was seen so far is only a prefix
+            found |= {(p, False) for p, _ in states}
+        return found
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):  # consume nothing; ignoring their condition only widens the set
+        return {("", True)}
+    return None
+
+
+def _chars_of_set(items: Any) -> set[str] | None:
+    """The characters of a [...] set when it is a short list of literals and ranges, else None."""
+    c = sre_constants
+    chars: set[str] = set()
+    for iop, iav in items:
+        if iop is c.LITERAL:
+            chars.add(chr(iav))
+        elif iop is c.RANGE and iav[1] - iav[0] <= MAX_FIRST_CHARS:
+            chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
+        else:  # negated sets, \d \w \s, huge ranges
+            return None
+    return chars
+
+
+def _alternatives(items: list[Any]) -> list[list[Any]]:
+    """Split a regex at its top-level "|" (through plain groups) into its alternatives."""
+    c = sre_constants
+    while len(items) == 1 and items[0][0] is c.SUBPATTERN and not (items[0][1][1] | items[0][1][2]) & re.IGNORECASE:
+        items = list(items[0][1][3].data)
+    if len(items) == 1 and items[0][0] is c.BRANCH:
+        return [part for alt in items[0][1][1] for part in _alternatives(list(alt.data))]
+    return [items]
+
+
+def _key_cost(keys: frozenset[str]) -> int:
+    """Rough chance that a text holds one of `keys`: a two-char key is far rarer than a single char."""
+    return sum(1 if len(k) == KEY_LEN else 8 for k in keys)
+
+
+def needed_keys(rx: str, flags: int = 0) -> Needs | None:
+    """Per top-level alternative of `rx`, the key sets of which every match of it contains one key each.
+
+    A key is one or two characters: the possible starts of what the alternative matches from each of its
+    elements on (`你.{0,6}(?:父母|家人)` needs one of 你 and one of 父母/家人). Sets are ordered rarest first,
+    so the engine indexes the first and checks the others. Lower-cased (and casefolded) when matched
+    case-insensitively. None when an alternative has no usable set: the rule then runs on every text.
+    """
+    try:
+        return _needed_keys_of(sre_parse.parse(rx, flags), flags)
+    except Exception:  # an unusual construct: no pre-check
         return None
-    if flags & re.IGNORECASE:
-        return frozenset("".join(ch.casefold() + ch.lower() + ch.upper() for ch in first))
-    return frozenset(first)
+
+
+def _needed_keys_of(tree: Any, flags: int) -> Needs | None:
+    """The key sets of a parsed regex (see needed_keys)."""
+    parsed = list(tree.data)
+    out: list[tuple[frozenset[str], ...]] = []
+    for alt in _alternatives(parsed):
+        sets: list[frozenset[str]] = []
+        for j in range(len(alt)):
+            try:
+                keys = frozenset(p for p, _ in _prefixes_of_seq(alt[j:]))
+            except _TooMany:
+                continue
+            if flags & re.IGNORECASE:
+                keys = frozenset(k.lower() for k in keys) | frozenset(k.casefold() for k in keys)
+            if keys and "" not in keys and len(keys) <= MAX_KEYS and keys not in sets:
+                sets.append(keys)
+        if not sets:
+            return None
+        out.append(tuple(sorted(sets, key=_key_cost)))
+    return tuple(out)
 
 
 def _compile(rx: str, where: str, flags: int | None = None, precheck: bool = True) -> re.Pattern[str]:
-    """Compile a regex; when possible, add a first-character look-ahead so most positions fail fast.
+    """Compile a regex; when possible, add a first-character look-ahead so most positions fail fast."""
+    return _compile_keyed(rx, where, flags, precheck)[0]
+
+
+def _compile_keyed(
+    rx: str, where: str, flags: int | None = None, precheck: bool = True
+) -> tuple[re.Pattern[str], Needs | None]:
+    """Compile a regex (see _compile) and tell its key sets (needed_keys), parsing it once for both.
 
     Python's `re` tries every alternative at every position when alternatives start with groups; a
     look-ahead on the set of possible first characters (computed from the parse tree) skips that work
@@ -224,14 +359,18 @@ def _compile(rx: str, where: str, flags: int | None = None, precheck: bool = Tru
     """
     flags = _flags(rx) if flags is None else flags
     try:
-        plain = re.compile(rx, flags)
+        tree = sre_parse.parse(rx, flags)
     except re.error as exc:
         raise RuleError(f"{where}: bad regex: {exc}") from exc
-    first = first_chars(rx, flags) if precheck else None
+    try:
+        needs = _needed_keys_of(tree, flags) if precheck else None
+    except Exception:  # an unusual construct: the rule runs on every text
+        needs = None
+    first = _first_chars_of(tree) if precheck else None
     if not first:
-        return plain
+        return re.compile(rx, flags), needs
     charset = "".join(re.escape(ch) for ch in sorted(first))
-    return re.compile(f"(?=[{charset}])(?:{rx})", flags)
+    return re.compile(f"(?=[{charset}])(?:{rx})", flags), needs
 
 
 def _script(source: str, declared: Any, where: str) -> str:
@@ -268,12 +407,13 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
             raise RuleError(f"{where}: each pattern needs id, regex and example")
         source = _expand(str(item["regex"]), macros, where)
         flags = _flags(source)
+        regex, needs = _compile_keyed(source, where, flags)
         not_after = item.get("not_after")
         rules.append(
             Rule(
                 id=str(item["id"]),
                 category=name,
-                regex=_compile(source, where, flags),
+                regex=regex,
                 source=source,
                 explain=str(item.get("explain") or item["id"]),
                 legal_basis=str(item["legal_basis"]) if item.get("legal_basis") else None,
@@ -284,8 +424,8 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
                 not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
                 violent=bool(item.get("violent", False)),
                 script=_script(source, item.get("script"), where),
-                first=first_key(source, flags),
                 ignorecase=bool(flags),
+                needs=needs,
             )
         )
     if not rules:
@@ -315,14 +455,15 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
             raise RuleError(f"{where}: each lawful phrase needs id, regex and example")
         source = _expand(str(item["regex"]), macros, where)
         flags = _flags(source)
+        regex, needs = _compile_keyed(source, where, flags)
         lawful.append(
             LawfulRule(
                 str(item["id"]),
-                _compile(source, where, flags),
+                regex,
                 str(item["example"]),
                 _script(source, item.get("script"), where),
-                first_key(source, flags),
                 bool(flags),
+                needs,
             )
         )
     categories = tuple(_load_category(directory / f"{name}.yml", macros) for name in CATEGORIES)
