@@ -838,6 +838,60 @@ def test_a_mediation_centre_that_tells_the_family_is_contacting_third_parties():
     assert "third_party_contact" in a.categories and a.risk != "low"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "账单已逾期请尽快处理。顺便说一句，你儿子读的那间小学我们很清楚。",
+        "你这笔账已经交给道上的兄弟去办了，他们可不讲规矩。",
+        "我们不是银行，不会跟你讲道理，你的腿还想不想要？",
+        "借钱不还，断子绝孙。",
+        "你家住阳光花园3栋2单元吧？楼下那家超市不错。",
+        "We know your new address now. See you soon.",
+        "唔好再扮死，将钱转去我个人户口，转完截图俾我。",
+        "Just read back the code we sent you and we will stop the calls.",
+    ],
+)
+def test_veiled_menace_curses_and_payment_to_the_sender_are_high_never_low(text):
+    # a polite opening or a warning word ("唔好") earlier in the message must not hide the harm at its end
+    assert assess(text).risk == "high", text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("再拖，你的照片就会贴满你们村每一根电线杆。", "third_party_contact"),
+        ("再不还，只能请您老公来协助处理了。", "third_party_contact"),
+        ("逾期不处理，我们将向您的紧急联系人说明欠款情况。", "third_party_contact"),
+        ("Every person in your contact list will hear from us this week.", "third_party_contact"),
+        ("We will post about your debt in your neighbourhood Facebook group.", "third_party_contact"),
+        ("明天你公司门口见。", "third_party_contact"),
+    ],
+)
+def test_bringing_in_the_village_family_or_contact_list_is_third_party_contact(text, category):
+    assert category in assess(text).categories, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我司计划下周三上午10点上门拜访，拜访人员为我司员工王某（工号B22）。如您不方便，请致电改约。",
+        "因一直联系不上您，我们致电了您留的联络人，仅请其转告您回电，未透露任何欠款信息。",
+        "If you get a court summons, please attend. You can verify any court notice on the court's official website.",
+        "Pls pay today.",
+        "如有困难，您可以请家人协助您办理分期。",
+    ],
+)
+def test_lawful_reminders_that_mention_visits_contacts_or_courts_stay_low(text):
+    assert assess(text).risk == "low", text
+
+
+def test_a_court_mediator_writing_in_the_first_person_gets_the_verify_advice():
+    a = assess(
+        "我系广州市天河区人民法院调解中心的调解员，关于（2026）粤0106民初1111号案，想约你经人民法院在线服务做线上调解。"
+    )
+    assert a.verify and not a.categories
+
+
 def test_a_collection_agency_calling_itself_this_centre_is_not_a_court():
     a = assess("【某某法务催收中心】我中心已通知您的村委会协助催收。")
     assert not a.court_notice and "third_party_contact" in a.categories

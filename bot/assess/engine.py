@@ -400,6 +400,8 @@ def _model_findings(
     categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
     """
     official_payee = scanner is not None and scanner.context("official_payee")
+    # a payment scam needs somewhere to pay or something to hand over: "Pls pay today" alone is a reminder
+    no_route = scanner is not None and not scanner.context("payment_route")
     clf = get_classifier()
     if clf is None:
         return []
@@ -433,7 +435,7 @@ def _model_findings(
         threshold = MODEL_THRESHOLDS[cat]
         if cat in found or float(probs[k]) < threshold or (verify and cat in _COURT_PROCEDURE):
             continue
-        if official_payee and cat == "scam_payment":
+        if (official_payee or no_route) and cat == "scam_payment":
             continue
         if (f := finding(k, threshold)) is not None:
             out.append(f)
@@ -443,7 +445,7 @@ def _model_findings(
         if (
             float(probs[k]) >= MODEL_FALLBACK
             and head >= MODEL_HEAD
-            and not (official_payee and CATEGORIES[k] == "scam_payment")
+            and not ((official_payee or no_route) and CATEGORIES[k] == "scam_payment")
         ):
             if (f := finding(k, MODEL_FALLBACK)) is not None:
                 out.append(f)
