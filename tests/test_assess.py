@@ -944,6 +944,9 @@ TUNED_ON_FLOORS = {
     "sms_blind.jsonl": (0.99, 0.93),
     "sms_blind_2.jsonl": (0.99, 0.93),
     "sms_blind_3.jsonl": (0.99, 0.94),
+    "sms_blind_4.jsonl": (0.99, 0.93),
+    "sms_blind_5.jsonl": (0.99, 0.94),
+    "sms_blind_6.jsonl": (0.99, 0.95),
 }
 
 
@@ -958,7 +961,7 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-@pytest.mark.parametrize("name", ["sms_blind_2.jsonl", "sms_blind_3.jsonl"])
+@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 7)])
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 
@@ -986,7 +989,14 @@ def test_every_court_voice_in_the_data_passes_its_cheap_gate():
 
     rules = get_rules()
     voice, gate = rules.contexts["court_voice"], rules.contexts["court_voice_gate"]
-    for name in ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_voices5.jsonl", "sms_voices7.jsonl", "sms_voices8.jsonl"):
+    for name in (
+        "sms_corpus.jsonl",
+        "sms_probes.jsonl",
+        "sms_voices5.jsonl",
+        "sms_voices7.jsonl",
+        "sms_voices8.jsonl",
+        "sms_voices9.jsonl",
+    ):
         for r in load(name):
             for m in voice.finditer(normalise(r["text"]).text):
                 assert gate.search(m.group()), (name, r["id"], m.group())

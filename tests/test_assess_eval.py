@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_4.jsonl",
-        "tests/data/../data/sms_blind_4.jsonl",
-        "tests/data/sms_blind_5.jsonl",
-        "elsewhere/SMS_BLIND_4.jsonl",
-        "copies/blind4/sms.jsonl",
+        "tests/data/sms_blind_7.jsonl",
+        "tests/data/../data/sms_blind_7.jsonl",
+        "tests/data/sms_blind_8.jsonl",
+        "elsewhere/SMS_BLIND_7.jsonl",
+        "copies/blind7/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )

@@ -44,6 +44,7 @@ TRAIN_FILES = (
     "sms_voices6.jsonl",
     "sms_voices7.jsonl",
     "sms_voices8.jsonl",
+    "sms_voices9.jsonl",
 )
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
