@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_7.jsonl",
-        "tests/data/../data/sms_blind_7.jsonl",
         "tests/data/sms_blind_8.jsonl",
-        "elsewhere/SMS_BLIND_7.jsonl",
-        "copies/blind7/sms.jsonl",
+        "tests/data/../data/sms_blind_8.jsonl",
+        "tests/data/sms_blind_9.jsonl",
+        "elsewhere/SMS_BLIND_8.jsonl",
+        "copies/blind8/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
