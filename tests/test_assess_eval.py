@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_8.jsonl",
-        "tests/data/../data/sms_blind_8.jsonl",
         "tests/data/sms_blind_9.jsonl",
-        "elsewhere/SMS_BLIND_8.jsonl",
-        "copies/blind8/sms.jsonl",
+        "tests/data/../data/sms_blind_9.jsonl",
+        "tests/data/sms_blind_10.jsonl",
+        "elsewhere/SMS_BLIND_9.jsonl",
+        "copies/blind9/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
