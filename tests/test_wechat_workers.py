@@ -127,6 +127,45 @@ def test_a_worker_killed_while_answering_is_replaced_and_the_answer_comes_once(
         b.kill()
 
 
+def test_a_re_delivery_to_another_worker_while_the_first_still_works_gets_no_second_answer(
+    tmp_path: Path, pg_url: str, fake: FakeWechat
+) -> None:
+    import psycopg
+
+    a, b = start_workers(tmp_path, pg_url, "ab")
+    user = next(_users)
+    try:
+        first = whole(fake, lambda: a.url, user, SMS)
+        save = fake.fields(user, "text", Content=number_of(first, "存入证据记录"))
+        got: list[Delivery] = []
+        retried = threading.Event()
+        targets = iter([a.url, b.url, a.url])
+
+        def pick() -> str:
+            url = next(targets)
+            if url == b.url:
+                retried.set()
+            return url
+
+        with psycopg.connect(pg_url) as blocker:
+            blocker.execute("LOCK TABLE handled IN EXCLUSIVE MODE")  # a's answer takes longer than a delivery
+            sender = threading.Thread(target=lambda: got.extend(fake.deliver_to(save, pick)))
+            sender.start()
+            assert retried.wait(30), "the platform never delivered the message again"
+            time.sleep(1.0)  # b is waiting for a's claim now; a is still at work
+        sender.join(30)
+        answers = [r for r in replies(got) if SAVED.search(r)]
+        if not answers:  # no delivery was left to carry it: it comes with the user's next message
+            answers = [r for r in [say(fake, lambda: b.url, user, "/help")] if SAVED.search(r)]
+        assert [SAVED.search(r).group(1) for r in answers] == ["1"]  # type: ignore[union-attr]
+        assert not SAVED.search(say(fake, lambda: a.url, user, "/help"))  # and never again
+        with PostgresStore(pg_url, key_of(a), pool_size=1) as store:
+            assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1
+    finally:
+        a.kill()
+        b.kill()
+
+
 def test_a_numbered_choice_and_more_work_on_whichever_worker_they_reach(
     tmp_path: Path, pg_url: str, fake: FakeWechat
 ) -> None:

@@ -747,6 +747,9 @@ class WechatChannel:
                     await self._keep_late(job.user, parts)
                 except StoreError as exc:
                     log.warning("a late answer could not be kept: %s", type(exc).__name__)
+                flush = getattr(self.dialogue, "flush_sent", None)
+                if flush is not None:  # the outbox forgets the replies before a re-delivery may ask it for them
+                    await flush()
                 await self._release(claim)
         return parts
 
