@@ -451,13 +451,15 @@ class _UserMemory:
     late: list[str] = field(default_factory=list)
     deleted: bool = False
     """The user's data was deleted in this turn: nothing of them is written back."""
+    kept: bool = False
+    """The store held this memory (every answer the core gave this user left one)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _UserMemory:
         """The memory as the store keeps it (unknown or malformed entries are dropped)."""
         options = [Option(str(o[0]), str(o[1])) for o in data.get("options", []) if isinstance(o, list) and len(o) == 2]
         more = deque(str(p) for p in data.get("more", []))
-        return cls(options, more, [str(p) for p in data.get("late", [])])
+        return cls(options, more, [str(p) for p in data.get("late", [])], kept=bool(data))
 
     def to_dict(self) -> dict[str, Any]:
         """The memory as JSON values."""
@@ -872,11 +874,15 @@ class WechatChannel:
         except StoreUnavailable as exc:
             log.warning("WeChat message not answered now: %s", exc)
             return NOT_OURS
+        parts = late + parts
+        if self.api is None and len(parts) > 1:  # kept before the first part goes out: "more" may come at once
+            mem.more.extendleft(reversed(parts[1:]))
+            parts = parts[:1]
         try:
             await self._remember(user, mem)
         except StoreError as exc:  # the answer stands; only the numbers of its options are not remembered
             log.warning("could not keep the channel memory: %s", type(exc).__name__)
-        return late + parts
+        return parts
 
     async def _answer_parts(self, msg: BaseMessage, user: str, mem: _UserMemory) -> list[str]:
         """Route by message type; events and messages the bot cannot read get the channel's own words."""
@@ -964,7 +970,7 @@ class WechatChannel:
         """
         replies = await self.dialogue.handle(replace(incoming, update_id=update), _handed_over, take_over=True)
         stored = await _off_loop(self.store.get_state, user)
-        mem.deleted = not stored  # every turn leaves the user's state, except the one that deleted their data
+        mem.deleted = mem.kept and not stored  # a known user without a state: this turn deleted their data
         locale = self._locale(user, replies, stored)
         text, options = render(replies, locale, await self._offer(user, locale, replies))
         mem.options = options if options else mem.options
