@@ -89,6 +89,9 @@ class ObservedDialogue:
             self.answered.append((incoming, replies))
         return replies
 
+    async def flush_sent(self) -> None:
+        await self.real.flush_sent()
+
     def files(self, user: str) -> list[Attachment]:
         """The files the core attached to its replies to user, in order."""
         with self.lock:

@@ -695,16 +695,14 @@ class WechatChannel:
                 self._spawn(self._push_when_done(job))
             return None
         # No customer-service API: let this delivery time out, so the platform re-sends the message and a later
-        # delivery carries the answer passively (an answer that finds no delivery waits in the user's memory).
-        await self._let_time_out(arrived, job.task)
+        # delivery (on any worker) carries the answer passively, from the user's memory if it is ready by then.
+        await self._let_time_out(arrived)
         return None
 
-    async def _let_time_out(self, arrived: float, task: asyncio.Task[Any] | None = None) -> None:
+    async def _let_time_out(self, arrived: float) -> None:
         """Hold a delivery until the platform gives up on it (it then delivers the message again)."""
         left = self.platform_timeout_s + 0.5 - (time.monotonic() - arrived)
-        if task is not None:
-            await _finished(task, left)
-        elif left > 0:
+        if left > 0:
             await asyncio.sleep(left)
 
     def _forget(self, job: _Job) -> None:
