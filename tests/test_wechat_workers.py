@@ -225,7 +225,8 @@ def test_a_link_made_on_one_worker_downloads_from_another_and_dies_with_delete(
         assert t("zh-Hans", "common.deleted") in gone
         assert fake.open_link(local(a, url)).status == 404 and fake.open_link(local(b, url)).status == 404
         with PostgresStore(pg_url, key_of(a), pool_size=1) as store, store._read() as ex:
-            rows = {t: ex(f"SELECT COUNT(*) FROM {t} WHERE user_id = ?", (wx_user,)).fetchone()[0] for t in USER_TABLES}
+            count = "SELECT COUNT(*) FROM {} WHERE user_id = ?"
+            rows = {table: ex(count.format(table), (wx_user,)).fetchone()[0] for table in USER_TABLES}
         assert rows == dict.fromkeys(USER_TABLES, 0)
     finally:
         a.kill()
