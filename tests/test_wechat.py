@@ -73,7 +73,7 @@ class ObservedDialogue:
         self.answered: list[tuple[Incoming, list[Reply]]] = []
         self.lock = threading.Lock()
 
-    async def handle(self, incoming: Incoming, send: Any = None, *, take_over: bool = False) -> list[Reply]:
+    async def handle(self, incoming: Incoming, send: Any = None, **kw: Any) -> list[Reply]:
         with self.lock:
             self.seen.append(incoming)
         if incoming.text.startswith(self.SLOW):
@@ -84,7 +84,7 @@ class ObservedDialogue:
             return [Reply("\n\n".join(paragraphs), (Option("menu", "菜单"),))]
         if incoming.text.startswith(self.BOOM):
             raise RuntimeError(f"core failed on {incoming.text!r}")
-        replies = list(await self.real.handle(incoming, send, take_over=take_over))
+        replies = list(await self.real.handle(incoming, send, **kw))
         with self.lock:
             self.answered.append((incoming, replies))
         return replies

@@ -127,6 +127,44 @@ def test_a_worker_killed_while_answering_is_replaced_and_the_answer_comes_once(
         b.kill()
 
 
+def test_a_worker_killed_after_committing_and_before_answering_leaves_the_answer_to_the_re_delivery(
+    tmp_path: Path, pg_url: str, fake: FakeWechat
+) -> None:
+    import psycopg
+
+    a, b = start_workers(tmp_path, pg_url, "ab")
+    user = next(_users)
+    try:
+        first = whole(fake, lambda: a.url, user, SMS)
+        save = fake.fields(user, "text", Content=number_of(first, "存入证据记录"))
+        got: list[Delivery] = []
+        with psycopg.connect(pg_url) as blocker, psycopg.connect(pg_url, autocommit=True) as watcher:
+            blocker.execute("LOCK TABLE channel_memory IN EXCLUSIVE MODE")  # hold a after its turn committed
+            targets = iter([a.url, b.url, b.url])
+            sender = threading.Thread(target=lambda: got.extend(fake.deliver_to(save, lambda: next(targets))))
+            sender.start()
+            deadline = time.monotonic() + 20
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%INSERT INTO channel_memory%'"
+            ).fetchone():
+                assert time.monotonic() < deadline, "the answer never reached the channel memory"
+                time.sleep(0.05)
+            with PostgresStore(pg_url, key_of(a), pool_size=1) as store:  # committed: saved, answer in the outbox
+                assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1
+            a.kill()  # kill -9 between the commit and the answer
+        sender.join(30)
+        assert got[0].status is None
+        assert [SAVED.search(r).group(1) for r in replies(got)] == ["1"]  # type: ignore[union-attr]
+        again = fake.deliver_to(save, lambda: b.url)
+        assert again[-1].status == 200 and replies(again) == []
+        with PostgresStore(pg_url, key_of(a), pool_size=1) as store:
+            assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1  # the save was not run again
+    finally:
+        a.kill()
+        b.kill()
+
+
 def test_a_re_delivery_to_another_worker_while_the_first_still_works_gets_no_second_answer(
     tmp_path: Path, pg_url: str, fake: FakeWechat
 ) -> None:

@@ -92,6 +92,8 @@ CLAIM_RENEW_S = 1.0
 """The claim is renewed this often while the answer is being computed."""
 CLAIM_POLL_S = 0.1
 """How often a delivery whose message another worker has claimed looks whether the claim is free again."""
+HANDOVER_WAIT_S = 2.0
+"""Longest wait for a delivery that is waiting for an answer to take it (it does so at once)."""
 JOB_KEEP_S = 60
 """How long a handled message's result stays in memory for its retries."""
 MAX_IMAGE_BYTES = 10_000_000
@@ -429,17 +431,33 @@ NOT_OURS = None
 class _Job:
     """One message being answered by this worker: its result, and whether it has reached the user yet.
 
-    The task gives the message-sized parts of the answer, or NOT_OURS. waiting counts this worker's deliveries
-    of the message that wait for the answer within their reply window (one of them carries it passively).
+    ready gives the message-sized parts of the answer, or NOT_OURS; written is set once a delivery of this worker
+    has taken them for its passive reply. waiting counts this worker's deliveries of the message that wait for
+    the answer within their reply window (one of them carries it passively).
     """
 
     user: str
     key: str
-    task: asyncio.Task[list[str] | None] = field(init=False)
+    task: asyncio.Task[None] = field(init=False)
+    ready: asyncio.Future[list[str] | None] = field(init=False)
+    written: asyncio.Future[None] = field(init=False)
     deliveries: int = 1
     delivered: bool = False
-    pushing: bool = False
     waiting: int = 0
+
+
+@dataclass
+class _Handover:
+    """Between the core and the channel for one message: the core counts the replies as sent once gate is set."""
+
+    gate: asyncio.Future[None]
+    turn: asyncio.Future[list[Reply]] | None = None
+    """The core's handling of the message (it ends once the gate is set)."""
+
+    def release(self) -> None:
+        """The replies are out (or kept for the user): the core may count them as sent."""
+        if not self.gate.done():
+            self.gate.set_result(None)
 
 
 @dataclass
@@ -453,6 +471,8 @@ class _UserMemory:
     """The user's data was deleted in this turn: nothing of them is written back."""
     kept: bool = False
     """The store held this memory (every answer the core gave this user left one)."""
+    handover: _Handover | None = None
+    """The message being answered (not kept)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _UserMemory:
@@ -673,7 +693,11 @@ class WechatChannel:
         if job is None:
             user = f"{USER_PREFIX}{msg.source}"
             job = _Job(user, key)
+            loop = asyncio.get_running_loop()
+            job.ready, job.written = loop.create_future(), loop.create_future()
             job.task = asyncio.create_task(self._run(job, msg, arrived))
+            self._background.add(job.task)  # a stopping server lets it finish (drain)
+            job.task.add_done_callback(self._background.discard)
             self._jobs[key] = job
             asyncio.get_running_loop().call_later(JOB_KEEP_S, self._forget, job)
         else:
@@ -681,19 +705,16 @@ class WechatChannel:
         left = self.window_s - (time.monotonic() - arrived)
         job.waiting += 1
         try:
-            done = await _finished(job.task, left)
+            done = await _finished(job.ready, left)
         finally:
             job.waiting -= 1
-        if done and job.task.result() is not NOT_OURS:
+        if done and job.ready.result() is not NOT_OURS:
             return self._take_passive(job)
         if done:  # another worker answers it (or the store is down): no answer from here, and no "success"
             await self._let_time_out(arrived)
             return None
         if self.api is not None:
-            if not job.pushing:
-                job.pushing = True
-                self._spawn(self._push_when_done(job))
-            return None
+            return None  # the answer goes by the customer-service API when ready
         # No customer-service API: let this delivery time out, so the platform re-sends the message and a later
         # delivery (on any worker) carries the answer passively, from the user's memory if it is ready by then.
         await self._let_time_out(arrived)
@@ -710,11 +731,13 @@ class WechatChannel:
         if self._jobs.get(job.key) is job:
             del self._jobs[job.key]
 
-    async def _run(self, job: _Job, msg: BaseMessage, arrived: float) -> list[str] | None:
-        """Claim the message for this worker (waiting within the reply window), answer it, keep the claim alive.
+    async def _run(self, job: _Job, msg: BaseMessage, arrived: float) -> None:
+        """Claim the message for this worker (waiting within the reply window), answer and deliver it.
 
         NOT_OURS when the claim stayed with another worker for the whole window: that worker is alive and
-        answering, and this job is dropped so that a later delivery here asks again.
+        answering, and this job is dropped so that a later delivery here asks again. The claim is kept alive
+        until the answer is out, and the core counts its replies as sent only then (the handover's gate): a
+        worker killed before that leaves them in the outbox for the re-delivery, on whichever worker.
         """
         claim = f"wechat.seen:{job.key}"
         deadline = arrived + self.window_s
@@ -722,36 +745,56 @@ class WechatChannel:
             while not await _off_loop(self.store.claim, claim, CLAIM_LEASE_S):
                 if time.monotonic() >= deadline:
                     self._forget(job)
-                    return NOT_OURS
+                    job.ready.set_result(NOT_OURS)
+                    return
                 await asyncio.sleep(CLAIM_POLL_S)
         except StoreError as exc:  # nothing done yet: the platform's re-delivery is answered later
             log.warning("WeChat message not answered now: %s", exc)
             self._forget(job)
-            return NOT_OURS
+            job.ready.set_result(NOT_OURS)
+            return
         renew = asyncio.ensure_future(self._renew(claim))
+        handover = _Handover(asyncio.get_running_loop().create_future())
         try:
-            parts = await self._answer(msg, job.user)
-        finally:
-            renew.cancel()
-        if parts is NOT_OURS:  # the store is down: nothing was committed; a re-delivery may be answered
-            self._forget(job)
-            await self._release(claim)
-            return NOT_OURS
-        if not job.waiting:  # no delivery of this worker waits for it: push it, or keep it for the next one
-            job.delivered = True
-            if self.api is not None:
-                self._spawn(self._send(job.user, parts))
-            elif parts:
-                self._forget(job)  # a re-delivery (here or elsewhere) or the next message takes it from memory
-                try:
-                    await self._keep_late(job.user, parts)
-                except StoreError as exc:
-                    log.warning("a late answer could not be kept: %s", type(exc).__name__)
-                flush = getattr(self.dialogue, "flush_sent", None)
-                if flush is not None:  # the outbox forgets the replies before a re-delivery may ask it for them
-                    await flush()
+            parts = await self._answer(msg, job.user, handover)
+            job.ready.set_result(parts)
+            if parts is NOT_OURS:  # the store is down: nothing was committed; a re-delivery may be answered
+                self._forget(job)
                 await self._release(claim)
-        return parts
+                return
+            await self._deliver(job, parts, claim, handover)
+        finally:
+            if not job.ready.done():
+                job.ready.set_result(NOT_OURS)
+            handover.release()
+            renew.cancel()
+
+    async def _deliver(self, job: _Job, parts: list[str], claim: str, handover: _Handover) -> None:
+        """Get the answer out: passively by a waiting delivery, else by customer service, else kept for later."""
+        if job.waiting:  # a delivery of this worker carries the first part (it takes it at once)
+            try:
+                await asyncio.wait_for(asyncio.shield(job.written), HANDOVER_WAIT_S)
+            except asyncio.TimeoutError:
+                log.warning("a waiting delivery did not take its answer")
+            if len(parts) > 1:
+                await self._send_rest(job.user, parts[1:])
+            return
+        job.delivered = True
+        if self.api is not None:
+            await self._send(job.user, parts)
+        elif parts:
+            self._forget(job)  # a re-delivery (here or elsewhere) or the next message takes it from memory
+            try:
+                await self._keep_late(job.user, parts)
+            except StoreError as exc:
+                log.warning("a late answer could not be kept: %s", type(exc).__name__)
+            handover.release()
+            if handover.turn is not None:  # the core notes the replies as sent...
+                await asyncio.wait({handover.turn})
+            flush = getattr(self.dialogue, "flush_sent", None)
+            if flush is not None:  # ...and the outbox forgets them, before a re-delivery may ask it for them
+                await flush()
+            await self._release(claim)
 
     async def _release(self, claim: str) -> None:
         """Give a message's claim up at once (its answer is in the store for whichever delivery comes next)."""
@@ -774,23 +817,10 @@ class WechatChannel:
         if job.delivered:
             return None
         job.delivered = True
-        parts = job.task.result()
-        if parts is NOT_OURS or not parts:
-            return None
-        if len(parts) > 1:
-            self._spawn(self._send_rest(job.user, parts[1:]))
-        return parts[0]
-
-    async def _push_when_done(self, job: _Job) -> None:
-        """Send a late answer through the customer-service API (unless a retry carried it meanwhile)."""
-        try:
-            parts = await job.task
-        except Exception:  # _run never raises; a cancelled task has nothing to send
-            return
-        if job.delivered or parts is NOT_OURS:
-            return
-        job.delivered = True
-        await self._send(job.user, parts)
+        if not job.written.done():
+            job.written.set_result(None)
+        parts = job.ready.result()
+        return parts[0] if parts else None
 
     async def _keep_late(self, user: str, parts: list[str]) -> None:
         """No API and no delivery waiting: keep the answer for the message's re-delivery or the user's next one."""
@@ -825,12 +855,6 @@ class WechatChannel:
                     log.warning("customer-service message not sent: %s", type(exc).__name__)
                     return
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        """Run a coroutine in the background, keeping a reference until it ends."""
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     # -- per-user memory ---------------------------------------------------------------------------------
     async def _memory(self, user: str) -> _UserMemory:
         """This user's channel memory, as the store keeps it for every worker."""
@@ -853,7 +877,7 @@ class WechatChannel:
         return self.cfg.locale.default
 
     # -- turning a platform message into replies --------------------------------------------------------------
-    async def _answer(self, msg: BaseMessage, user: str) -> list[str] | None:
+    async def _answer(self, msg: BaseMessage, user: str, handover: _Handover | None = None) -> list[str] | None:
         """The message-sized texts that answer msg, after any answer kept for the user; NOT_OURS: store down.
 
         Never raises: a failure becomes the kind error text; an unreachable store gives NOT_OURS (nothing was
@@ -861,6 +885,7 @@ class WechatChannel:
         """
         try:
             mem = await self._memory(user)
+            mem.handover = handover
             late, mem.late = mem.late, []
             try:
                 parts = await self._answer_parts(msg, user, mem)
@@ -966,13 +991,34 @@ class WechatChannel:
         outbox) and hands them over once; a re-delivery gets those not handed over, or nothing. take_over: a
         message reaches the core only on the worker holding its claim, so no other worker is sending them.
         """
-        replies = await self.dialogue.handle(replace(incoming, update_id=update), _handed_over, take_over=True)
+        replies = await self._ask_core(replace(incoming, update_id=update), mem.handover)
         stored = await _off_loop(self.store.get_state, user)
         mem.deleted = mem.kept and not stored  # a known user without a state: this turn deleted their data
         locale = self._locale(user, replies, stored)
         text, options = render(replies, locale, await self._offer(user, locale, replies))
         mem.options = options if options else mem.options
         return self._parts(user, text, mem, locale)
+
+    async def _ask_core(self, incoming: Incoming, handover: _Handover | None) -> list[Reply]:
+        """The core's replies to incoming; with a handover, the core counts them as sent only when its gate opens.
+
+        The core hands the replies over (send_all) and waits at the gate while the channel renders, remembers
+        and delivers them; a re-delivery that finds everything sent gets no replies.
+        """
+        handed: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+
+        async def send_all(replies: list[Reply]) -> None:
+            if not handed.done():
+                handed.set_result(list(replies))
+            if handover is not None:
+                await handover.gate
+
+        turn = asyncio.ensure_future(self.dialogue.handle(incoming, take_over=True, send_all=send_all))
+        turn.add_done_callback(_retrieved)
+        if handover is not None:
+            handover.turn = turn
+        await asyncio.wait({turn, handed}, return_when=asyncio.FIRST_COMPLETED)
+        return handed.result() if handed.done() else turn.result()
 
     async def _offer(self, user: str, locale: str, replies: Sequence[Reply]) -> Callable[[Attachment], str] | None:
         """How a file in a reply to user is offered: a download link when public_url is set, else None."""
@@ -1014,8 +1060,10 @@ class WechatChannel:
         return part
 
 
-async def _handed_over(reply: Reply) -> None:
-    """The core's send: the channel delivers the replies handle returns (passively, or by customer service)."""
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Look at a background task's failure (the channel has seen it already, or it needs no answer)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
@@ -1023,7 +1071,7 @@ async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
 
 
-async def _finished(task: asyncio.Task[Any], timeout: float) -> bool:
+async def _finished(task: asyncio.Future[Any], timeout: float) -> bool:
     """Wait up to timeout for task (without cancelling it); True when it is done."""
     if not task.done() and timeout > 0:
         await asyncio.wait({task}, timeout=timeout)
