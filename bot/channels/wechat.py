@@ -16,7 +16,8 @@ standard messages / event pushes", "Message encryption", "Customer service messa
 - Re-deliveries are recognised by MsgId for messages and by FromUserName + CreateTime for events.
   Several workers may serve one account behind a round-robin proxy, so a re-delivery may reach another worker
   than the first delivery did. Each message goes to the core as update "wx:<message key>", so the store's
-  outbox answers it once (a re-run turn if nothing was committed, else the committed replies not yet out).
+  outbox answers it once (a re-run turn if nothing was committed, else the committed replies not yet out);
+  the core counts the replies as out only once the channel has delivered them or kept them for the user.
   Which worker answers is decided by a short claim in the store (CLAIM_LEASE_S, renewed while the answer is
   being computed): shorter than the platform's 5-second retry, so a re-delivery after a worker died is
   answered by another one, while a re-delivery during a live worker's work waits and answers nothing twice.
