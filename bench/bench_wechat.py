@@ -177,7 +177,7 @@ class SlowCore:
         self.seconds = seconds
         self.calls = 0
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, send: Any = None, **kw: Any) -> list[Reply]:
         self.calls += 1
         await asyncio.sleep(self.seconds)
         return [Reply(f"answer to {incoming.text}")]

@@ -57,6 +57,9 @@ OUTBOX_TTL_S = 86_400
 """Replies never marked sent are dropped after this long (Telegram re-delivers an update for up to 24 h)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+_MADE_LOCK = threading.Lock()
+_LAST_MADE_US = [0]
+"""The time stamp of this process's last file, so that files made within one microsecond keep their order."""
 
 
 @dataclass(frozen=True)
@@ -215,9 +218,52 @@ END
 $$;
 """,
     ),
+    Migration(
+        6,
+        "channel memory and download files, shared by the workers of one channel",
+        # channel_memory.data is a channel's encrypted JSON about a user between messages (the numbered options
+        # shown last, the parts of a long reply still to come, an answer that missed its delivery): reply text
+        # may quote the user's SMS, so it is encrypted as the state is. files.data and files.meta are a file
+        # offered as a download link and its name, encrypted as evidence is; file_key is the SHA-256 of the
+        # link's token (the token itself is never stored); expires_at is in the channel's clock (seconds).
+        sqlite="""
+CREATE TABLE IF NOT EXISTS channel_memory (
+    user_id    TEXT PRIMARY KEY,
+    data       BLOB NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    file_key   TEXT    PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    data       BLOB    NOT NULL,
+    meta       BLOB    NOT NULL,
+    size       INTEGER NOT NULL,
+    expires_at REAL    NOT NULL,
+    made_us    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_user ON files (user_id, made_us);
+""",
+        postgres="""
+CREATE TABLE IF NOT EXISTS channel_memory (
+    user_id    TEXT PRIMARY KEY,
+    data       BYTEA NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    file_key   TEXT             PRIMARY KEY,
+    user_id    TEXT             NOT NULL,
+    data       BYTEA            NOT NULL,
+    meta       BYTEA            NOT NULL,
+    size       BIGINT           NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    made_us    BIGINT           NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_user ON files (user_id, made_us);
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-USER_TABLES = ("evidence", "state", "handled", "outbox")
+USER_TABLES = ("evidence", "state", "handled", "outbox", "channel_memory", "files")
 """Every table with rows that belong to one user (by user_id): /delete empties all of them."""
 
 
@@ -794,6 +840,115 @@ class BaseStore:
         with self._tx() as ex:
             return int(ex("DELETE FROM shared WHERE expires_us <= ?", (_micros(_now()),)).rowcount)
 
+    # -- a channel's memory of a user between messages (shared by the channel's workers) ---------------------
+
+    @_offloaded
+    def get_memory(self, user_id: str) -> dict[str, Any]:
+        """Return what the channel keeps about the user between messages, or {} when nothing is kept."""
+        with self._read() as ex:
+            row = ex("SELECT data FROM channel_memory WHERE user_id = ?", (user_id,)).fetchone()
+        if row is None:
+            return {}
+        memory = json.loads(self._decrypt(row[0]))
+        return memory if isinstance(memory, dict) else {}
+
+    @_offloaded
+    def put_memory(self, user_id: str, memory: dict[str, Any]) -> None:
+        """Replace the channel's memory of the user (encrypted: it may hold reply text quoting their SMS)."""
+        blob = self._encrypt(_json_bytes(memory))
+        with self._tx() as ex:
+            ex(
+                "INSERT INTO channel_memory (user_id, data, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (user_id, blob, _now().isoformat()),
+            )
+
+    # -- files offered as download links (shared by the channel's workers) ----------------------------------
+
+    @_offloaded
+    def put_file(
+        self,
+        file_key: str,
+        user_id: str,
+        data: bytes,
+        meta: dict[str, Any],
+        expires_at: float,
+        now: float,
+        keep_per_user: int,
+        keep_bytes: int,
+    ) -> None:
+        """Keep a file (encrypted) until expires_at, retiring the oldest beyond keep_per_user and keep_bytes.
+
+        keep_per_user counts the user's files, keep_bytes all files together; times are in the caller's clock.
+        """
+        blob, meta_blob = self._encrypt(data), self._encrypt(_json_bytes(meta))
+        made = self._next_made_us()
+        with self._tx() as ex:
+            ex("DELETE FROM files WHERE expires_at <= ?", (now,))
+            ex(
+                "INSERT INTO files (file_key, user_id, data, meta, size, expires_at, made_us) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (file_key, user_id, blob, meta_blob, len(data), expires_at, made),
+            )
+            ex(
+                "DELETE FROM files WHERE user_id = ? AND file_key NOT IN "
+                "(SELECT file_key FROM files WHERE user_id = ? ORDER BY made_us DESC LIMIT ?)",
+                (user_id, user_id, keep_per_user),
+            )
+            while int(ex("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0]) > keep_bytes:
+                ex("DELETE FROM files WHERE file_key = (SELECT file_key FROM files ORDER BY made_us LIMIT 1)")
+
+    @staticmethod
+    def _next_made_us() -> int:
+        """A time stamp for a new file, later than the previous one of this process (orders the files)."""
+        with _MADE_LOCK:
+            made = _LAST_MADE_US[0] = max(_micros(_now()), _LAST_MADE_US[0] + 1)
+        return made
+
+    @_offloaded
+    def get_file(self, file_key: str, now: float) -> tuple[bytes, dict[str, Any]] | None:
+        """The file kept under file_key and its meta, or None when there is none or it expired by now."""
+        with self._read() as ex:
+            row = ex("SELECT data, meta FROM files WHERE file_key = ? AND expires_at > ?", (file_key, now)).fetchone()
+        if row is None:
+            return None
+        meta = json.loads(self._decrypt(row[1]))
+        return self._decrypt(row[0]), meta if isinstance(meta, dict) else {}
+
+    @_offloaded
+    def shorten_file(self, file_key: str, expires_at: float) -> None:
+        """Let the file expire at expires_at at the latest."""
+        with self._read() as ex:  # one statement, committed by itself
+            ex(
+                "UPDATE files SET expires_at = ? WHERE file_key = ? AND expires_at > ?",
+                (expires_at, file_key, expires_at),
+            )
+
+    @_offloaded
+    def count_files(self, user_id: str, now: float) -> int:
+        """How many of the user's files have not expired by now."""
+        with self._read() as ex:
+            row = ex("SELECT COUNT(*) FROM files WHERE user_id = ? AND expires_at > ?", (user_id, now)).fetchone()
+        return int(row[0])
+
+    @_offloaded
+    def drop_files(self, user_id: str) -> int:
+        """Delete every file of the user; return how many there were."""
+        with self._read() as ex:
+            return int(ex("DELETE FROM files WHERE user_id = ?", (user_id,)).rowcount)
+
+    @_offloaded
+    def purge_files(self, now: float) -> int:
+        """Delete the files expired by now; return how many there were."""
+        with self._read() as ex:
+            return int(ex("DELETE FROM files WHERE expires_at <= ?", (now,)).rowcount)
+
+    @_offloaded
+    def files_size(self) -> int:
+        """Bytes of all files kept."""
+        with self._read() as ex:
+            return int(ex("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0])
+
     # -- evidence log ---------------------------------------------------------------------------------
 
     @_offloaded
@@ -962,7 +1117,7 @@ class BaseStore:
 
     @_offloaded
     def delete_user(self, user_id: str) -> int:
-        """Erase every row of the user for good (state, evidence, update ids, unsent replies); return how many."""
+        """Erase every row of the user for good (state, evidence, update ids, replies, memory, files); how many."""
         self._prefetched.pop(user_id, None)
         with self._tx() as ex:
             deleted = sum(int(ex(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount) for t in USER_TABLES)

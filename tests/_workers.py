@@ -1,4 +1,5 @@
-"""Bot worker processes (`python -m bot run`, Telegram webhook mode) for the multi-worker and fault tests."""
+"""Bot worker processes (`python -m bot run`: Telegram webhook mode, or the WeChat callback) for the multi-worker
+and fault tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ def free_port() -> int:
 
 
 class Worker:
-    """One `python -m bot run` process serving the Telegram webhook on its own port."""
+    """One `python -m bot run` process serving the Telegram webhook (or, with wechat, the WeChat callback)."""
 
     def __init__(
         self,
@@ -46,9 +48,15 @@ class Worker:
         nlu_url: str | None,
         extra_env: dict[str, str] | None = None,
         store_settings: dict[str, Any] | None = None,
+        wechat: dict[str, Any] | None = None,
     ) -> None:
-        """A worker asking the NLU server at nlu_url, or loading the model itself when nlu_url is None."""
+        """A worker asking the NLU server at nlu_url, or loading the model itself when nlu_url is None.
+
+        wechat: settings of the WeChat channel (config.yaml's wechat section); the worker then serves the
+        WeChat callback on its port with the fake platform's token, and no Telegram.
+        """
         self.folder, self.name, self.port = folder, name, free_port()
+        self.wechat = wechat
         self.config = folder / f"{name}.yaml"
         self.log = folder / f"{name}.log"
         nlu = (
@@ -56,9 +64,15 @@ class Worker:
             if nlu_url is None
             else {"backend": "http", "server_url": nlu_url, "server_timeout_s": 2.0}
         )
+        channel: dict[str, Any] = (
+            {"wechat": {"listen": "127.0.0.1", "port": self.port, "path": "/wechat", **wechat}}
+            if wechat is not None
+            else {}
+        )
         self.config.write_text(
             yaml.safe_dump(
                 {
+                    **channel,
                     "nlu": nlu,
                     "store": {"pool_size": 8, "key_file": str(folder / "unused.key"), **(store_settings or {})},
                     "telegram": {
@@ -86,13 +100,26 @@ class Worker:
             "RASA_TELEMETRY_ENABLED": "false",
             **(extra_env or {}),
         }
-        self.env.pop("WECHAT_TOKEN", None)
+        for name in ("WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+            if name not in (extra_env or {}):
+                self.env.pop(name, None)
+        if wechat is not None:
+            from tests.fake_wechat import TOKEN as WECHAT_TOKEN
+
+            self.env.pop("TELEGRAM_BOT_TOKEN")
+            self.env.pop("TELEGRAM_WEBHOOK_SECRET")
+            self.env["WECHAT_TOKEN"] = WECHAT_TOKEN
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """Where updates are posted."""
-        return f"http://127.0.0.1:{self.port}/telegram"
+        """Where updates (Telegram) or callbacks (WeChat) are posted."""
+        return f"http://127.0.0.1:{self.port}/{'wechat' if self.wechat is not None else 'telegram'}"
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process runs."""
+        return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> Worker:
         """Start the process (returns at once; see wait_healthy)."""
@@ -104,18 +131,29 @@ class Worker:
         return self
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
-        """Wait until GET /health answers 200."""
+        """Wait until GET /health answers 200 (WeChat: until a signed server verification is echoed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, f"{self.name} exited:\n{self.tail()}"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
+                with urllib.request.urlopen(self._health_url(), timeout=2) as resp:
                     if resp.status == 200:
                         return
             except OSError:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{self.name} did not become healthy:\n{self.tail()}")
+
+    def _health_url(self) -> str:
+        """What wait_healthy asks."""
+        if self.wechat is None:
+            return f"http://127.0.0.1:{self.port}/health"
+        from tests.fake_wechat import TOKEN as WECHAT_TOKEN
+        from tests.fake_wechat import sign
+
+        stamp, nonce = str(int(time.time())), os.urandom(6).hex()
+        query = {"signature": sign(WECHAT_TOKEN, stamp, nonce), "timestamp": stamp, "nonce": nonce, "echostr": "1"}
+        return f"{self.url}?{urllib.parse.urlencode(query)}"
 
     def health(self) -> dict[str, Any]:
         """What GET /health answers now ({} when the worker does not answer)."""

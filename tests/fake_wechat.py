@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import itertools
 import json
 import os
@@ -24,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -294,9 +296,11 @@ class FakeWechat:
         query.update(extra)
         return query, body
 
-    def post_raw(self, body: bytes, query: dict[str, str], timeout: float | None = None) -> Delivery:
-        """One HTTP delivery to the bot."""
-        url = f"{self.bot_url}?{urllib.parse.urlencode(query)}"
+    def post_raw(
+        self, body: bytes, query: dict[str, str], timeout: float | None = None, bot_url: str | None = None
+    ) -> Delivery:
+        """One HTTP delivery to the bot (at bot_url, else the bot's one address)."""
+        url = f"{bot_url or self.bot_url}?{urllib.parse.urlencode(query)}"
         req = urllib.request.Request(url, data=body, headers={"Content-Type": "text/xml"}, method="POST")
         started = time.monotonic()
         try:
@@ -321,6 +325,26 @@ class FakeWechat:
                 query, body = self.signed_query(xml)
             assert body is not None
             got = self.post_raw(body.encode("utf-8"), query)
+            out.append(got)
+            if got.status is not None:
+                break
+        return out
+
+    def deliver_to(self, fields: dict[str, object], pick: Callable[[], str]) -> list[Delivery]:
+        """Deliver as the platform does to several workers behind a round-robin: each try to pick()'s worker.
+
+        A worker that drops the connection (it died) has not answered: the platform delivers again.
+        """
+        xml = message_xml(fields)
+        out: list[Delivery] = []
+        for _ in range(self.deliveries):
+            query, body = self.signed_query(xml)
+            assert body is not None
+            started = time.monotonic()
+            try:
+                got = self.post_raw(body.encode("utf-8"), query, bot_url=pick())
+            except (urllib.error.URLError, OSError, http.client.HTTPException):
+                got = Delivery(None, "", None, time.monotonic() - started)
             out.append(got)
             if got.status is not None:
                 break

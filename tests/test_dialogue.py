@@ -21,6 +21,7 @@ from bot.config import LOCALES, Config
 from bot.dialogue import Dialogue, content
 from bot.dialogue.answers import normalise, read_amount
 from bot.dialogue.commands import COMMANDS, MAX_DESCRIPTION_CHARS, command_menu, parse_command
+from bot.dialogue.core import SENT_FLUSH_S
 from bot.dialogue.flows import book
 from bot.dialogue.locale import choose_locale, detect_script, from_hint
 from bot.dialogue.sms import sms_signal, speaks_in_first_person
@@ -426,6 +427,49 @@ def test_a_reply_that_could_not_be_sent_goes_out_with_the_next_delivery(fake_cha
     assert out == [content.t("zh-Hans", "sms.saved", count=1)]
     assert len(fake_chat.store.list_evidence("u1")) == 1  # the save did not run again
     assert not kept(fake_chat.store, "tg:2")  # sent replies are not kept
+
+
+def test_replies_handed_over_together_count_as_sent_only_once_the_channel_has_delivered_them(
+    fake_chat: Chat,
+) -> None:
+    fake_chat.say("【XX】您已逾期，将通知您的家人，退订回T", forwarded=True)
+    handed: list[list[str]] = []
+
+    async def conversation() -> None:
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def send_all(replies: list[Reply]) -> None:
+            handed.append([r.text for r in replies])
+            await gate  # the channel is still delivering them
+
+        save = Incoming(fake_chat.user, option_id="sms:save", update_id="wx:1")
+        turn = asyncio.ensure_future(fake_chat.dialogue.handle(save, send_all=send_all, take_over=True))
+        while not handed:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(SENT_FLUSH_S * 4)
+        assert kept(fake_chat.store, "wx:1")  # committed, handed over, and still kept until delivered
+        gate.set_result(None)
+        assert [r.text for r in await turn] == handed[0] == [content.t("zh-Hans", "sms.saved", count=1)]
+        await fake_chat.dialogue.flush_sent()
+
+    asyncio.run(conversation())
+    assert not kept(fake_chat.store, "wx:1")  # delivered: forgotten
+
+    async def failing(replies: list[Reply]) -> None:
+        raise ConnectionError("the delivery failed")
+
+    out: list[str] = []
+
+    async def send_all(replies: list[Reply]) -> None:
+        out.extend(r.text for r in replies)
+
+    fake_chat.say("【XX】您已逾期，将通知您的家人，退订回T", forwarded=True)
+    again = Incoming(fake_chat.user, option_id="sms:save", update_id="wx:2")
+    with pytest.raises(ConnectionError):
+        asyncio.run(fake_chat.dialogue.handle(again, send_all=failing, take_over=True))
+    asyncio.run(fake_chat.dialogue.handle(again, send_all=send_all, take_over=True))  # the re-delivery
+    assert out == [content.t("zh-Hans", "sms.saved", count=2)]
+    assert len(fake_chat.store.list_evidence("u1")) == 2  # the save did not run again
 
 
 def test_the_outbox_forgets_replies_shortly_after_they_are_all_out(fake_chat: Chat) -> None:

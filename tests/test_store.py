@@ -116,6 +116,8 @@ def test_message_text_is_not_readable_in_any_table(open_store: StoreFactory, key
         store.add_evidence("tg:1", "sms", SMS, {"sender": SENDER, "note": "单位领导电话"})
         store.put_state("tg:1", {"last_text": "我想死了算了"})
         store.finish("tg:1", {"n": 1}, "tg:upd:1", [{"text": f"短信原文：{SMS}"}])  # a reply not sent yet
+        store.put_memory("wx:1", {"more": [f"短信原文：{SMS}"]})  # the rest of a long reply, for "more"
+        store.put_file("k1", "wx:1", f"{SENDER} 单位领导".encode(), {"filename": "老赖.csv"}, 600.0, 0.0, 5, 1 << 20)
         raw = table_values(store)
     for secret in (SMS, "单位领导", SENDER, "我想死了算了", "老赖"):
         assert secret.encode("utf-8") not in raw
@@ -138,14 +140,19 @@ def test_delete_user_erases_everything_of_that_user_only(open_store: StoreFactor
         store.finish("tg:alice", {"step": "x"}, "tg:upd:1", [{"text": "a reply not sent yet"}])
         store.add_evidence("tg:alice", "sms", SMS)
         store.add_evidence("tg:alice", "call", "电话里骂人")
+        store.put_memory("tg:alice", {"options": [["menu", "菜单"]]})
+        store.put_file("alice-file", "tg:alice", b"%PDF-", {"filename": "a.pdf"}, 600.0, 0.0, 5, 1 << 20)
         store.put_state("tg:bob", {"step": "y"})
         bob_item = store.add_evidence("tg:bob", "note", "bob's note")
+        store.put_file("bob-file", "tg:bob", b"%PDF-", {"filename": "b.pdf"}, 600.0, 0.0, 5, 1 << 20)
         assert rows_of(store, "tg:alice") == dict.fromkeys(USER_TABLES, 1) | {"evidence": 2}
 
-        assert store.delete_user("tg:alice") == 5
+        assert store.delete_user("tg:alice") == 7
+        assert store.get_memory("tg:alice") == {} and store.get_file("alice-file", 0.0) is None
+        assert store.get_file("bob-file", 0.0) == (b"%PDF-", {"filename": "b.pdf"})
         assert rows_of(store, "tg:alice") == nothing
         assert b"tg:alice" not in table_values(store)
-        assert rows_of(store, "tg:bob") == nothing | {"state": 1, "evidence": 1}
+        assert rows_of(store, "tg:bob") == nothing | {"state": 1, "evidence": 1, "files": 1}
         assert store.get_state("tg:alice") == {}
         assert store.list_evidence("tg:alice") == []
         assert store.take_unsent("tg:upd:1", take_over=True) is None
@@ -571,3 +578,33 @@ def test_without_postgresql_one_line_says_skipped_but_ci_fails(ci: str) -> None:
         assert done.returncode == 0, done.stdout[-2000:]
         assert len(lines) == 1 and lines[0].startswith("skipped: PostgreSQL not available"), done.stdout[-2000:]
         assert "passed" in done.stdout.splitlines()[-1]  # the SQLite tests still ran
+
+
+def test_a_channels_memory_of_a_user_is_kept_replaced_and_read_by_any_worker(
+    open_store: StoreFactory, key: bytes
+) -> None:
+    with open_store(key) as store:
+        assert store.get_memory("wx:a") == {}
+        store.put_memory("wx:a", {"options": [["menu", "菜单"]], "more": ["第二段"]})
+        store.put_memory("wx:a", {"options": [["flow:check", "查短信"]]})
+    with open_store(key) as other:  # another worker, or the same one restarted
+        assert other.get_memory("wx:a") == {"options": [["flow:check", "查短信"]]}
+        assert other.get_memory("wx:b") == {}
+
+
+def test_files_expire_are_shortened_and_the_oldest_are_retired_first(open_store: StoreFactory, key: bytes) -> None:
+    with open_store(key) as store:
+        for n in range(4):
+            store.put_file(f"k{n}", "wx:a", bytes([n]) * 10, {"n": n}, 100.0 + n, 0.0, 3, 1_000)
+        assert store.get_file("k0", 0.0) is None  # the user's fourth file retired the first
+        assert [store.get_file(f"k{n}", 0.0) for n in (1, 2, 3)] == [(bytes([n]) * 10, {"n": n}) for n in (1, 2, 3)]
+        assert store.count_files("wx:a", 0.0) == 3 and store.files_size() == 30
+        assert store.get_file("k1", 101.0) is None and store.count_files("wx:a", 101.0) == 2  # expired by then
+        store.shorten_file("k3", 50.0)
+        store.shorten_file("k3", 90.0)  # never lengthened
+        assert store.get_file("k3", 60.0) is None and store.get_file("k2", 60.0) is not None
+        store.put_file("big", "wx:b", b"x" * 990, {}, 200.0, 0.0, 3, 1_000)  # over the total: the oldest go first
+        assert store.files_size() <= 1_000 and store.get_file("big", 0.0) is not None
+        assert store.get_file("k1", 0.0) is None
+        assert store.purge_files(150.0) >= 1 and store.count_files("wx:a", 0.0) == 0
+        assert store.drop_files("wx:b") == 1 and store.files_size() == 0

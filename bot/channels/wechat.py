@@ -14,6 +14,15 @@ standard messages / event pushes", "Message encryption", "Customer service messa
 - The platform waits 5 seconds for the answer to a callback, then drops the connection and sends the same
   message again, three deliveries in all. The literal body `success` acknowledges without a reply (no retry).
 - Re-deliveries are recognised by MsgId for messages and by FromUserName + CreateTime for events.
+  Several workers may serve one account behind a round-robin proxy, so a re-delivery may reach another worker
+  than the first delivery did. Each message goes to the core as update "wx:<message key>", so the store's
+  outbox answers it once (a re-run turn if nothing was committed, else the committed replies not yet out);
+  the core counts the replies as out only once the channel has delivered them or kept them for the user.
+  Which worker answers is decided by a short claim in the store (CLAIM_LEASE_S, renewed while the answer is
+  being computed): shorter than the platform's 5-second retry, so a re-delivery after a worker died is
+  answered by another one, while a re-delivery during a live worker's work waits and answers nothing twice.
+  The channel's memory of a user (numbered options, the rest of a long reply, a late answer) and the files
+  offered as links are kept in the store too, so the user's next message may reach any worker.
 - A verified account may also send messages within 48 h of the user's last message (customer-service API);
   that is how answers that miss the 5-second window still arrive.
 """
@@ -21,6 +30,7 @@ standard messages / event pushes", "Message encryption", "Customer service messa
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -31,10 +41,10 @@ import time
 import traceback
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
@@ -50,16 +60,16 @@ from bot.dialogue import content
 from bot.dialogue.commands import NAMES as COMMAND_NAMES
 from bot.dialogue.locale import detect_script
 from bot.dialogue.state import State
-from bot.dialogue.types import Incoming, Option, Reply
-from bot.store import BaseStore
-
-if TYPE_CHECKING:
-    from bot.dialogue.types import Attachment
+from bot.dialogue.types import Attachment, Incoming, Option, Reply
+from bot.store import BaseStore, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 USER_PREFIX = "wx:"
 """Dialogue-core user ids of WeChat users are "wx:<OpenID>" (the OpenID is per user and per account)."""
+UPDATE_PREFIX = "wx:"
+"""Dialogue-core update ids of WeChat messages are "wx:<message key>" (see WechatChannel.message_key)."""
+T = TypeVar("T")
 API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
 PLATFORM_TIMEOUT_S = 5.0
 """The platform drops a callback connection after 5 s and re-delivers the message ("Passive user reply")."""
@@ -76,8 +86,15 @@ MAX_BODY_BYTES = 64 * 1024
 "compatible" variant carries it twice plus base64 — far below this; anything larger is refused unread."""
 MAX_CLOCK_SKEW_S = 300
 """A callback whose timestamp is further than this from our clock is refused (an old request replayed)."""
-SEEN_TTL_S = 600
-"""How long a message id is remembered for deduplication (the platform's retries span about 15 s)."""
+CLAIM_LEASE_S = 3.0
+"""How long a worker's claim on a message lasts unless renewed: shorter than the platform's 5-second retry
+interval, so a message whose worker died is free again when the platform delivers it the next time."""
+CLAIM_RENEW_S = 1.0
+"""The claim is renewed this often while the answer is being computed."""
+CLAIM_POLL_S = 0.1
+"""How often a delivery whose message another worker has claimed looks whether the claim is free again."""
+HANDOVER_WAIT_S = 2.0
+"""Longest wait for a delivery that is waiting for an answer to take it (it does so at once)."""
 JOB_KEEP_S = 60
 """How long a handled message's result stays in memory for its retries."""
 MAX_IMAGE_BYTES = 10_000_000
@@ -87,8 +104,6 @@ HTTP_TIMEOUT_S = 10.0
 TOKEN_REFRESH_BEFORE_S = 300
 """Fetch a new access_token this long before the old one expires (the platform keeps the old one valid for
 5 minutes after a new one is issued, so workers holding it keep working)."""
-MAX_REMEMBERED_USERS = 10_000
-"""Per-user memory of the channel (numbered options, unsent parts) is kept for this many recent users."""
 _CONTROL_CHARS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """Characters XML 1.0 forbids; a user's text can carry them and would make the platform's XML unparsable."""
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -293,81 +308,64 @@ class _StoreSession:
 
 
 # ── files offered as links ───────────────────────────────────────────────────────────────────────────
-@dataclass
-class _Kept:
-    """One file waiting to be downloaded, and until when its link works."""
-
-    user: str
-    file: Attachment
-    expires: float
-
-
 class FileShelf:
-    """Files offered as one-off links, kept in this process's memory only, under unguessable tokens.
+    """Files offered as one-off links under unguessable tokens, kept in the store so any worker serves them.
 
-    Memory rather than the store: the file is a rendering of evidence that is already encrypted at rest, so a
-    copy that never touches disk and disappears with the process is the smallest exposure; it also means a
-    link only works on the worker that made it (docs/wechat.md, "Files"). Tokens are
-    secrets.token_urlsafe(32) (256 random bits); only their SHA-256 is kept, so the links cannot be read back
-    from memory either. Nothing here is logged.
+    The file is a rendering of the user's evidence, so it is kept as the evidence is: encrypted with the data
+    key, and gone when its link expires, shortly after its first complete download, or with the user's data
+    (/delete). Tokens are secrets.token_urlsafe(32) (256 random bits); only their SHA-256 is stored, so the
+    links cannot be read back from the database. Times are wall-clock seconds (the workers share them).
+    Nothing here is logged.
     """
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        """A shelf whose links work for ttl_s seconds (measured with clock)."""
+    def __init__(self, store: BaseStore, ttl_s: float, clock: Callable[[], float] = time.time) -> None:
+        """A shelf in store whose links work for ttl_s seconds (measured with clock)."""
+        self.store = store
         self.ttl_s = ttl_s
         self.clock = clock
-        self._kept: OrderedDict[bytes, _Kept] = OrderedDict()
 
     @staticmethod
-    def _key(token: str) -> bytes:
+    def _key(token: str) -> str:
         """What a token is kept under (its hash: the token itself is not stored)."""
-        return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
     def put(self, user: str, file: Attachment) -> str:
         """Keep file for user and return the new token of its link."""
-        self.purge()
         token = secrets.token_urlsafe(32)
-        self._kept[self._key(token)] = _Kept(user, file, self.clock() + self.ttl_s)
-        mine = [k for k, v in self._kept.items() if v.user == user]
-        for key in mine[: max(0, len(mine) - MAX_FILES_PER_USER)]:
-            del self._kept[key]
-        while self._kept and self.kept_bytes() > MAX_KEPT_BYTES:
-            self._kept.popitem(last=False)
+        now = self.clock()
+        meta = {"filename": file.filename, "mime_type": file.mime_type}
+        self.store.put_file(
+            self._key(token), user, file.data, meta, now + self.ttl_s, now, MAX_FILES_PER_USER, MAX_KEPT_BYTES
+        )
         return token
 
     def get(self, token: str) -> Attachment | None:
         """The file behind a token, or None when it is unknown or its link has expired."""
-        self.purge()
-        kept = self._kept.get(self._key(token))
-        return kept.file if kept is not None else None
+        got = self.store.get_file(self._key(token), self.clock())
+        if got is None:
+            return None
+        data, meta = got
+        return Attachment(str(meta.get("filename", "file")), data, str(meta.get("mime_type", "text/plain")))
 
     def downloaded(self, token: str) -> None:
         """A complete download happened: the link works for the grace period at most."""
-        kept = self._kept.get(self._key(token))
-        if kept is not None:
-            kept.expires = min(kept.expires, self.clock() + DOWNLOAD_GRACE_S)
+        self.store.shorten_file(self._key(token), self.clock() + DOWNLOAD_GRACE_S)
 
     def drop_user(self, user: str) -> int:
         """Forget every file of user (their data was deleted); return how many there were."""
-        keys = [k for k, v in self._kept.items() if v.user == user]
-        for key in keys:
-            del self._kept[key]
-        return len(keys)
+        return self.store.drop_files(user)
 
     def pending(self, user: str) -> int:
         """How many links of user still work."""
-        self.purge()
-        return sum(1 for v in self._kept.values() if v.user == user)
+        return self.store.count_files(user, self.clock())
 
     def purge(self) -> None:
         """Drop the files whose links have expired."""
-        now = self.clock()
-        for key in [k for k, v in self._kept.items() if v.expires <= now]:
-            del self._kept[key]
+        self.store.purge_files(self.clock())
 
     def kept_bytes(self) -> int:
         """Bytes of all files kept."""
-        return sum(len(v.file.data) for v in self._kept.values())
+        return self.store.files_size()
 
 
 class RateLimiter:
@@ -426,24 +424,67 @@ def content_disposition(filename: str) -> str:
 
 
 # ── the channel ──────────────────────────────────────────────────────────────────────────────────────────
+NOT_OURS = None
+"""What a job gives when this worker did not answer the message (another worker has it, or the store is down)."""
+
+
 @dataclass
 class _Job:
-    """One message being answered: its result, and whether it has reached the user yet."""
+    """One message being answered by this worker: its result, and whether it has reached the user yet.
+
+    ready gives the message-sized parts of the answer, or NOT_OURS; written is set once a delivery of this worker
+    has taken them for its passive reply. waiting counts this worker's deliveries of the message that wait for
+    the answer within their reply window (one of them carries it passively).
+    """
 
     user: str
-    task: asyncio.Task[list[str]]
+    key: str
+    task: asyncio.Task[None] = field(init=False)
+    ready: asyncio.Future[list[str] | None] = field(init=False)
+    written: asyncio.Future[None] = field(init=False)
     deliveries: int = 1
     delivered: bool = False
-    pushing: bool = False
+    waiting: int = 0
+
+
+@dataclass
+class _Handover:
+    """Between the core and the channel for one message: the core counts the replies as sent once gate is set."""
+
+    gate: asyncio.Future[None]
+    turn: asyncio.Future[list[Reply]] | None = None
+    """The core's handling of the message (it ends once the gate is set)."""
+
+    def release(self) -> None:
+        """The replies are out (or kept for the user): the core may count them as sent."""
+        if not self.gate.done():
+            self.gate.set_result(None)
 
 
 @dataclass
 class _UserMemory:
-    """What the channel remembers about a user between messages (in this process)."""
+    """What the channel remembers about a user between messages (kept in the store, shared by the workers)."""
 
     options: list[Option] = field(default_factory=list)
     more: deque[str] = field(default_factory=deque)
     late: list[str] = field(default_factory=list)
+    deleted: bool = False
+    """The user's data was deleted in this turn: nothing of them is written back."""
+    kept: bool = False
+    """The store held this memory (every answer the core gave this user left one)."""
+    handover: _Handover | None = None
+    """The message being answered (not kept)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _UserMemory:
+        """The memory as the store keeps it (unknown or malformed entries are dropped)."""
+        options = [Option(str(o[0]), str(o[1])) for o in data.get("options", []) if isinstance(o, list) and len(o) == 2]
+        more = deque(str(p) for p in data.get("more", []))
+        return cls(options, more, [str(p) for p in data.get("late", [])], kept=bool(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The memory as JSON values."""
+        return {"options": [[o.id, o.label] for o in self.options], "more": list(self.more), "late": self.late}
 
 
 class WechatChannel:
@@ -474,12 +515,11 @@ class WechatChannel:
         self._media_fetch = media_fetch
         self._jobs: dict[str, _Job] = {}
         self._nonces: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._users: OrderedDict[str, _UserMemory] = OrderedDict()
         self._send_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.more_words = {content.t(loc, "wechat.more_word").casefold() for loc in LOCALES}
         self.public_url = cfg.wechat.public_url.rstrip("/")
-        self.files = FileShelf(cfg.wechat.file_ttl_s) if self.public_url else None
+        self.files = FileShelf(store, cfg.wechat.file_ttl_s) if self.public_url else None
         self.limiter = RateLimiter()
 
     @staticmethod
@@ -515,7 +555,8 @@ class WechatChannel:
         if not self.limiter.allow(client_address(request)):
             return web.Response(status=429, text="too many requests", headers={"Retry-After": "60"})
         token = request.match_info.get("token", "")
-        file = self.files.get(token) if self.files is not None else None
+        files = self.files
+        file = await _off_loop(files.get, token) if files is not None else None
         if file is None:
             return web.Response(status=404, text="not found", headers={"Cache-Control": "no-store"})
         res = web.StreamResponse(
@@ -534,8 +575,8 @@ class WechatChannel:
             return res  # HEAD: the headers only, and the link stays as it was
         await res.write(file.data)
         await res.write_eof()
-        if self.files is not None:
-            self.files.downloaded(token)
+        if files is not None:
+            await _off_loop(files.downloaded, token)
         return res
 
     def _signed(self, query: Any) -> bool:
@@ -626,9 +667,13 @@ class WechatChannel:
         return web.Response(text=xml, content_type="application/xml")
 
     async def drain(self) -> None:
-        """Let customer-service sends in progress finish (called when the server stops)."""
+        """Let customer-service sends in progress finish, and note the replies that are out (server stopping)."""
         if self._background:
             await asyncio.wait(self._background, timeout=HTTP_TIMEOUT_S)
+        flush = getattr(self.dialogue, "flush_sent", None)
+        if flush is not None:
+            await flush()
+            await asyncio.sleep(0)  # let the core's cancelled flush timer end before the loop does
 
     # -- deduplication and the reply window --------------------------------------------------------------
     @staticmethod
@@ -647,66 +692,151 @@ class WechatChannel:
         key = self.message_key(msg)
         job = self._jobs.get(key)
         if job is None:
-            if not self.store.claim(f"wechat.seen:{key}", SEEN_TTL_S):
-                return None  # handled already (here, earlier, or by another worker)
             user = f"{USER_PREFIX}{msg.source}"
-            job = _Job(user, asyncio.create_task(self._answer(msg, user)))
+            job = _Job(user, key)
+            loop = asyncio.get_running_loop()
+            job.ready, job.written = loop.create_future(), loop.create_future()
+            job.task = asyncio.create_task(self._run(job, msg, arrived))
+            self._background.add(job.task)  # a stopping server lets it finish (drain)
+            job.task.add_done_callback(self._background.discard)
             self._jobs[key] = job
-            asyncio.get_running_loop().call_later(JOB_KEEP_S, self._jobs.pop, key, None)
+            asyncio.get_running_loop().call_later(JOB_KEEP_S, self._forget, job)
         else:
             job.deliveries += 1
         left = self.window_s - (time.monotonic() - arrived)
-        if await _finished(job.task, left):
+        job.waiting += 1
+        try:
+            done = await _finished(job.ready, left)
+        finally:
+            job.waiting -= 1
+        if done and job.ready.result() is not NOT_OURS:
             return self._take_passive(job)
+        if done:  # another worker answers it (or the store is down): no answer from here, and no "success"
+            await self._let_time_out(arrived)
+            return None
         if self.api is not None:
-            if not job.pushing:
-                job.pushing = True
-                self._spawn(self._push_when_done(job))
-            return None
-        if job.deliveries < PLATFORM_DELIVERIES:
-            # No customer-service API: let this delivery time out, so the platform re-sends the message and
-            # a later delivery carries the answer passively.
-            await _finished(job.task, self.platform_timeout_s + 0.5 - (time.monotonic() - arrived))
-            return None
-        job.task.add_done_callback(lambda _t: self._keep_late(job))
+            return None  # the answer goes by the customer-service API when ready
+        # No customer-service API: let this delivery time out, so the platform re-sends the message and a later
+        # delivery (on any worker) carries the answer passively, from the user's memory if it is ready by then.
+        await self._let_time_out(arrived)
         return None
+
+    async def _let_time_out(self, arrived: float) -> None:
+        """Hold a delivery until the platform gives up on it (it then delivers the message again)."""
+        left = self.platform_timeout_s + 0.5 - (time.monotonic() - arrived)
+        if left > 0:
+            await asyncio.sleep(left)
+
+    def _forget(self, job: _Job) -> None:
+        """Drop a job from the map (if it is still the one kept under its key)."""
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
+
+    async def _run(self, job: _Job, msg: BaseMessage, arrived: float) -> None:
+        """Claim the message for this worker (waiting within the reply window), answer and deliver it.
+
+        NOT_OURS when the claim stayed with another worker for the whole window: that worker is alive and
+        answering, and this job is dropped so that a later delivery here asks again. The claim is kept alive
+        until the answer is out, and the core counts its replies as sent only then (the handover's gate): a
+        worker killed before that leaves them in the outbox for the re-delivery, on whichever worker.
+        """
+        claim = f"wechat.seen:{job.key}"
+        deadline = arrived + self.window_s
+        try:
+            while not await _off_loop(self.store.claim, claim, CLAIM_LEASE_S):
+                if time.monotonic() >= deadline:
+                    self._forget(job)
+                    job.ready.set_result(NOT_OURS)
+                    return
+                await asyncio.sleep(CLAIM_POLL_S)
+        except StoreError as exc:  # nothing done yet: the platform's re-delivery is answered later
+            log.warning("WeChat message not answered now: %s", exc)
+            self._forget(job)
+            job.ready.set_result(NOT_OURS)
+            return
+        renew = asyncio.ensure_future(self._renew(claim))
+        handover = _Handover(asyncio.get_running_loop().create_future())
+        try:
+            parts = await self._answer(msg, job.user, handover)
+            job.ready.set_result(parts)
+            if parts is NOT_OURS:  # the store is down: nothing was committed; a re-delivery may be answered
+                self._forget(job)
+                await self._release(claim)
+                return
+            await self._deliver(job, parts, claim, handover)
+        finally:
+            if not job.ready.done():
+                job.ready.set_result(NOT_OURS)
+            handover.release()
+            renew.cancel()
+
+    async def _deliver(self, job: _Job, parts: list[str], claim: str, handover: _Handover) -> None:
+        """Get the answer out: passively by a waiting delivery, else by customer service, else kept for later."""
+        if job.waiting:  # a delivery of this worker carries the first part (it takes it at once)
+            try:
+                await asyncio.wait_for(asyncio.shield(job.written), HANDOVER_WAIT_S)
+            except asyncio.TimeoutError:
+                log.warning("a waiting delivery did not take its answer")
+            if len(parts) > 1:
+                await self._send_rest(job.user, parts[1:])
+            return
+        job.delivered = True
+        if self.api is not None:
+            await self._send(job.user, parts)
+        elif parts:
+            self._forget(job)  # a re-delivery (here or elsewhere) or the next message takes it from memory
+            try:
+                await self._keep_late(job.user, parts)
+            except StoreError as exc:
+                log.warning("a late answer could not be kept: %s", type(exc).__name__)
+            handover.release()
+            if handover.turn is not None:  # the core notes the replies as sent...
+                await asyncio.wait({handover.turn})
+            flush = getattr(self.dialogue, "flush_sent", None)
+            if flush is not None:  # ...and the outbox forgets them, before a re-delivery may ask it for them
+                await flush()
+            await self._release(claim)
+
+    async def _release(self, claim: str) -> None:
+        """Give a message's claim up at once (its answer is in the store for whichever delivery comes next)."""
+        try:
+            await _off_loop(self.store.put_shared, claim, b"", 0.0)
+        except StoreError as exc:  # it lapses by itself
+            log.warning("could not release a message claim: %s", type(exc).__name__)
+
+    async def _renew(self, claim: str) -> None:
+        """Keep the claim on a message while its answer is being computed."""
+        while True:
+            await asyncio.sleep(CLAIM_RENEW_S)
+            try:
+                await _off_loop(self.store.put_shared, claim, b"", CLAIM_LEASE_S)
+            except Exception as exc:  # the store is down: the turn fails too, and the claim lapses
+                log.warning("could not renew a message claim: %s", type(exc).__name__)
 
     def _take_passive(self, job: _Job) -> str | None:
         """The first part of a finished job's answer for the passive reply; the rest goes on separately."""
         if job.delivered:
             return None
         job.delivered = True
-        parts = job.task.result()
-        if not parts:
-            return None
-        if len(parts) > 1:
-            self._spawn(self._send_rest(job.user, parts[1:]))
-        return parts[0]
+        if not job.written.done():
+            job.written.set_result(None)
+        parts = job.ready.result()
+        return parts[0] if parts else None
 
-    async def _push_when_done(self, job: _Job) -> None:
-        """Send a late answer through the customer-service API (unless a retry carried it meanwhile)."""
-        try:
-            await job.task
-        except Exception:  # _answer never raises; a cancelled task has nothing to send
-            return
-        if job.delivered:
-            return
-        job.delivered = True
-        await self._send(job.user, job.task.result())
-
-    def _keep_late(self, job: _Job) -> None:
-        """No API and no delivery left: keep the answer for the user's next message."""
-        if job.delivered or job.task.cancelled() or job.task.exception() is not None:
-            return
-        job.delivered = True
-        self._memory(job.user).late.extend(job.task.result())
+    async def _keep_late(self, user: str, parts: list[str]) -> None:
+        """No API and no delivery waiting: keep the answer for the message's re-delivery or the user's next one."""
+        mem = await self._memory(user)
+        mem.late.extend(parts)
+        await self._remember(user, mem)
 
     async def _send_rest(self, user: str, parts: list[str]) -> None:
         """Parts after the passive reply: customer-service messages, else kept for "more"."""
         if self.api is not None:
             await self._send(user, parts)
         else:
-            self._memory(user).more.extend(parts)
+            mem = await self._memory(user)
+            mem.more.extend(parts)
+            await self._remember(user, mem)
 
     async def _send(self, user: str, parts: Sequence[str]) -> None:
         """Send texts in order through the customer-service API (one user's sends never interleave)."""
@@ -726,24 +856,19 @@ class WechatChannel:
                     log.warning("customer-service message not sent: %s", type(exc).__name__)
                     return
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        """Run a coroutine in the background, keeping a reference until it ends."""
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     # -- per-user memory ---------------------------------------------------------------------------------
-    def _memory(self, user: str) -> _UserMemory:
-        """This user's channel memory (most recently used users are kept)."""
-        mem = self._users.pop(user, None) or _UserMemory()
-        self._users[user] = mem
-        while len(self._users) > MAX_REMEMBERED_USERS:
-            self._users.popitem(last=False)
-        return mem
+    async def _memory(self, user: str) -> _UserMemory:
+        """This user's channel memory, as the store keeps it for every worker."""
+        return _UserMemory.from_dict(await _off_loop(self.store.get_memory, user))
 
-    def _locale(self, user: str, replies: Sequence[Reply] = ()) -> str:
+    async def _remember(self, user: str, mem: _UserMemory) -> None:
+        """Write the user's channel memory back (not after their data was deleted)."""
+        if not mem.deleted:
+            await _off_loop(self.store.put_memory, user, mem.to_dict())
+
+    def _locale(self, user: str, replies: Sequence[Reply] = (), state: dict[str, Any] | None = None) -> str:
         """The locale of the channel's own words: the user's (as the core keeps it), else the reply's script."""
-        stored = State.from_dict(self.store.get_state(user)).locale
+        stored = State.from_dict(self.store.get_state(user) if state is None else state).locale
         if stored:
             return stored
         for reply in replies:
@@ -753,19 +878,39 @@ class WechatChannel:
         return self.cfg.locale.default
 
     # -- turning a platform message into replies --------------------------------------------------------------
-    async def _answer(self, msg: BaseMessage, user: str) -> list[str]:
-        """The message-sized texts that answer msg (never raises: a failure becomes the kind error text)."""
-        mem = self._memory(user)
-        late, mem.late = mem.late, []
+    async def _answer(self, msg: BaseMessage, user: str, handover: _Handover | None = None) -> list[str] | None:
+        """The message-sized texts that answer msg, after any answer kept for the user; NOT_OURS: store down.
+
+        Never raises: a failure becomes the kind error text; an unreachable store gives NOT_OURS (nothing was
+        committed, so the platform's re-delivery is answered once the store is back).
+        """
         try:
-            parts = await self._answer_parts(msg, user, mem)
-        except Exception as exc:
-            log.error("WeChat message failed: %s\n%s", type(exc).__name__, _frames(exc))
-            parts = [content.t(self._locale(user), "wechat.error")]
-        return late + parts
+            mem = await self._memory(user)
+            mem.handover = handover
+            late, mem.late = mem.late, []
+            try:
+                parts = await self._answer_parts(msg, user, mem)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                log.error("WeChat message failed: %s\n%s", type(exc).__name__, _frames(exc))
+                parts = [content.t(self._locale(user), "wechat.error")]
+        except StoreUnavailable as exc:
+            log.warning("WeChat message not answered now: %s", exc)
+            return NOT_OURS
+        parts = late + parts
+        if self.api is None and len(parts) > 1:  # kept before the first part goes out: "more" may come at once
+            mem.more.extendleft(reversed(parts[1:]))
+            parts = parts[:1]
+        try:
+            await self._remember(user, mem)
+        except StoreError as exc:  # the answer stands; only the numbers of its options are not remembered
+            log.warning("could not keep the channel memory: %s", type(exc).__name__)
+        return parts
 
     async def _answer_parts(self, msg: BaseMessage, user: str, mem: _UserMemory) -> list[str]:
         """Route by message type; events and messages the bot cannot read get the channel's own words."""
+        update = f"{UPDATE_PREFIX}{self.message_key(msg)}"
         kind = msg.type
         created = str(msg._data.get("CreateTime") or "")
         received = datetime.fromtimestamp(int(created) if created.isdigit() else time.time(), tz=timezone.utc)
@@ -773,22 +918,22 @@ class WechatChannel:
             text = msg.content or ""
             if text.strip().casefold() in self.more_words and mem.more:
                 return [self._with_more_hint(mem, mem.more.popleft(), user)]
-            return await self._core(user, self._typed(user, text, received), mem)
+            return await self._core(user, self._typed(mem, user, text, received), mem, update)
         mem.more.clear()
         if kind == "voice":
             recognised = (msg.recognition or "").strip()
             if recognised:
-                return await self._core(user, self._typed(user, recognised, received), mem)
+                return await self._core(user, self._typed(mem, user, recognised, received), mem, update)
             return self._own(user, "voice_unrecognised")
         if kind == "image":
-            return await self._image(msg, user, received, mem)
+            return await self._image(msg, user, received, mem, update)
         if kind == "event":
-            return await self._event(msg, user, received, mem)
+            return await self._event(msg, user, received, mem, update)
         return self._own(user, "unsupported")
 
-    def _typed(self, user: str, text: str, received: datetime) -> Incoming:
+    @staticmethod
+    def _typed(mem: _UserMemory, user: str, text: str, received: datetime) -> Incoming:
         """An Incoming for typed text; a number picks one of the options shown last (as in the console)."""
-        mem = self._memory(user)
         mem.more.clear()
         number = text.strip()
         if number.isdigit() and mem.options and 1 <= int(number) <= len(mem.options):
@@ -796,21 +941,21 @@ class WechatChannel:
             return Incoming(user, text=chosen.label, option_id=chosen.id, received_at=received)
         return Incoming(user, text=text, received_at=received)
 
-    async def _event(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory) -> list[str]:
+    async def _event(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory, update: str) -> list[str]:
         """Follow → welcome and menu; a menu click → its command; other events need no answer."""
         event = (getattr(msg, "event", "") or "").lower()
         key = str(msg._data.get("EventKey") or "")
         if event == "subscribe":
             scene = key[len("qrscene_") :] if key.startswith("qrscene_") else ""
             command = f"/start {scene}".strip() if re.fullmatch(r"[A-Za-z0-9_]{0,32}", scene) else "/start"
-            return await self._core(user, Incoming(user, text=command, received_at=received), mem)
+            return await self._core(user, Incoming(user, text=command, received_at=received), mem, update)
         if event == "click":
             name = key[len(MENU_KEY_PREFIX) :] if key.startswith(MENU_KEY_PREFIX) else ""
             command = f"/{name}" if name in COMMAND_NAMES else "/start"
-            return await self._core(user, Incoming(user, text=command, received_at=received), mem)
+            return await self._core(user, Incoming(user, text=command, received_at=received), mem, update)
         return []  # unsubscribe, VIEW (a link opened), location reports…: nothing to say
 
-    async def _image(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory) -> list[str]:
+    async def _image(self, msg: BaseMessage, user: str, received: datetime, mem: _UserMemory, update: str) -> list[str]:
         """Download a screenshot and give it to the core (OCR, then the assessment)."""
         try:
             data = await self._download(msg)
@@ -821,7 +966,7 @@ class WechatChannel:
             return self._own(user, "image_failed")
         if len(data) > MAX_IMAGE_BYTES:
             return self._own(user, "image_too_large", max_mb=MAX_IMAGE_BYTES // 1_000_000)
-        return await self._core(user, Incoming(user, image=data, received_at=received), mem)
+        return await self._core(user, Incoming(user, image=data, received_at=received), mem, update)
 
     async def _download(self, msg: BaseMessage) -> bytes:
         """The original image through the media API when we have one, else the picture link the platform sent."""
@@ -840,27 +985,58 @@ class WechatChannel:
                 data = await res.content.read(MAX_IMAGE_BYTES + 1)
         return bytes(data)
 
-    async def _core(self, user: str, incoming: Incoming, mem: _UserMemory) -> list[str]:
-        """Ask the dialogue core and render its replies; remember the numbered options."""
-        replies = await self.dialogue.handle(incoming)
-        locale = self._locale(user, replies)
-        if self.files is not None and self.files.pending(user) and not self.store.get_state(user):
-            self.files.drop_user(user)  # the user's data was just deleted (/delete): their links die with it
-        text, options = render(replies, locale, self._offer(user, locale))
+    async def _core(self, user: str, incoming: Incoming, mem: _UserMemory, update: str) -> list[str]:
+        """Ask the dialogue core and render its replies; remember the numbered options.
+
+        The message goes to the core as update `update`: the core commits the turn with its replies (the
+        outbox) and hands them over once; a re-delivery gets those not handed over, or nothing. take_over: a
+        message reaches the core only on the worker holding its claim, so no other worker is sending them.
+        """
+        replies = await self._ask_core(replace(incoming, update_id=update), mem.handover)
+        stored = await _off_loop(self.store.get_state, user)
+        mem.deleted = mem.kept and not stored  # a known user without a state: this turn deleted their data
+        locale = self._locale(user, replies, stored)
+        text, options = render(replies, locale, await self._offer(user, locale, replies))
         mem.options = options if options else mem.options
         return self._parts(user, text, mem, locale)
 
-    def _offer(self, user: str, locale: str) -> Callable[[Attachment], str] | None:
+    async def _ask_core(self, incoming: Incoming, handover: _Handover | None) -> list[Reply]:
+        """The core's replies to incoming; with a handover, the core counts them as sent only when its gate opens.
+
+        The core hands the replies over (send_all) and waits at the gate while the channel renders, remembers
+        and delivers them; a re-delivery that finds everything sent gets no replies.
+        """
+        handed: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+
+        async def send_all(replies: list[Reply]) -> None:
+            if not handed.done():
+                handed.set_result(list(replies))
+            if handover is not None:
+                await handover.gate
+
+        turn = asyncio.ensure_future(self.dialogue.handle(incoming, take_over=True, send_all=send_all))
+        turn.add_done_callback(_retrieved)
+        if handover is not None:
+            handover.turn = turn
+        await asyncio.wait({turn, handed}, return_when=asyncio.FIRST_COMPLETED)
+        return handed.result() if handed.done() else turn.result()
+
+    async def _offer(self, user: str, locale: str, replies: Sequence[Reply]) -> Callable[[Attachment], str] | None:
         """How a file in a reply to user is offered: a download link when public_url is set, else None."""
         files = self.files
         if files is None:
             return None
         minutes = max(1, round(files.ttl_s / 60))
+        urls: dict[int, str] = {}
+        for reply in replies:
+            for file in reply.attachments:
+                urls[id(file)] = f"{self.public_url}{self.file_path(await _off_loop(files.put, user, file))}"
+        if urls:
+            loop = asyncio.get_running_loop()
+            loop.call_later(files.ttl_s + 1, lambda: loop.run_in_executor(None, files.purge))  # freed, asked or not
 
         def offer(file: Attachment) -> str:
-            url = f"{self.public_url}{self.file_path(files.put(user, file))}"
-            asyncio.get_running_loop().call_later(files.ttl_s + 1, files.purge)  # freed even if no one asks again
-            return content.t(locale, "wechat.download", filename=file.filename, url=url, minutes=minutes)
+            return content.t(locale, "wechat.download", filename=file.filename, url=urls[id(file)], minutes=minutes)
 
         return offer
 
@@ -885,7 +1061,18 @@ class WechatChannel:
         return part
 
 
-async def _finished(task: asyncio.Task[Any], timeout: float) -> bool:
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Look at a background task's failure (the channel has seen it already, or it needs no answer)."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call (the store's) in a thread, so the event loop serves other deliveries meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+
+
+async def _finished(task: asyncio.Future[Any], timeout: float) -> bool:
     """Wait up to timeout for task (without cancelling it); True when it is done."""
     if not task.done() and timeout > 0:
         await asyncio.wait({task}, timeout=timeout)

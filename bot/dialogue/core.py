@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Reply], Awaitable[None]]
 """How a channel sends one reply (all its parts and files); it raises when the reply did not go out."""
+SendAll = Callable[[list[Reply]], Awaitable[None]]
+"""How a channel that delivers a turn's replies together (WeChat: one text) sends them; it returns once they are
+out (or kept by the channel for the user) and raises when they did not go out."""
 SENT_FLUSH_S = 0.05
 """Updates whose replies are all out are noted in the store together, this long after the first of them."""
 
@@ -176,7 +179,14 @@ class Dialogue:
         self._flushing = False
         book()  # load and check the flows now, not on the first message
 
-    async def handle(self, incoming: Incoming, send: Send | None = None, *, take_over: bool = False) -> list[Reply]:
+    async def handle(
+        self,
+        incoming: Incoming,
+        send: Send | None = None,
+        *,
+        take_over: bool = False,
+        send_all: SendAll | None = None,
+    ) -> list[Reply]:
         """Answer one message; the user's state is read before and written after (one user at a time).
 
         Without send the replies are returned for the channel to send. With send the core sends them itself, in
@@ -184,6 +194,8 @@ class Dialogue:
         out, so a re-delivered update whose replies never all went out gets the rest instead of nothing. A
         re-delivery while another worker may still be sending them raises RepliesInFlight (deliver it again
         later) unless take_over, for channels where a re-delivery only follows a restart (Telegram polling).
+        send_all instead of send: the replies not sent yet go to the channel in one call, and count as sent
+        once it returns.
         """
         user = incoming.user_id
         lock = self._locks.setdefault(user, asyncio.Lock())
@@ -191,17 +203,18 @@ class Dialogue:
         try:
             async with lock:
                 async with self.store.slots():
-                    answered = await run_bridged(self._handle, incoming, send is not None, take_over)
-                if send is None:
+                    keep = send is not None or send_all is not None
+                    answered = await run_bridged(self._handle, incoming, keep, take_over)
+                if send is None and send_all is None:
                     return answered.replies
-                await self._send(answered, send)
+                await self._send(answered, send, send_all)
                 return answered.replies[answered.first :]
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody else queued for this user: forget the lock
                 del self._waiting[user], self._locks[user]
 
-    async def _send(self, answered: _Answered, send: Send) -> None:
+    async def _send(self, answered: _Answered, send: Send | None, send_all: SendAll | None = None) -> None:
         """Send the replies from the first unsent one, noting each in the outbox once it is out.
 
         A reply with more after it is noted at once (a re-delivery sends only the rest). An update whose
@@ -211,7 +224,15 @@ class Dialogue:
         leaves the replies to be sent again by another process.
         """
         total = len(answered.replies)
-        for i in range(answered.first, total):
+        if send_all is not None and answered.first < total:
+            try:
+                await send_all(answered.replies[answered.first :])
+            except Exception:
+                if answered.kept is not None:  # not out: the update's next delivery may send them at once
+                    await self._note(self.store.release_unsent, answered.kept)
+                raise
+        for i in range(answered.first, total if send_all is None else answered.first):
+            assert send is not None
             try:
                 await send(answered.replies[i])
             except Exception:
