@@ -45,6 +45,11 @@ def test_a_future_day_is_not_taken_as_when_it_happened() -> None:
     assert find_time("他们说明天来上门", NOW, CST) == (None, True)
 
 
+def test_tomorrow_said_a_minute_before_midnight_is_still_the_future() -> None:
+    just_before_midnight = datetime(2026, 12, 3, 23, 59, 30, tzinfo=CST)
+    assert find_time("他们说明天来上门", just_before_midnight, CST) == (None, True)
+
+
 @pytest.mark.parametrize(
     ("text", "numbers"),
     [

@@ -126,7 +126,8 @@ def _zh_time(text: str, now: datetime, tz: tzinfo) -> tuple[WhenFound | None, bo
         start = datetime.fromisoformat(str(detail["time"][0])).replace(tzinfo=tz)
         end = datetime.fromisoformat(str(detail["time"][-1])).replace(tzinfo=tz)
         words = str(hit.get("text", ""))
-        if start > now + FUTURE_SLACK:
+        # a later calendar day is the future even a minute before midnight ("明天" said at 23:59)
+        if start > now + FUTURE_SLACK or (start > now and start.date() > base.date()):
             if _EXPLICIT_DAY.search(words):
                 return None, True
             start, end = start - timedelta(days=1), end - timedelta(days=1)  # "11点半" said in the morning
