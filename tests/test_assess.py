@@ -957,6 +957,7 @@ TUNED_ON_FLOORS = {
     "sms_blind_7.jsonl": (0.99, 0.94),
     "sms_blind_8.jsonl": (0.99, 0.95),
     "sms_blind_9.jsonl": (0.98, 0.90),
+    "sms_blind_10.jsonl": (0.99, 0.94),
 }
 
 
@@ -971,7 +972,7 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 10)])
+@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 11)])
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 

@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_10.jsonl",
-        "tests/data/../data/sms_blind_10.jsonl",
         "tests/data/sms_blind_11.jsonl",
-        "elsewhere/SMS_BLIND_10.jsonl",
-        "copies/blind10/sms.jsonl",
+        "tests/data/../data/sms_blind_11.jsonl",
+        "tests/data/sms_blind_12.jsonl",
+        "elsewhere/SMS_BLIND_11.jsonl",
+        "copies/blind11/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )

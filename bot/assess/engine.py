@@ -322,8 +322,12 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
             return True
         if h.rule.id in ("flt_jail", "flt_en_jail") and _ARREST.search(text, h.start, h.end):
             return True
-    if _MOBILE.search(text) or scanner.context("court_collects") or scanner.context("court_false_claim"):
+    if _MOBILE.search(text) or scanner.context("court_collects"):
         return True
+    # a claim inside a lawful phrase is the court warning about it ("要求转账、交钱撤案的均为诈骗"), not making it
+    for m in scanner.rules.contexts["court_false_claim"].finditer(text):
+        if not scanner.in_lawful(m.start(), m.end()):
+            return True
     for m in (*_URL.finditer(text), *_BARE_HOST.finditer(text)):
         host = _HOST.match(m.group())
         if host is None or not _OFFICIAL_HOST.search(host.group(1).rstrip(".")):
