@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,3 +80,14 @@ class PgServer:
         name = url.rsplit("%3D", 1)[-1]
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def wait_until_blocked(watcher: Any, table: str, what: str, timeout_s: float = 20) -> None:
+    """Wait until a session waits on a lock to insert into `table` (a worker held just there); fail with `what`."""
+    deadline = time.monotonic() + timeout_s
+    while not watcher.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        (f"%INSERT INTO {table}%",),
+    ).fetchone():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)

@@ -796,6 +796,11 @@ def test_third_parties_publicity_wages_fake_agencies_and_payment_to_a_person_are
         "我所律师无权冻结您的账户，也不会上门。",
         "【某某资产】上门拜访提醒：周四下午两名工作人员将到您家拜访，如不方便请回复改约。",
         "提醒您：判决生效后如仍未履行，法院可依法通知您的工作单位协助扣划工资。",
+        "我司计划下周三上午10点上门拜访，拜访人员为我司员工王某（工号B22）。如您不方便，请致电改约。",
+        "因一直联系不上您，我们致电了您留的联络人，仅请其转告您回电，未透露任何欠款信息。",
+        "If you get a court summons, please attend. You can verify any court notice on the court's official website.",
+        "Pls pay today.",
+        "如有困难，您可以请家人协助您办理分期。",
         "【某某调解中心】本中心是依法登记的民间调解组织，受债权人委托与您商量还款方案，款项请通过债权人官方App支付。",
     ],
 )
@@ -869,20 +874,6 @@ def test_veiled_menace_curses_and_payment_to_the_sender_are_high_never_low(text)
 )
 def test_bringing_in_the_village_family_or_contact_list_is_third_party_contact(text, category):
     assert category in assess(text).categories, text
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "我司计划下周三上午10点上门拜访，拜访人员为我司员工王某（工号B22）。如您不方便，请致电改约。",
-        "因一直联系不上您，我们致电了您留的联络人，仅请其转告您回电，未透露任何欠款信息。",
-        "If you get a court summons, please attend. You can verify any court notice on the court's official website.",
-        "Pls pay today.",
-        "如有困难，您可以请家人协助您办理分期。",
-    ],
-)
-def test_lawful_reminders_that_mention_visits_contacts_or_courts_stay_low(text):
-    assert assess(text).risk == "low", text
 
 
 def test_a_court_mediator_writing_in_the_first_person_gets_the_verify_advice():

@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.store import PostgresStore
+from tests._pg import wait_until_blocked
 from tests._workers import SMS, Worker, free_port, post
 from tests.fake_bot_api import FakeBotApi
 
@@ -161,12 +162,7 @@ def test_a_worker_killed_while_saving_evidence_loses_nothing_and_the_flow_resume
             codes: list[int] = []
             sender = threading.Thread(target=lambda: codes.append(deliver(a, save)))
             sender.start()
-            deadline = time.monotonic() + 20
-            while not watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO handled%'"
-            ).fetchone():
-                assert time.monotonic() < deadline, "the save never reached the database"
-                time.sleep(0.05)
+            wait_until_blocked(watcher, "handled", "the save never reached the database")
             a.kill()  # kill -9 with the evidence written but not committed
         sender.join(30)
         assert codes != [200]  # Telegram was never told the update was handled...

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from bot.channels.wechat import USER_PREFIX
 from bot.dialogue.content import t
 from bot.store import USER_TABLES, PostgresStore
+from tests._pg import wait_until_blocked
 from tests._workers import SMS, Worker, free_port
 from tests.fake_wechat import Delivery, FakeWechat
 
@@ -92,9 +93,10 @@ def key_of(worker: Worker) -> bytes:
     return worker.env["BOT_DATA_KEY"].encode()
 
 
-def test_a_worker_killed_while_answering_is_replaced_and_the_answer_comes_once(
-    tmp_path: Path, pg_url: str, fake: FakeWechat
+def _kill_a_while_blocked(
+    tmp_path: Path, pg_url: str, fake: FakeWechat, table: str, what: str, committed: bool
 ) -> None:
+    """Save evidence on worker a, hold a where it inserts into `table`, kill -9 it; the retries reach b."""
     import psycopg
 
     a, b = start_workers(tmp_path, pg_url, "ab")
@@ -104,65 +106,40 @@ def test_a_worker_killed_while_answering_is_replaced_and_the_answer_comes_once(
         save = fake.fields(user, "text", Content=number_of(first, "存入证据记录"))
         got: list[Delivery] = []
         with psycopg.connect(pg_url) as blocker, psycopg.connect(pg_url, autocommit=True) as watcher:
-            blocker.execute("LOCK TABLE handled IN EXCLUSIVE MODE")  # hold a's turn just before it commits
+            blocker.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
             targets = iter([a.url, b.url, b.url])  # the first delivery to a, the platform's retries to b
             sender = threading.Thread(target=lambda: got.extend(fake.deliver_to(save, lambda: next(targets))))
             sender.start()
-            deadline = time.monotonic() + 20
-            while not watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO handled%'"
-            ).fetchone():
-                assert time.monotonic() < deadline, "the save never reached the database"
-                time.sleep(0.05)
-            a.kill()  # kill -9 in the middle of the answer, its evidence written but not committed
+            wait_until_blocked(watcher, table, what)
+            with PostgresStore(pg_url, key_of(a), pool_size=1) as store:  # committed or not when a dies
+                assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == (1 if committed else 0)
+            a.kill()
         sender.join(30)
         assert got[0].status is None  # the first delivery got no answer, so the platform delivered again
         assert [SAVED.search(r).group(1) for r in replies(got)] == ["1"]  # type: ignore[union-attr]
         again = fake.deliver_to(save, lambda: b.url)  # a late re-delivery changes nothing
         assert again[-1].status == 200 and replies(again) == []
         with PostgresStore(pg_url, key_of(a), pool_size=1) as store:
-            assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1
+            assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1  # saved once, never run again
     finally:
         a.kill()
         b.kill()
+
+
+def test_a_worker_killed_while_answering_is_replaced_and_the_answer_comes_once(
+    tmp_path: Path, pg_url: str, fake: FakeWechat
+) -> None:
+    # kill -9 in the middle of the answer: its evidence written but not committed
+    _kill_a_while_blocked(tmp_path, pg_url, fake, "handled", "the save never reached the database", committed=False)
 
 
 def test_a_worker_killed_after_committing_and_before_answering_leaves_the_answer_to_the_re_delivery(
     tmp_path: Path, pg_url: str, fake: FakeWechat
 ) -> None:
-    import psycopg
-
-    a, b = start_workers(tmp_path, pg_url, "ab")
-    user = next(_users)
-    try:
-        first = whole(fake, lambda: a.url, user, SMS)
-        save = fake.fields(user, "text", Content=number_of(first, "存入证据记录"))
-        got: list[Delivery] = []
-        with psycopg.connect(pg_url) as blocker, psycopg.connect(pg_url, autocommit=True) as watcher:
-            blocker.execute("LOCK TABLE channel_memory IN EXCLUSIVE MODE")  # hold a after its turn committed
-            targets = iter([a.url, b.url, b.url])
-            sender = threading.Thread(target=lambda: got.extend(fake.deliver_to(save, lambda: next(targets))))
-            sender.start()
-            deadline = time.monotonic() + 20
-            while not watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%INSERT INTO channel_memory%'"
-            ).fetchone():
-                assert time.monotonic() < deadline, "the answer never reached the channel memory"
-                time.sleep(0.05)
-            with PostgresStore(pg_url, key_of(a), pool_size=1) as store:  # committed: saved, answer in the outbox
-                assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1
-            a.kill()  # kill -9 between the commit and the answer
-        sender.join(30)
-        assert got[0].status is None
-        assert [SAVED.search(r).group(1) for r in replies(got)] == ["1"]  # type: ignore[union-attr]
-        again = fake.deliver_to(save, lambda: b.url)
-        assert again[-1].status == 200 and replies(again) == []
-        with PostgresStore(pg_url, key_of(a), pool_size=1) as store:
-            assert len(store.list_evidence(f"{USER_PREFIX}{user}")) == 1  # the save was not run again
-    finally:
-        a.kill()
-        b.kill()
+    # kill -9 between the commit (saved, answer in the outbox) and the answer
+    _kill_a_while_blocked(
+        tmp_path, pg_url, fake, "channel_memory", "the answer never reached the channel memory", committed=True
+    )
 
 
 def test_a_re_delivery_to_another_worker_while_the_first_still_works_gets_no_second_answer(
