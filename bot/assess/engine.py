@@ -67,7 +67,7 @@ _BARE_HOST = re.compile(
 # Courts' own sites: mainland gov.cn, the Hong Kong Judiciary (judiciary.hk), Taiwan's Judicial Yuan (judicial.gov.tw).
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
-_ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
+_ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
 _SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "imp_lawyer_power", "flt_police"})
 # What a real court's own notice names as procedure: dropped when it may be real (a court telling your employer to
 # withhold wages under a judgment is enforcement, not a collector contacting a third party).
@@ -337,7 +337,11 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
 
 def _court_voice(scanner: _Scanner) -> re.Match[str] | None:
     """Return where the message speaks as a court (not an agency's "本中心" under its heading or a private mediator)."""
-    if not scanner.context("court_voice_gate") or scanner.context("private_mediator"):
+    if (
+        not scanner.context("court_voice_gate")
+        or scanner.context("private_mediator")
+        or scanner.context("creditor_voice")
+    ):
         return None
     agency = None
     for m in scanner.rules.contexts["court_voice"].finditer(scanner.text):
