@@ -246,13 +246,15 @@ class _KeyIndex:
     """Which of a list of patterns a text can match, told from the keys the text holds (rules.needed_keys)."""
 
     always: frozenset[int]  # patterns without key sets: run on every text
+    direct: dict[str, frozenset[int]]  # key -> patterns one of whose alternatives needs nothing more than this key
     table: dict[str, tuple[tuple[int, tuple[frozenset[str], ...]], ...]]  # key -> (pattern, its other key sets)
-    keys: frozenset[str]  # the keys of the table
+    keys: frozenset[str]  # the keys of both tables
 
     @classmethod
     def build(cls, needs: list[Needs | None]) -> _KeyIndex:
         """Index each pattern's alternatives under the keys of their rarest set."""
         always: set[int] = set()
+        direct: dict[str, set[int]] = {}
         table: dict[str, list[tuple[int, tuple[frozenset[str], ...]]]] = {}
         for i, need in enumerate(needs):
             if need is None:
@@ -260,15 +262,33 @@ class _KeyIndex:
                 continue
             for rarest, *others in need:
                 for key in rarest:
-                    table.setdefault(key, []).append((i, tuple(others)))
-        return cls(frozenset(always), {k: tuple(v) for k, v in table.items()}, frozenset(table))
+                    if others:
+                        table.setdefault(key, []).append((i, tuple(others)))
+                    else:
+                        direct.setdefault(key, set()).add(i)
+        return cls(
+            frozenset(always),
+            {k: frozenset(v) for k, v in direct.items()},
+            {k: tuple(v) for k, v in table.items()},
+            frozenset(direct) | frozenset(table),
+        )
 
     def matchable(self, keys: set[str]) -> list[int]:
         """Return, in order, the patterns that can match a text holding `keys`."""
         found = set(self.always)
-        for key in keys & self.keys:
-            for i, others in self.table[key]:
-                if i not in found and all(not s.isdisjoint(keys) for s in others):
+        present = keys & self.keys
+        for key in present:
+            hit = self.direct.get(key)
+            if hit is not None:
+                found |= hit
+        for key in present:
+            for i, others in self.table.get(key, ()):
+                if i in found:
+                    continue
+                for need in others:  # a plain loop: this runs tens of times per SMS
+                    if need.isdisjoint(keys):
+                        break
+                else:
                     found.add(i)
         return sorted(found)
 
@@ -407,9 +427,11 @@ def _model_findings(
     high-risk category is added from the lower MODEL_FALLBACK if the head (abusive or not, the score after the
     categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
     """
-    official_payee = scanner is not None and scanner.context("official_payee")
-    # a payment scam needs somewhere to pay or something to hand over: "Pls pay today" alone is a reminder
-    no_route = scanner is not None and not scanner.context("payment_route")
+
+    def no_scam_here() -> bool:
+        """A company named as the payee, or nowhere to pay: "Pls pay today" alone is a reminder (looked up lazily)."""
+        return scanner is not None and (scanner.context("official_payee") or not scanner.context("payment_route"))
+
     clf = get_classifier()
     if clf is None:
         return []
@@ -443,7 +465,7 @@ def _model_findings(
         threshold = MODEL_THRESHOLDS[cat]
         if cat in found or float(probs[k]) < threshold or (verify and cat in _COURT_PROCEDURE):
             continue
-        if (official_payee or no_route) and cat == "scam_payment":
+        if cat == "scam_payment" and no_scam_here():
             continue
         if (f := finding(k, threshold)) is not None:
             out.append(f)
@@ -453,7 +475,7 @@ def _model_findings(
         if (
             float(probs[k]) >= MODEL_FALLBACK
             and head >= MODEL_HEAD
-            and not ((official_payee or no_route) and CATEGORIES[k] == "scam_payment")
+            and not (CATEGORIES[k] == "scam_payment" and no_scam_here())
         ):
             if (f := finding(k, MODEL_FALLBACK)) is not None:
                 out.append(f)

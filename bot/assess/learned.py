@@ -103,9 +103,10 @@ class Classifier:
     def best_sentence(self, text: str, k: int) -> tuple[int, int]:
         """Return the [start, end) of the sentence of a normalised text that scores highest for category k."""
         best, span = -1.0, (0, len(text))
-        for m in _SENTENCE.finditer(text):
-            if not m.group().strip():
-                continue
+        sentences = [m for m in _SENTENCE.finditer(text) if m.group().strip()]
+        if len(sentences) == 1:  # one sentence: it is the best one, no need to score it
+            span = sentences[0].span()
+        for m in sentences if len(sentences) > 1 else ():
             p = float(self.scores(m.group())[k])
             if p > best:
                 best, span = p, (m.start(), m.end())
