@@ -112,32 +112,27 @@ def _fmt(value: float | None) -> str:
 
 
 def quality_table() -> None:
-    """Print own-corpus (held-out) and blind figures side by side."""
+    """Print own-corpus (held-out) and blind figures, one row per set."""
     sets: list[tuple[str, Scores]] = [
         ("own (held-out)", evaluate(r for r in load_jsonl(CORPUS) if r["split"] == "heldout")),
     ]
     for n, path in enumerate(SPENT_SMS_SETS, start=1):
         sets.append((f"blind {n} (tuned on)", evaluate(load_jsonl(path))))
-    sets.append((f"blind {len(SPENT_SMS_SETS) + 1} (judged)", evaluate(load_jsonl(JUDGED_SMS_SET))))
-    print("| measure | " + " | ".join(name for name, _ in sets) + " | target |")
-    print("|---|" + "---:|" * len(sets) + "---|")
-
-    def row(label: str, values: list[str], target: str = "") -> None:
-        print(f"| {label} | " + " | ".join(values) + f" | {target} |")
-
-    row("SMS", [str(sc.n) for _, sc in sets])
-    row("malicious vs lawful accuracy", [_fmt(sc.binary_accuracy) for _, sc in sets], "≥ 0.97 (blind)")
-    row("category micro-P / R", [f"{sc.micro_p:.3f} / {sc.micro_r:.3f}" for _, sc in sets])
-    row("category micro-F1", [_fmt(sc.micro_f1) for _, sc in sets], "≥ 0.92 (blind)")
-    for cat in CATEGORIES:
-        row(f"recall {cat}", [f"{_fmt(sc.recall(cat))} ({sc.per_cat_gold[cat]})" for _, sc in sets], "≥ 0.85")
-    row("lawful rated high", [str(len(sc.lawful_rated_high)) for _, sc in sets], "0")
-    row("high rated low", [str(len(sc.high_rated_low)) for _, sc in sets], "0")
-    row(
-        "genuine court notices called false threat / not given verify advice",
-        [f"{len(sc.court_called_false)} / {len(sc.court_not_verified)} of {sc.court_genuine}" for _, sc in sets],
-        "0",
+    sets.append((f"**blind {len(SPENT_SMS_SETS) + 1} (judged)**", evaluate(load_jsonl(JUDGED_SMS_SET))))
+    print(
+        "| set | SMS | malicious vs lawful accuracy | category micro-P / R | micro-F1 | lowest category recall "
+        "| lawful rated high | high rated low | genuine court notices called false / not verified |"
     )
+    print("|---|---:|---:|---:|---:|---|---:|---:|---|")
+    for name, sc in sets:
+        recalls = [(r, cat) for cat in CATEGORIES if (r := sc.recall(cat)) is not None]
+        low, low_cat = min(recalls) if recalls else (None, "")
+        print(
+            f"| {name} | {sc.n} | {_fmt(sc.binary_accuracy)} | {sc.micro_p:.3f} / {sc.micro_r:.3f} "
+            f"| {_fmt(sc.micro_f1)} | {low_cat} {_fmt(low)} | {len(sc.lawful_rated_high)} | {len(sc.high_rated_low)} "
+            f"| {len(sc.court_called_false)} / {len(sc.court_not_verified)} of {sc.court_genuine} |"
+        )
+    print("| target (blind) | | ≥ 0.97 | | ≥ 0.92 | every category ≥ 0.85 | 0 | 0 | 0 / 0 |")
     print()
 
 
