@@ -22,6 +22,7 @@ def load(name: str) -> list[dict]:
 
 CORPUS = load("sms_corpus.jsonl")
 PROBES = load("sms_probes.jsonl")
+RULE_PROBES = load("sms_rule_probes.jsonl")  # not training data: they pin rule behaviour without moving the model
 
 
 @dataclass
@@ -76,7 +77,7 @@ def test_corpus_is_big_varied_and_consistently_labelled():
     heldout = sum(r["split"] == "heldout" for r in CORPUS) / len(CORPUS)
     assert 0.35 <= heldout <= 0.40, heldout
     assert {r["lang"] for r in CORPUS} == {"zh-Hans", "zh-Hant", "en"}
-    for r in CORPUS + PROBES:
+    for r in CORPUS + PROBES + RULE_PROBES:
         assert set(r["categories"]) <= set(CATEGORIES), r["id"]
         assert r["risk"] in RISKS and r["split"] in ("tune", "heldout")
         assert r["risk"] == risk_for(r["categories"]), f"{r['id']}: risk does not follow the risk rule"
@@ -114,6 +115,12 @@ def test_tuning_data_and_probes_stay_at_the_same_floors():
     s = evaluate([r for r in CORPUS if r["split"] == "tune"] + PROBES)
     assert s.binary_accuracy >= 0.95 and s.micro_f1 >= 0.90, s.summary()
     assert not s.lawful_rated_high and not s.high_rated_low, s.summary()
+
+
+@pytest.mark.parametrize("row", RULE_PROBES, ids=lambda r: r["id"])
+def test_each_rule_probe_gets_exactly_its_labels(row):
+    a = assess(row["text"])
+    assert (sorted(a.categories), a.risk) == (sorted(row["categories"]), row["risk"]), [f.rule for f in a.findings]
 
 
 # ------------------------------------------------------------------------- what a user would notice
@@ -903,14 +910,14 @@ def judged_blind():
 # much), so meeting them fails the suite until the mark goes; beside it, guards at the measured level catch a
 # regression.
 JUDGED_GUARDS = {
-    "accuracy": 0.963,
-    "micro_f1": 0.917,
-    "lawful_rated_high": 2,
+    "accuracy": 0.969,
+    "micro_f1": 0.92,
+    "lawful_rated_high": 4,
     "high_rated_low": 4,
     "court_called_false": 1,
     "court_not_verified": 1,
 }
-JUDGED_RECALL_GUARDS: dict[str, float] = {"third_party_contact": 0.846}  # the others meet the 0.85 target
+JUDGED_RECALL_GUARDS: dict[str, float] = {"privacy_exposure": 0.78}  # the others meet the 0.85 target
 
 
 @pytest.mark.xfail(strict=True, reason="targets not met on the judged blind set: see the guards below")
@@ -954,6 +961,7 @@ TUNED_ON_FLOORS = {
     "sms_blind_13.jsonl": (0.99, 0.96),
     "sms_blind_14.jsonl": (0.99, 0.97),
     "sms_blind_15.jsonl": (0.99, 0.96),
+    "sms_blind_16.jsonl": (0.99, 0.96),
 }
 
 
@@ -968,7 +976,7 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 16)])
+@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 17)])
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 

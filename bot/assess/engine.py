@@ -57,6 +57,9 @@ _TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant"
 # call, a link outside gov.cn, an arrest claim. Courts use 12368, landlines and court.gov.cn platforms.
 _MOBILE = re.compile(
     r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])"
+    # a mobile number spelt in Chinese numerals ("一三九二二三三六六七七"), a way to slip past filters
+    r"|(?<![零〇一二三四五六七八九幺])[一幺][三四五六七八九][零〇一二三四五六七八九幺 ]{9,12}"
+    r"(?![零〇一二三四五六七八九幺])"
 )
 # A bare host name without a path ("cz-zhongcai.vip 缴纳答辩费"), for the court check only: a link is a link.
 _BARE_HOST = re.compile(
