@@ -359,7 +359,7 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
 
 
 def _court_voice(scanner: _Scanner) -> re.Match[str] | None:
-    """Return where the message speaks as a court (not an agency's "本中心" under its heading or a private mediator)."""
+    """Return where the message speaks as a court (not an agency's 本中心, a private mediator, a creditor's lawyer)."""
     if (
         not scanner.context("court_voice_gate")
         or scanner.context("private_mediator")

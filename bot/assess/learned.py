@@ -106,10 +106,11 @@ class Classifier:
         sentences = [m for m in _SENTENCE.finditer(text) if m.group().strip()]
         if len(sentences) == 1:  # one sentence: it is the best one, no need to score it
             span = sentences[0].span()
-        for m in sentences if len(sentences) > 1 else ():
-            p = float(self.scores(m.group())[k])
-            if p > best:
-                best, span = p, (m.start(), m.end())
+        else:
+            for m in sentences:
+                p = float(self.scores(m.group())[k])
+                if p > best:
+                    best, span = p, (m.start(), m.end())
         start, end = span
         while end > start and text[end - 1] in "。！？!?；;\n ":
             end -= 1
