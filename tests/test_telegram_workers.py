@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.store import PostgresStore
+from bot.store import SEND_LEASE_S, PostgresStore
 from tests._pg import wait_until_blocked
 from tests._workers import SMS, Worker, free_port, post
 from tests.fake_bot_api import FakeBotApi
@@ -253,8 +253,10 @@ def test_postgresql_restarted_under_load_loses_no_accepted_update(
 
     async def user(session: aiohttp.ClientSession, chat: int) -> None:
         for upd in plans[chat]:
-            give_up = time.monotonic() + 60
-            while time.monotonic() < give_up:  # Telegram delivers again, after a pause, until it gets 200
+            # Telegram delivers again, after a pause, until it gets 200, for longer than a send lease: a worker that
+            # lost the store between its commit and the send keeps the lease until it runs out
+            give_up = time.monotonic() + SEND_LEASE_S + 30
+            while time.monotonic() < give_up:
                 code = await post(session, lambda: urls[next(turn) % len(urls)], upd, retry_s=0)
                 if code == 200:
                     accepted.append(upd["update_id"])
