@@ -518,10 +518,20 @@ def _cut_connections(pg_url: str) -> None:
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        pids = [
+            pid
+            for (pid,) in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        ]
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        # pg_terminate_backend only signals; a restart is over when it returns, so wait until they are gone
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone()
+            if not left or left[0] == 0:
+                break
+            time.sleep(0.02)
 
 
 def test_postgres_connection_cut_mid_turn_is_store_unavailable_and_nothing_is_kept(pg_url: str, key: bytes) -> None:
