@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_18.jsonl",
-        "tests/data/../data/sms_blind_18.jsonl",
-        "tests/data/sms_blind_19.jsonl",
-        "elsewhere/SMS_BLIND_18.jsonl",
-        "copies/blind18/sms.jsonl",
+        "tests/data/sms_blind_21.jsonl",
+        "tests/data/../data/sms_blind_21.jsonl",
+        "tests/data/sms_blind_22.jsonl",
+        "elsewhere/SMS_BLIND_21.jsonl",
+        "copies/blind21/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -46,6 +46,7 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_2.jsonl",
         "tests/data/sms_blind_3.jsonl",
         "tests/data/sms_blind_17.jsonl",
+        "tests/data/sms_blind_20.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )
