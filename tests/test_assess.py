@@ -910,14 +910,14 @@ def judged_blind():
 # much), so meeting them fails the suite until the mark goes; beside it, guards at the measured level catch a
 # regression.
 JUDGED_GUARDS = {
-    "accuracy": 0.97,
-    "micro_f1": 0.90,
-    "lawful_rated_high": 4,
-    "high_rated_low": 3,
+    "accuracy": 0.96,
+    "micro_f1": 0.91,
+    "lawful_rated_high": 1,
+    "high_rated_low": 5,
     "court_called_false": 0,
     "court_not_verified": 1,
 }
-JUDGED_RECALL_GUARDS: dict[str, float] = {"third_party_contact": 0.83}  # the others meet the 0.85 target
+JUDGED_RECALL_GUARDS: dict[str, float] = {}  # every category meets the 0.85 target
 
 
 @pytest.mark.xfail(strict=True, reason="targets not met on the judged blind set: see the guards below")
@@ -966,6 +966,9 @@ TUNED_ON_FLOORS = {
     "sms_blind_18.jsonl": (0.99, 0.97),
     "sms_blind_19.jsonl": (0.99, 0.94),
     "sms_blind_20.jsonl": (0.99, 0.96),
+    "sms_blind_21.jsonl": (0.99, 0.93),
+    "sms_blind_22.jsonl": (0.99, 0.91),
+    "sms_blind_23.jsonl": (0.99, 0.94),
 }
 
 
@@ -980,7 +983,7 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
     assert not s.court_called_false and not s.court_not_verified, s.summary()
 
 
-@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 21)])
+@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 24)])
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 

@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_21.jsonl",
-        "tests/data/../data/sms_blind_21.jsonl",
-        "tests/data/sms_blind_22.jsonl",
-        "elsewhere/SMS_BLIND_21.jsonl",
-        "copies/blind21/sms.jsonl",
+        "tests/data/sms_blind_24.jsonl",
+        "tests/data/../data/sms_blind_24.jsonl",
+        "tests/data/sms_blind_25.jsonl",
+        "elsewhere/SMS_BLIND_24.jsonl",
+        "copies/blind24/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -47,6 +47,7 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_3.jsonl",
         "tests/data/sms_blind_17.jsonl",
         "tests/data/sms_blind_20.jsonl",
+        "tests/data/sms_blind_23.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )
