@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_24.jsonl",
-        "tests/data/../data/sms_blind_24.jsonl",
-        "tests/data/sms_blind_25.jsonl",
-        "elsewhere/SMS_BLIND_24.jsonl",
-        "copies/blind24/sms.jsonl",
+        "tests/data/sms_blind_27.jsonl",
+        "tests/data/../data/sms_blind_27.jsonl",
+        "tests/data/sms_blind_28.jsonl",
+        "elsewhere/SMS_BLIND_27.jsonl",
+        "copies/blind27/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -48,6 +48,7 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_17.jsonl",
         "tests/data/sms_blind_20.jsonl",
         "tests/data/sms_blind_23.jsonl",
+        "tests/data/sms_blind_26.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )
