@@ -912,8 +912,8 @@ def judged_blind():
 JUDGED_GUARDS = {
     "accuracy": 0.97,
     "micro_f1": 0.91,
-    "lawful_rated_high": 6,
-    "high_rated_low": 0,
+    "lawful_rated_high": 2,
+    "high_rated_low": 3,
     "court_called_false": 1,
     "court_not_verified": 1,
 }
@@ -972,6 +972,8 @@ TUNED_ON_FLOORS = {
     "sms_blind_24.jsonl": (0.99, 0.94),
     "sms_blind_25.jsonl": (0.99, 0.93),
     "sms_blind_26.jsonl": (0.99, 0.95),
+    "sms_blind_27.jsonl": (0.99, 0.93),
+    "sms_blind_28.jsonl": (0.99, 0.94),
 }
 
 
@@ -994,7 +996,7 @@ SPENT_EXCEPTIONS: dict[str, dict[str, float]] = {
 }
 
 
-@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 27)])
+@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 29)])
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 

@@ -23,11 +23,11 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_27.jsonl",
-        "tests/data/../data/sms_blind_27.jsonl",
-        "tests/data/sms_blind_28.jsonl",
-        "elsewhere/SMS_BLIND_27.jsonl",
-        "copies/blind27/sms.jsonl",
+        "tests/data/sms_blind_29.jsonl",
+        "tests/data/../data/sms_blind_29.jsonl",
+        "tests/data/sms_blind_30.jsonl",
+        "elsewhere/SMS_BLIND_29.jsonl",
+        "copies/blind29/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -49,6 +49,7 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_20.jsonl",
         "tests/data/sms_blind_23.jsonl",
         "tests/data/sms_blind_26.jsonl",
+        "tests/data/sms_blind_28.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )

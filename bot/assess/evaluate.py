@@ -15,7 +15,7 @@ from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-SMS_BLIND_SETS: tuple[Path, ...] = tuple(DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in range(1, 28))
+SMS_BLIND_SETS: tuple[Path, ...] = tuple(DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in range(1, 30))
 """The blind SMS sets in the order they were written, each by people who never saw the patterns or the data, each
 after the one before had been reported: every one but the last has been tuned on (its misses may be read); the last
 is the one the targets are judged on (never read, never tuned on, never scored while tuning)."""
