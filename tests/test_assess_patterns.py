@@ -117,6 +117,15 @@ def test_a_rule_mixing_chinese_and_english_words_is_refused(tmp_path):
         load_rules(tmp_path)
 
 
+def test_an_english_rule_finds_its_word_right_next_to_chinese_characters():
+    rules = get_rules()
+    jail = next(r for c in rules.categories for r in c.rules if r.id == "flt_en_jail")
+    assert jail.regex.search("不还钱就jail了") is not None
+    assert jail.regex.search("jailbreak") is None  # still a whole word among Latin letters
+    found = assess("你的case已经交给police处理，下周就arrest你")
+    assert "false_legal_threat" in found.categories
+
+
 def test_the_first_character_precheck_never_changes_what_a_rule_matches():
     import json
     import random

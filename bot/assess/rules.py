@@ -145,9 +145,14 @@ def _nested_macros(macros: dict[str, str]) -> dict[str, str]:
     raise RuleError("lawful.yml: macros refer to each other in a cycle")
 
 
-def _flags(rx: str) -> int:
-    """Match case-insensitively when the regex spells ASCII letters (English or 'APP', 'QR')."""
-    return re.IGNORECASE if _ASCII_LETTER.search(_ESCAPE.sub("", rx)) else 0
+def _flags(rx: str, script: str = "zh") -> int:
+    """Match case-insensitively when the regex spells ASCII letters (English or 'APP', 'QR').
+
+    English rules also match with ASCII word boundaries: in a mixed message ("不还钱就jail") a Chinese character
+    next to an English word is not a letter of that word, so `\\bjail` still matches there.
+    """
+    flags = re.IGNORECASE if _ASCII_LETTER.search(_ESCAPE.sub("", rx)) else 0
+    return flags | re.ASCII if script == "en" else flags
 
 
 def _first_of_seq(items: Any) -> tuple[set[str] | None, bool]:
@@ -406,7 +411,8 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
         if not isinstance(item, dict) or not all(item.get(k) for k in ("id", "regex", "example")):
             raise RuleError(f"{where}: each pattern needs id, regex and example")
         source = _expand(str(item["regex"]), macros, where)
-        flags = _flags(source)
+        script = _script(source, item.get("script"), where)
+        flags = _flags(source, script)
         regex, needs = _compile_keyed(source, where, flags)
         not_after = item.get("not_after")
         rules.append(
@@ -423,8 +429,8 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
                 unless=str(item["unless"]) if item.get("unless") else None,
                 not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
                 violent=bool(item.get("violent", False)),
-                script=_script(source, item.get("script"), where),
-                ignorecase=bool(flags),
+                script=script,
+                ignorecase=bool(flags & re.IGNORECASE),
                 needs=needs,
             )
         )
@@ -454,15 +460,16 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
         if not item.get("id") or not item.get("regex") or not item.get("example"):
             raise RuleError(f"{where}: each lawful phrase needs id, regex and example")
         source = _expand(str(item["regex"]), macros, where)
-        flags = _flags(source)
+        script = _script(source, item.get("script"), where)
+        flags = _flags(source, script)
         regex, needs = _compile_keyed(source, where, flags)
         lawful.append(
             LawfulRule(
                 str(item["id"]),
                 regex,
                 str(item["example"]),
-                _script(source, item.get("script"), where),
-                bool(flags),
+                script,
+                bool(flags & re.IGNORECASE),
                 needs,
             )
         )
