@@ -71,7 +71,9 @@ _BARE_HOST = re.compile(
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
 _ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
-_SCAM_SIGNAL_RULES = frozenset({"imp_authority_coercion", "imp_en_coercion", "imp_lawyer_power", "flt_police"})
+_SCAM_SIGNAL_RULES = frozenset(
+    {"imp_authority_coercion", "imp_en_coercion", "imp_en_police_arrest", "imp_lawyer_power", "flt_police"}
+)
 # What a real court's own notice names as procedure: dropped when it may be real (a court telling your employer to
 # withhold wages under a judgment is enforcement, not a collector contacting a third party).
 _COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation", "third_party_contact"})
