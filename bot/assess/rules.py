@@ -390,6 +390,11 @@ def _script(source: str, declared: Any, where: str) -> str:
     return "zh" if has_cjk else "en"
 
 
+def _context(rx: str, where: str) -> re.Pattern[str]:
+    """Compile a context with ASCII word boundaries (a Chinese character next to an English word is a boundary)."""
+    return _compile(rx, where, _flags(rx) | re.ASCII)
+
+
 def _as_list(value: Any) -> tuple[str, ...]:
     """Accept one string or a list of strings."""
     if value is None:
@@ -450,8 +455,9 @@ def load_rules(directory: Path = PATTERN_DIR) -> RuleSet:
         raise RuleError("lawful.yml: expected a mapping")
     macros = _nested_macros({str(k): str(v) for k, v in (common.get("macros") or {}).items()})
     neg = common.get("negation") or {}
+    # contexts mix Chinese and English words: ASCII word boundaries let "的loan帐户" count as naming a loan
     contexts = {
-        str(k): _compile(_expand(str(v), macros, f"lawful.yml context {k}"), f"lawful.yml context {k}")
+        str(k): _context(_expand(str(v), macros, f"lawful.yml context {k}"), f"lawful.yml context {k}")
         for k, v in (common.get("contexts") or {}).items()
     }
     lawful: list[LawfulRule] = []
