@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.assess import CATEGORIES, assess  # noqa: E402
-from bot.assess.evaluate import JUDGED_SMS_SET, SPENT_SMS_SETS, Scores, evaluate, load_jsonl  # noqa: E402
+from bot.assess.evaluate import JUDGED_SMS_SET, SPENT_SMS_SETS, Scores, blind_number, evaluate, load_jsonl  # noqa: E402
 from bot.assess.learned import get_classifier  # noqa: E402
 from bot.assess.rules import get_rules, load_rules  # noqa: E402
 
@@ -116,9 +116,9 @@ def quality_table() -> None:
     sets: list[tuple[str, Scores]] = [
         ("own (held-out)", evaluate(r for r in load_jsonl(CORPUS) if r["split"] == "heldout")),
     ]
-    for n, path in enumerate(SPENT_SMS_SETS, start=1):
-        sets.append((f"blind {n} (tuned on)", evaluate(load_jsonl(path))))
-    sets.append((f"**blind {len(SPENT_SMS_SETS) + 1} (judged)**", evaluate(load_jsonl(JUDGED_SMS_SET))))
+    for path in SPENT_SMS_SETS:
+        sets.append((f"blind {blind_number(path)} (tuned on)", evaluate(load_jsonl(path))))
+    sets.append((f"**blind {blind_number(JUDGED_SMS_SET)} (judged)**", evaluate(load_jsonl(JUDGED_SMS_SET))))
     print(
         "| set | SMS | malicious vs lawful accuracy | category micro-P / R | micro-F1 | lowest category recall "
         "| lawful rated high | high rated low | genuine court notices called false / not verified |"

@@ -910,14 +910,14 @@ def judged_blind():
 # much), so meeting them fails the suite until the mark goes; beside it, guards at the measured level catch a
 # regression.
 JUDGED_GUARDS = {
-    "accuracy": 0.97,
+    "accuracy": 0.98,
     "micro_f1": 0.91,
-    "lawful_rated_high": 2,
+    "lawful_rated_high": 1,
     "high_rated_low": 3,
-    "court_called_false": 1,
-    "court_not_verified": 1,
+    "court_called_false": 0,
+    "court_not_verified": 0,
 }
-JUDGED_RECALL_GUARDS: dict[str, float] = {}  # every category meets the 0.85 target
+JUDGED_RECALL_GUARDS: dict[str, float] = {"third_party_contact": 0.78}  # the others meet the 0.85 target
 
 
 @pytest.mark.xfail(strict=True, reason="targets not met on the judged blind set: see the guards below")
@@ -976,6 +976,21 @@ TUNED_ON_FLOORS = {
     "sms_blind_26.jsonl": (0.99, 0.95),
     "sms_blind_27.jsonl": (0.99, 0.93),
     "sms_blind_28.jsonl": (0.99, 0.94),
+    "sms_blind_29.jsonl": (0.99, 0.94),
+    "sms_blind_30.jsonl": (0.99, 0.97),
+    "sms_blind_31.jsonl": (0.99, 0.97),
+    "sms_blind_34.jsonl": (0.99, 0.97),
+    "sms_blind_35.jsonl": (0.99, 0.98),
+    "sms_blind_36.jsonl": (0.98, 0.89),
+    "sms_blind_37.jsonl": (0.99, 0.94),
+    "sms_blind_38.jsonl": (0.99, 0.95),
+    "sms_blind_39.jsonl": (0.99, 0.96),
+    "sms_blind_40.jsonl": (0.99, 0.95),
+    "sms_blind_41.jsonl": (0.99, 0.94),
+    "sms_blind_42.jsonl": (0.99, 0.94),
+    "sms_blind_43.jsonl": (0.99, 0.94),
+    "sms_blind_44.jsonl": (0.99, 0.95),
+    "sms_blind_45.jsonl": (0.99, 0.94),
 }
 
 
@@ -991,14 +1006,22 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
 
 
 # Where writers disagree and the rules follow the majority, a spent set is held at its measured level instead:
-# blind 25's writer counts "你爸身体还好吧" as a threat and a child's school named as third-party contact, which the
-# writers of blind 19 and 24 do not.
+# blind 25's writer counts a child's school named as third-party contact, which the writers of blind 19 and 24 do
+# not; blind 36's writer counts every threat aimed at a relative, a dorm or a child's school as third-party contact.
 SPENT_EXCEPTIONS: dict[str, dict[str, float]] = {
-    "sms_blind_25.jsonl": {"high_rated_low": 1, "third_party_contact": 0.82},
+    "sms_blind_25.jsonl": {"third_party_contact": 0.82},
+    "sms_blind_36.jsonl": {"third_party_contact": 0.72},
 }
 
 
-@pytest.mark.parametrize("name", [f"sms_blind_{n}.jsonl" for n in range(2, 29)])
+def _spent_sets() -> list[str]:
+    """Every spent blind set, by file name."""
+    from bot.assess.evaluate import SPENT_SMS_SETS
+
+    return [p.name for p in SPENT_SMS_SETS]
+
+
+@pytest.mark.parametrize("name", _spent_sets())
 def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_low(name):
     from bot.assess.evaluate import evaluate as score
 
@@ -1007,6 +1030,17 @@ def test_spent_blind_sets_keep_every_category_recall_and_no_high_risk_sms_rated_
     assert len(s.high_rated_low) <= allowed.get("high_rated_low", 0), s.summary()
     for cat in CATEGORIES:
         assert (s.recall(cat) or 1.0) >= allowed.get(cat, 0.85), f"{cat} recall {s.recall(cat)}"
+
+
+def test_blind_sets_are_reported_by_their_file_number_not_their_position():
+    from pathlib import Path
+
+    from bot.assess.evaluate import JUDGED_SMS_SET, SPENT_SMS_SETS, blind_number
+
+    assert blind_number(Path("tests/data/sms_blind.jsonl")) == 1
+    assert blind_number(Path("tests/data/sms_blind_37.jsonl")) == 37
+    spent = [blind_number(p) for p in SPENT_SMS_SETS]
+    assert len(set(spent)) == len(spent) and blind_number(JUDGED_SMS_SET) not in spent
 
 
 def test_the_key_index_skips_most_rules_on_a_short_sms():

@@ -23,11 +23,12 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_29.jsonl",
-        "tests/data/../data/sms_blind_29.jsonl",
-        "tests/data/sms_blind_30.jsonl",
-        "elsewhere/SMS_BLIND_29.jsonl",
-        "copies/blind29/sms.jsonl",
+        "tests/data/sms_blind_32.jsonl",
+        "tests/data/../data/sms_blind_32.jsonl",
+        "tests/data/sms_blind_33.jsonl",
+        "tests/data/sms_blind_46.jsonl",
+        "elsewhere/SMS_BLIND_32.jsonl",
+        "copies/blind32/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -50,6 +51,10 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_23.jsonl",
         "tests/data/sms_blind_26.jsonl",
         "tests/data/sms_blind_28.jsonl",
+        "tests/data/sms_blind_29.jsonl",
+        "tests/data/sms_blind_31.jsonl",
+        "tests/data/sms_blind_34.jsonl",
+        "tests/data/sms_blind_45.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )

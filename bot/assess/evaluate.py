@@ -15,12 +15,22 @@ from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-SMS_BLIND_SETS: tuple[Path, ...] = tuple(DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in range(1, 30))
-"""The blind SMS sets in the order they were written, each by people who never saw the patterns or the data, each
-after the one before had been reported: every one but the last has been tuned on (its misses may be read); the last
-is the one the targets are judged on (never read, never tuned on, never scored while tuning)."""
+_SPENT = (*range(1, 32), 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45)
+_JUDGED = 32
+SMS_BLIND_SETS: tuple[Path, ...] = tuple(
+    DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in (*_SPENT, _JUDGED)
+)
+"""The blind SMS sets in the order they were reported, each written by people who never saw the patterns or the data:
+every one but the last has been tuned on (its misses may be read); the last is the one the targets are judged on
+(chosen before any set of its round was scored; never read, never tuned on, never scored while tuning). Sets written
+in the same round as the judged one may be tuned on before it is scored; a set not listed (blind 33) is still blind."""
 JUDGED_SMS_SET = SMS_BLIND_SETS[-1]
 SPENT_SMS_SETS = SMS_BLIND_SETS[:-1]
+
+
+def blind_number(path: Path) -> int:
+    """Return the number a blind set is known by (sms_blind.jsonl is 1, sms_blind_7.jsonl is 7)."""
+    return 1 if path.stem == "sms_blind" else int(path.stem.rsplit("_", 1)[1])
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -149,7 +149,7 @@ def _flags(rx: str, script: str = "zh") -> int:
     """Match case-insensitively when the regex spells ASCII letters (English or 'APP', 'QR').
 
     English rules also match with ASCII word boundaries: in a mixed message ("不还钱就jail") a Chinese character
-    next to an English word is not a letter of that word, so `\\bjail` still matches there.
+    next to an English word is not a letter of that word, so a word-boundary rule for "jail" still matches there.
     """
     flags = re.IGNORECASE if _ASCII_LETTER.search(_ESCAPE.sub("", rx)) else 0
     return flags | re.ASCII if script == "en" else flags
