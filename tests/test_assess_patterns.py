@@ -124,6 +124,9 @@ def test_an_english_rule_finds_its_word_right_next_to_chinese_characters():
     assert jail.regex.search("jailbreak") is None  # still a whole word among Latin letters
     found = assess("你的case已经交给police处理，下周就arrest你")
     assert "false_legal_threat" in found.categories
+    # contexts too: a loan named next to Chinese still makes the message about a debt
+    assert rules.contexts["debt_demand"].search("您的loan帐户异常") is not None
+    assert rules.contexts["debt_demand"].search("download帐户") is None
 
 
 def test_the_first_character_precheck_never_changes_what_a_rule_matches():
