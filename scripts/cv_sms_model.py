@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python scripts/cv_sms_model.py [--quick]
 
-Writers: each independent writer's file (sms_voices*.jsonl) is one writer, and the project's own files (the tune
-split of sms_corpus, sms_probes, sms_train) are one more. Each writer is scored by a model trained on every other
+Writers: each independent writer's file (sms_voices*.jsonl and every spent blind set) is one writer, and the project's
+own files (the tune split of sms_corpus, sms_probes, sms_train) are one more. Each writer is scored by a model trained on every other
 training file, so every figure is for wording the model never saw. The rules' view of each SMS is computed once
 (categories, "may be a real court notice", a court voice, a lawful phrase, a company payee); the model adds what
 the engine would add (a category the rules missed from MODEL_THRESHOLD, never false_legal_threat, impersonation or
@@ -19,9 +19,7 @@ Printed:
    high) and rated not low, and F1 on the own corpus's held-out split; the best threshold per variant is the one
    with the highest mean F1, no lawful SMS turned high and the held-out F1 at its 0.99 floor;
 2. for the shipped variant: the fallback gate per writer — the likeliest high-risk category's probability alone,
-   the "abusive or not" head's alone, and both (the engine's gate) — and on the spent blind sets (tuning
-   material, scored by the model trained on every training file: they are never training data), with the own
-   corpus's held-out split F1;
+   the "abusive or not" head's alone, and both (the engine's gate), with the own corpus's held-out split F1;
 3. the chosen values: the category + head pair with the fewest high-risk SMS rated low that rates no lawful SMS
    of any of those files high. (Each variant's "+ fallback" line in 1 uses the category gate alone at its lowest
    lawful-safe threshold, so variants are compared as whole systems.)
@@ -45,13 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.assess import engine, learned  # noqa: E402
-from bot.assess.evaluate import SPENT_SMS_SETS, using_classifier  # noqa: E402
+from bot.assess.evaluate import using_classifier  # noqa: E402
 from bot.assess.model import CATEGORIES, HIGH_CATEGORIES, risk_for  # noqa: E402
 from bot.assess.normalize import normalise  # noqa: E402
 from bot.assess.rules import get_rules  # noqa: E402
 
 HOUSE = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl")
-SPENT = tuple(p.name for p in SPENT_SMS_SETS)
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 FALLBACKS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, None)
 HEADS = (0.6, 0.7, 0.8, 0.9)
@@ -242,16 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     present = [n for n in learned.TRAIN_FILES if (learned.DATA_DIR / n).exists()]
     writers = [n for n in present if n not in HOUSE]
     groups = {"house": [n for n in present if n in HOUSE], **{n: [n] for n in writers}}
-    data = {n: learned.read_rows(learned.DATA_DIR / n) for n in present + list(SPENT)}
+    data = {n: learned.read_rows(learned.DATA_DIR / n) for n in present}
     data["house"] = [r for n in groups["house"] for r in data[n]]
     corpus = learned.DATA_DIR / "sms_corpus.jsonl"
     data["own held-out"] = [
         r for r in map(json.loads, corpus.read_text(encoding="utf-8").splitlines()) if r["split"] == "heldout"
     ]
-    scored = ["house", *writers, *SPENT, "own held-out"]
+    scored = ["house", *writers, "own held-out"]
     views = {n: rule_view(data[n]) for n in scored}
     print("writers: " + ", ".join(f"{n} ({len(data[n])})" for n in ["house", *writers]))
-    print(f"spent blind sets (scored by the model trained on every training file): {', '.join(SPENT)}\n")
     print(
         "rules alone, micro-F1 per writer: "
         + ", ".join(
@@ -270,8 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             model = Model([r for n in present if n not in files for r in data[n]], opts)
             preds[g] = model.predict(data[g])
         full = Model([r for n in present for r in data[n]], opts)
-        for n in (*SPENT, "own held-out"):
-            preds[n] = full.predict(data[n])
+        preds["own held-out"] = full.predict(data["own held-out"])
         best: tuple[float, float] = (-1.0, 0.0)
         for t in THRESHOLDS:
             per = {n: figures(data[n], views[n], *combine(preds[n][0], views[n], t, None)) for n in scored}

@@ -116,8 +116,14 @@ def test_the_model_does_not_count_a_lawful_phrase_either(stub):
     assert "insult_or_intimidation" in a.categories
 
 
-def test_the_learned_layer_never_trains_on_a_blind_set_or_the_held_out_split():
-    assert not [name for name in learned.TRAIN_FILES if "blind" in name.lower()]
+def test_the_learned_layer_trains_on_spent_blind_sets_only_never_the_judged_one_a_frozen_one_or_the_held_out_split():
+    from bot.assess.datasets import JUDGED_SMS_SET, SPENT_SMS_SETS
+
+    blind = {name for name in learned.TRAIN_FILES if "blind" in name.lower()}
+    assert blind == {p.name for p in SPENT_SMS_SETS}
+    assert JUDGED_SMS_SET.name not in learned.TRAIN_FILES
+    frozen = {p.name for p in learned.DATA_DIR.glob("sms_blind*.jsonl")} - blind - {JUDGED_SMS_SET.name}
+    assert frozen and not frozen & set(learned.TRAIN_FILES)
     rows = learned._rows(learned.DATA_DIR)
     assert all(r.get("split", "tune") == "tune" for r in rows)
 

@@ -11,26 +11,21 @@ from typing import Any
 
 from bot.assess import engine
 from bot.assess.engine import assess
+from bot.assess.datasets import DATA_DIR, JUDGED_SMS_SET, SMS_BLIND_SETS, SPENT_SMS_SETS, blind_number
 from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-_SPENT = (*range(1, 32), 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45)
-_JUDGED = 32
-SMS_BLIND_SETS: tuple[Path, ...] = tuple(
-    DATA_DIR / f"sms_blind{'' if n == 1 else f'_{n}'}.jsonl" for n in (*_SPENT, _JUDGED)
-)
-"""The blind SMS sets in the order they were reported, each written by people who never saw the patterns or the data:
-every one but the last has been tuned on (its misses may be read); the last is the one the targets are judged on
-(chosen before any set of its round was scored; never read, never tuned on, never scored while tuning). Sets written
-in the same round as the judged one may be tuned on before it is scored; a set not listed (blind 33) is still blind."""
-JUDGED_SMS_SET = SMS_BLIND_SETS[-1]
-SPENT_SMS_SETS = SMS_BLIND_SETS[:-1]
-
-
-def blind_number(path: Path) -> int:
-    """Return the number a blind set is known by (sms_blind.jsonl is 1, sms_blind_7.jsonl is 7)."""
-    return 1 if path.stem == "sms_blind" else int(path.stem.rsplit("_", 1)[1])
+__all__ = [
+    "DATA_DIR",
+    "JUDGED_SMS_SET",
+    "SMS_BLIND_SETS",
+    "SPENT_SMS_SETS",
+    "Scores",
+    "blind_number",
+    "evaluate",
+    "load_jsonl",
+    "using_classifier",
+]
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:

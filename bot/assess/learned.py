@@ -1,10 +1,11 @@
 """The learned layer: a multi-label linear classifier over character n-grams of the normalised SMS.
 
 Trained with scikit-learn (one logistic regression per category, liblinear, fixed seed: deterministic) on the
-labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl and the
-independent writers' files sms_voices*.jsonl listed in TRAIN_FILES; never the held-out split or a blind set).
-Training takes about a second, so it happens on first use and the
-weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default `.cache/assess/`).
+labelled SMS under tests/data (the `tune` split of sms_corpus.jsonl, sms_probes.jsonl, sms_train.jsonl, the
+independent writers' files sms_voices*.jsonl and the spent blind sets, all listed in TRAIN_FILES; never the held-out
+split, the judged blind set or a blind set frozen for a later round). Training takes about ten seconds, so it happens
+on first use and the weights are cached on disk keyed by a hash of the data (`ASSESS_MODEL_DIR`, default
+`.cache/assess/`).
 Inference does not call scikit-learn: it looks the n-grams up in the vocabulary and takes one dot product
 per category with numpy (tens of microseconds per SMS). Without the training data (an installed package
 without tests/), the layer is off and the rules work alone.
@@ -27,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.assess.datasets import DATA_DIR, SPENT_SMS_SETS
 from bot.assess.model import CATEGORIES
 from bot.assess.normalize import normalise
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DATA_DIR = ROOT / "tests" / "data"
 TRAIN_FILES = (
     "sms_corpus.jsonl",
     "sms_probes.jsonl",
@@ -45,12 +46,13 @@ TRAIN_FILES = (
     "sms_voices7.jsonl",
     "sms_voices8.jsonl",
     "sms_voices9.jsonl",
+    *(path.name for path in SPENT_SMS_SETS),
 )
 NGRAMS = (1, 2, 3)
 MIN_DF = 2
 C = 10.0
 SEED = 0
-VERSION = "4"  # bump when the features or the training change (invalidates cached weights)
+VERSION = "5"  # bump when the features or the training change (invalidates cached weights)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;\n]*")
 _SPACE = re.compile(r"\s+")
 _lock = threading.Lock()
