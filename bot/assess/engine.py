@@ -70,7 +70,7 @@ _BARE_HOST = re.compile(
 # Courts' own sites: mainland gov.cn, the Hong Kong Judiciary (judiciary.hk), Taiwan's Judicial Yuan (judicial.gov.tw).
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
-_ARREST = re.compile(r"抓|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
+_ARREST = re.compile(r"抓|捉|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
 _SCAM_SIGNAL_RULES = frozenset(
     {"imp_authority_coercion", "imp_en_coercion", "imp_en_police_arrest", "imp_lawyer_power", "flt_police"}
 )
