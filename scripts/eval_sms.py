@@ -5,8 +5,8 @@ Usage: .venv/bin/python scripts/eval_sms.py tests/data/sms_voices.jsonl [--error
 The model column is honest by default: the classifier is retrained without the evaluated file (leave that
 file out), so a file the shipped model learned from is scored as if its writer were new. `--as-shipped` uses the
 shipped classifier instead (trained on every tune file). The judged blind set is refused (it is for the bench
-only); the earlier blind sets have been reported and are now tuning material (never training data for the learned
-layer): see SMS_BLIND_SETS in bot/assess/evaluate.py.
+only), and so is a blind set frozen for a later round; the earlier blind sets have been reported and are now tuning
+material and training data for the learned layer: see bot/assess/datasets.py.
 """
 
 from __future__ import annotations

@@ -142,6 +142,9 @@ class _Scanner:
         has_latin = _LATIN_WORD.search(text) is not None
         self.scripts = {"any"} | ({"zh"} if has_cjk else set()) | ({"en"} if has_latin else set())
         self._keys: set[str] | None = None
+        # (start, end, category) of phrases a rule matched that the negation layer or the rule's own not_after turned
+        # down ("We will not contact your family"): the learned layer must not count them either
+        self.denied: list[tuple[int, int, str]] = []
 
     def lawful_spans(self) -> list[tuple[int, int, str]]:
         """Return (start, end, lawful id) of every lawful phrase in the text (computed once)."""
@@ -193,9 +196,8 @@ class _Scanner:
 
     def accept(self, rule: Rule, start: int, end: int) -> bool:
         """Apply the per-rule guard, negation and lawful layers to one candidate."""
-        if rule.not_after is not None and rule.not_after.search(self._clause_before(start, 24)):
-            return False
-        if self.negated(start):
+        if (rule.not_after is not None and rule.not_after.search(self._clause_before(start, 24))) or self.negated(start):
+            self.denied.append((start, end, rule.category))
             return False
         return not self.in_lawful(start, end)
 
@@ -400,9 +402,9 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     return [h for h in hits if h.rule.category not in dropped], True, True, None
 
 
-def _without_lawful(text: str, s: int, e: int, lawful: list[tuple[int, int, str]]) -> str | None:
-    """Return text[s:e] with its lawful phrases blanked out, or None when it contains none."""
-    inside = [(max(a, s), min(b, e)) for a, b, _ in lawful if a < e and s < b]
+def _blanked(text: str, s: int, e: int, spans: list[tuple[int, int, str]]) -> str | None:
+    """Return text[s:e] with the given spans (lawful or negated phrases) blanked out, or None when it holds none."""
+    inside = [(max(a, s), min(b, e)) for a, b, _ in spans if a < e and s < b]
     if not inside:
         return None
     chars = list(text[s:e])
@@ -426,9 +428,10 @@ def _model_findings(
     The rules' findings are never removed. A genuine-looking court notice gets no model false_legal_threat or
     impersonation (that would undo "verify, don't dismiss"), and a message that names a company as the payee
     gets no model scam_payment (an account number with a company name is the official channel; the scam rules
-    still look at everything else in it). As for the rules, lawful phrases do not count: when the sentence the
-    model relies on holds one ("如遇…请向派出所报案"), it is scored again without it and must still reach the
-    threshold. When nothing was found at all, the message has no lawful phrase and no court voice, the likeliest
+    still look at everything else in it). As for the rules, lawful and negated phrases do not count: when the
+    sentence the model relies on holds a lawful phrase ("如遇…请向派出所报案") or a phrase of the same category that a
+    rule matched and the negation layer turned down ("We will not contact your family"), it is scored again without
+    it and must still reach the threshold. When nothing was found at all, the message has no lawful phrase and no court voice, the likeliest
     high-risk category is added from the lower MODEL_FALLBACK if the head (abusive or not, the score after the
     categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
     """
@@ -450,7 +453,10 @@ def _model_findings(
         s, e = clf.best_sentence(text, k)
         if e <= s:
             return None
-        rest = _without_lawful(text, s, e, scanner.lawful_spans()) if scanner is not None else None
+        rest = None
+        if scanner is not None:
+            denied = [span for span in scanner.denied if span[2] == cat]
+            rest = _blanked(text, s, e, [*scanner.lawful_spans(), *denied])
         if rest is not None and float(clf.scores(rest)[k]) < threshold:
             return None
         start, end = norm.span(s, e)
