@@ -21,9 +21,10 @@ Printed:
    with the highest mean F1, no lawful SMS turned high and the held-out F1 at its 0.99 floor;
 2. for the shipped variant: the fallback gate per writer — the likeliest high-risk category's probability alone,
    the "abusive or not" head's alone, and both (the engine's gate), with the own corpus's held-out split F1;
-3. the chosen values: the category + head pair with the fewest high-risk SMS rated low that rates no lawful SMS
-   of any of those files high. (Each variant's "+ fallback" line in 1 uses the category gate alone at its lowest
-   lawful-safe threshold, so variants are compared as whole systems.)
+3. the chosen values: the category + head pair with the fewest high-risk SMS rated low that rates no more lawful
+   SMS high than the threshold alone does, and the ids of the lawful SMS the shipped setting turns high. (Each
+   variant's "+ fallback" line in 1 uses the category gate alone at its lowest lawful-safe threshold, so variants
+   are compared as whole systems.)
 Blind sets that are still blind are never read. --quick compares the shipped variant only.
 """
 
@@ -51,8 +52,8 @@ from bot.assess.rules import get_rules  # noqa: E402
 
 HOUSE = ("sms_corpus.jsonl", "sms_probes.jsonl", "sms_train.jsonl")
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-FALLBACKS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, None)
-HEADS = (0.6, 0.7, 0.8, 0.9)
+FALLBACKS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, None)
+HEADS = (0.8, 0.85, 0.9, 0.95)
 K = len(CATEGORIES)
 PROCEDURE = [CATEGORIES.index(c) for c in engine._COURT_PROCEDURE]
 SCAM = CATEGORIES.index("scam_payment")
@@ -173,18 +174,24 @@ class Model:
 def rest_scores(clf: learned.Classifier, views: list[View]) -> np.ndarray:
     """Return N x K: the score the engine checks again for a model finding (NaN where it checks nothing).
 
-    As in the engine, a model finding of category k quotes its best sentence; when that sentence holds a lawful
+    As in the engine, a model finding of category k quotes its best sentence; a false legal threat or impersonation
+    is only added when that sentence names something legal or a state body, and when the sentence holds a lawful
     phrase or a phrase of category k that the negation layer turned down, the sentence without it must still reach
     the threshold.
     """
+    contexts = get_rules().contexts
     out = np.full((len(views), K), np.nan)
     for i, v in enumerate(views):
         for k, cat in enumerate(CATEGORIES):
             spans = [b for b in v.blank if b[2] in ("", cat)]
-            if not spans:
+            gate = engine._MODEL_QUOTE_GATES.get(cat)
+            if not spans and gate is None:
                 continue
             s, e = clf.best_sentence(v.text, k)
-            rest = engine._blanked(v.text, s, e, spans) if e > s else None
+            if gate is not None and contexts[gate].search(v.text, s, e) is None:
+                out[i, k] = -1.0  # the quoted sentence names nothing legal / no state body: never added
+                continue
+            rest = engine._blanked(v.text, s, e, spans) if e > s and spans else None
             if rest is not None:
                 out[i, k] = float(clf.scores(rest)[k])
     return out
@@ -338,22 +345,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:28s} best threshold {best[1]:.2f} (mean F1 {best[0]:.3f}; no lawful SMS turned high, "
             f"own held-out F1 >= {OWN_FLOOR})"
         )
-        for fb in FALLBACKS[:-1]:
+        for lower in FALLBACKS[:-1]:
             per = {
-                n: figures(data[n], views[n], *combine(preds[n][0], views[n], best[1], fb, rest=preds[n][2]))
+                n: figures(data[n], views[n], *combine(preds[n][0], views[n], best[1], lower, rest=preds[n][2]))
                 for n in scored
             }
             if not sum(f.lawful_high for f in per.values()):
-                print(f"{name:28s} + fallback {fb:.2f}: {summary(per, writers)} {per['own held-out'].f1:6.3f}\n")
+                print(f"{name:28s} + fallback {lower:.2f}: {summary(per, writers)} {per['own held-out'].f1:6.3f}\n")
                 break
         else:
             print(f"{name:28s} + fallback: every fallback threshold rates a lawful SMS high\n")
     t = engine.MODEL_THRESHOLD
     print(f"fallback at model threshold {t:.2f} (shipped variant); per file: F1, high->low, lawful->high")
     modes: list[tuple[str, float | None, float | None]] = [("category", fb, None) for fb in FALLBACKS]
-    modes += [("head alone", fb, None) for fb in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+    modes += [("head alone", fb, None) for fb in (0.6, 0.7, 0.8, 0.9, 0.95)]
     modes += [(f"category + head>={h:.2f}", fb, h) for h in HEADS for fb in FALLBACKS[:-1]]
     chosen: tuple[int, float, float] | None = None
+    alone = 0
     for mode, fb, head_min in modes:
         use_head = mode != "category"
         per = {
@@ -371,15 +379,26 @@ def main(argv: list[str] | None = None) -> int:
         label = f"{mode} {'none' if fb is None else f'{fb:.2f}'}"
         print(f"{label:30s} {summary(per, writers)} || {cells}")
         high_low = sum(f.high_low for f in per.values())
-        if head_min is not None and fb is not None and not sum(f.lawful_high for f in per.values()):
+        lawful_high = sum(f.lawful_high for f in per.values())
+        if fb is None and mode == "category":
+            alone = lawful_high  # the threshold without a fallback
+        if head_min is not None and fb is not None and lawful_high <= alone:
             if chosen is None or high_low < chosen[0]:
                 chosen = (high_low, fb, head_min)
     print(
         f"\nshipped: MODEL_THRESHOLD {engine.MODEL_THRESHOLD:.2f}, MODEL_FALLBACK {engine.MODEL_FALLBACK:.2f}, "
         f"MODEL_HEAD {engine.MODEL_HEAD:.2f}; the category + head pair with the fewest high-risk SMS rated low and no "
-        f"lawful SMS rated high on any file here: "
+        f"more lawful SMS rated high than the threshold alone ({alone}): "
         + ("none" if chosen is None else f"fallback {chosen[1]:.2f}, head {chosen[2]:.2f} ({chosen[0]} rated low)")
     )
+    turned: list[str] = []
+    for n in scored:
+        probs, head, rest = shipped[n]
+        _, risks = combine(probs, views[n], t, engine.MODEL_FALLBACK, head, engine.MODEL_HEAD, rest)
+        _, rule_risks = combine(np.zeros_like(probs), views[n], 2.0, None)
+        pairs = zip(data[n], risks, rule_risks, strict=True)
+        turned += [r["id"] for r, a, b in pairs if r["risk"] == "low" and a == "high" != b]
+    print(f"lawful SMS the shipped setting turns high: {', '.join(turned) or 'none'}")
     print(
         "(columns: mean and worst micro-F1 over the independent writers; high-risk rated low, lawful turned high by "
         "the model, lawful rated not low, summed over every file scored; own: F1 on the own corpus's held-out split)"

@@ -28,8 +28,11 @@ MODEL_THRESHOLDS = dict.fromkeys(CATEGORIES, MODEL_THRESHOLD)
 # probability if the model's "abusive or not" head also reaches MODEL_HEAD: of the pairs that rate no lawful SMS of
 # any tune file high, each file scored by a model that never saw its writer (scripts/cv_sms_model.py), the one that
 # leaves the fewest high-risk SMS rated low. Either gate alone rates lawful SMS high before it catches as much.
-MODEL_FALLBACK = 0.40
-MODEL_HEAD = 0.80
+MODEL_FALLBACK = 0.15
+MODEL_HEAD = 0.90
+# A model finding of these categories must quote a sentence that names something legal / a state body (contexts in
+# lawful.yml): the explanation the user reads is about exactly that.
+_MODEL_QUOTE_GATES = {"false_legal_threat": "model_legal_words", "impersonation": "model_authority_words"}
 _FALLBACK_CATEGORIES = tuple(k for k, c in enumerate(CATEGORIES) if c in HIGH_CATEGORIES)
 MODEL_CHARS = 3000  # the classifier reads the start of a long paste only (bounded time)
 # Legal basis shown with a model-only finding (the rules' usual basis for that category).
@@ -70,7 +73,9 @@ _BARE_HOST = re.compile(
 # Courts' own sites: mainland gov.cn, the Hong Kong Judiciary (judiciary.hk), Taiwan's Judicial Yuan (judicial.gov.tw).
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
-_ARREST = re.compile(r"抓|捉|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE)
+_ARREST = re.compile(
+    r"抓|捉|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE
+)
 _SCAM_SIGNAL_RULES = frozenset(
     {"imp_authority_coercion", "imp_en_coercion", "imp_en_police_arrest", "imp_lawyer_power", "flt_police"}
 )
@@ -196,7 +201,8 @@ class _Scanner:
 
     def accept(self, rule: Rule, start: int, end: int) -> bool:
         """Apply the per-rule guard, negation and lawful layers to one candidate."""
-        if (rule.not_after is not None and rule.not_after.search(self._clause_before(start, 24))) or self.negated(start):
+        guarded = rule.not_after is not None and rule.not_after.search(self._clause_before(start, 24)) is not None
+        if guarded or self.negated(start):
             self.denied.append((start, end, rule.category))
             return False
         return not self.in_lawful(start, end)
@@ -431,9 +437,9 @@ def _model_findings(
     still look at everything else in it). As for the rules, lawful and negated phrases do not count: when the
     sentence the model relies on holds a lawful phrase ("如遇…请向派出所报案") or a phrase of the same category that a
     rule matched and the negation layer turned down ("We will not contact your family"), it is scored again without
-    it and must still reach the threshold. When nothing was found at all, the message has no lawful phrase and no court voice, the likeliest
-    high-risk category is added from the lower MODEL_FALLBACK if the head (abusive or not, the score after the
-    categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
+    it and must still reach the threshold. When nothing was found at all, the message has no lawful phrase and no
+    court voice, the likeliest high-risk category is added from the lower MODEL_FALLBACK if the head (abusive or
+    not, the score after the categories) reaches MODEL_HEAD (a high-risk SMS rated low is the costliest error).
     """
 
     def no_scam_here() -> bool:
@@ -452,6 +458,9 @@ def _model_findings(
         cat = CATEGORIES[k]
         s, e = clf.best_sentence(text, k)
         if e <= s:
+            return None
+        gate = _MODEL_QUOTE_GATES.get(cat)
+        if gate is not None and rules.contexts[gate].search(text, s, e) is None:
             return None
         rest = None
         if scanner is not None:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.assess import engine
-from bot.assess.engine import assess
 from bot.assess.datasets import DATA_DIR, JUDGED_SMS_SET, SMS_BLIND_SETS, SPENT_SMS_SETS, blind_number
+from bot.assess.engine import assess
 from bot.assess.learned import Classifier
 from bot.assess.model import CATEGORIES
 
