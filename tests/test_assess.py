@@ -979,6 +979,7 @@ TUNED_ON_FLOORS = {
     "sms_blind_29.jsonl": (0.99, 0.94),
     "sms_blind_30.jsonl": (0.99, 0.97),
     "sms_blind_31.jsonl": (0.99, 0.97),
+    "sms_blind_32.jsonl": (0.99, 0.95),
     "sms_blind_34.jsonl": (0.99, 0.97),
     "sms_blind_35.jsonl": (0.99, 0.98),
     "sms_blind_36.jsonl": (0.98, 0.89),
@@ -991,6 +992,12 @@ TUNED_ON_FLOORS = {
     "sms_blind_43.jsonl": (0.99, 0.94),
     "sms_blind_44.jsonl": (0.99, 0.95),
     "sms_blind_45.jsonl": (0.99, 0.94),
+    "sms_blind_46.jsonl": (0.99, 0.95),
+    "sms_blind_47.jsonl": (0.99, 0.98),
+    "sms_blind_48.jsonl": (0.99, 0.95),
+    "sms_blind_49.jsonl": (0.99, 0.96),
+    "sms_blind_50.jsonl": (0.99, 0.95),
+    "sms_blind_51.jsonl": (0.99, 0.94),
 }
 
 
@@ -1008,9 +1015,16 @@ def test_tuned_on_blind_sets_stay_at_their_floors(name):
 # Where writers disagree and the rules follow the majority, a spent set is held at its measured level instead:
 # blind 25's writer counts a child's school named as third-party contact, which the writers of blind 19 and 24 do
 # not; blind 36's writer counts every threat aimed at a relative, a dorm or a child's school as third-party contact.
+# The writers of blind 48 to 51 read "debt details sent to others" as covering the debt told to one relative or an
+# employer (privacy exposure as well as third-party contact), where the earlier writers and the rules count
+# third-party contact only; blind 48's writer also counts "自己掂量" alone as menace, which the contract calls pressure.
 SPENT_EXCEPTIONS: dict[str, dict[str, float]] = {
     "sms_blind_25.jsonl": {"third_party_contact": 0.82},
     "sms_blind_36.jsonl": {"third_party_contact": 0.72},
+    "sms_blind_48.jsonl": {"privacy_exposure": 0.77, "high_rated_low": 1},
+    "sms_blind_49.jsonl": {"privacy_exposure": 0.81},
+    "sms_blind_50.jsonl": {"privacy_exposure": 0.80},
+    "sms_blind_51.jsonl": {"privacy_exposure": 0.65},
 }
 
 

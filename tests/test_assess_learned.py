@@ -59,13 +59,18 @@ def stub(monkeypatch):
     monkeypatch.setattr(engine, "get_classifier", lambda: _Stub())
 
 
+def test_a_model_false_legal_threat_needs_a_sentence_that_names_something_legal(stub):
+    a = assess("您好，请尽快还款。你就像月亮一样躲着我们！")
+    assert [f.category for f in a.findings if f.source == "model"] == ["insult_or_intimidation"]
+
+
 def test_where_only_the_model_fires_the_finding_quotes_its_sentence_and_says_likely(stub):
-    text = "您好，请尽快还款。你就像月亮一样躲着我们！"
+    text = "您好，请尽快还款。你就像月亮一样躲着律师！"
     a = assess(text)
     model = [f for f in a.findings if f.source == "model"]
     assert {f.category for f in model} == {"insult_or_intimidation", "false_legal_threat"}
     for f in model:
-        assert f.text == "你就像月亮一样躲着我们" and text[f.start : f.end] == f.text
+        assert f.text == "你就像月亮一样躲着律师" and text[f.start : f.end] == f.text
         assert "可能" in f.explanation and "不确定" in f.explanation and f.score == pytest.approx(0.9)
         assert f.to_dict()["source"] == "model"
     assert a.risk == "high"

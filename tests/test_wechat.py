@@ -76,29 +76,47 @@ class ObservedDialogue:
     async def handle(self, incoming: Incoming, send: Any = None, **kw: Any) -> list[Reply]:
         with self.lock:
             self.seen.append(incoming)
-        if incoming.text.startswith(self.SLOW):
-            await asyncio.sleep(self.slow_s)
-            return [Reply(f"慢回答 {incoming.text[len(self.SLOW):].strip()}")]
-        if incoming.text == self.LONG:
-            paragraphs = [f"第{i}段：" + "保留证据，冷静应对。" * 40 for i in range(8)]
-            return [Reply("\n\n".join(paragraphs), (Option("menu", "菜单"),))]
-        if incoming.text.startswith(self.BOOM):
-            raise RuntimeError(f"core failed on {incoming.text!r}")
-        replies = list(await self.real.handle(incoming, send, **kw))
-        with self.lock:
-            self.answered.append((incoming, replies))
-        return replies
+        replies: list[Reply] = []
+        try:
+            if incoming.text.startswith(self.SLOW):
+                await asyncio.sleep(self.slow_s)
+                replies = [Reply(f"慢回答 {incoming.text[len(self.SLOW):].strip()}")]
+            elif incoming.text == self.LONG:
+                paragraphs = [f"第{i}段：" + "保留证据，冷静应对。" * 40 for i in range(8)]
+                replies = [Reply("\n\n".join(paragraphs), (Option("menu", "菜单"),))]
+            elif incoming.text.startswith(self.BOOM):
+                raise RuntimeError(f"core failed on {incoming.text!r}")
+            else:
+                replies = list(await self.real.handle(incoming, send, **kw))
+            return replies
+        finally:
+            with self.lock:
+                self.answered.append((incoming, replies))
+
+    def _settled(self, user: str, timeout: float = 10.0) -> None:
+        """Wait until every message of user has been handled: a reply sent while the core still runs (a late answer
+        by customer-service message) can reach the user before the call returns and is recorded here."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                seen = sum(1 for i in self.seen if i.user_id == user)
+                done = sum(1 for i, _ in self.answered if i.user_id == user)
+            if done >= seen:
+                return
+            time.sleep(0.02)
 
     async def flush_sent(self) -> None:
         await self.real.flush_sent()
 
     def files(self, user: str) -> list[Attachment]:
         """The files the core attached to its replies to user, in order."""
+        self._settled(user)
         with self.lock:
             return [f for i, rs in self.answered if i.user_id == user for r in rs for f in r.attachments]
 
     def last_options(self, user: str) -> list[Option]:
         """The options the core offered user last (the ones the numbers refer to)."""
+        self._settled(user)
         with self.lock:
             return next(
                 list(r.options)
