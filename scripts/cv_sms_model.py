@@ -179,21 +179,18 @@ def rest_scores(clf: learned.Classifier, views: list[View]) -> np.ndarray:
     phrase or a phrase of category k that the negation layer turned down, the sentence without it must still reach
     the threshold.
     """
-    contexts = get_rules().contexts
+    rules = get_rules()
     out = np.full((len(views), K), np.nan)
     for i, v in enumerate(views):
         for k, cat in enumerate(CATEGORIES):
             spans = [b for b in v.blank if b[2] in ("", cat)]
-            gate = engine._MODEL_QUOTE_GATES.get(cat)
-            if not spans and gate is None:
-                continue
-            s, e = clf.best_sentence(v.text, k)
-            if gate is not None and contexts[gate].search(v.text, s, e) is None:
-                out[i, k] = -1.0  # the quoted sentence names nothing legal / no state body: never added
-                continue
-            rest = engine._blanked(v.text, s, e, spans) if e > s and spans else None
-            if rest is not None:
-                out[i, k] = float(clf.scores(rest)[k])
+            if not spans and cat not in engine._MODEL_QUOTE_GATES:
+                continue  # nothing to check: the sentence stands as scored
+            quote = engine.model_quote(clf, rules, v.text, k, spans)
+            if quote is None:
+                out[i, k] = -1.0  # no sentence bears the category out: never added
+            elif quote[2] is not None:
+                out[i, k] = quote[2]
     return out
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.assess.learned import get_classifier
+from bot.assess.learned import Classifier, get_classifier
 from bot.assess.model import CATEGORIES, HIGH_CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
 from bot.assess.normalize import Normalised, normalise
 from bot.assess.rules import Needs, Rule, RuleSet, get_rules
@@ -431,6 +431,26 @@ def _blanked(text: str, s: int, e: int, spans: list[tuple[int, int, str]]) -> st
     return "".join(chars)
 
 
+def model_quote(
+    clf: Classifier, rules: RuleSet, text: str, k: int, blank: list[tuple[int, int, str]]
+) -> tuple[int, int, float | None] | None:
+    """Return the sentence a model finding of category k quotes and the score it must still reach, or None.
+
+    None when there is no sentence, or when a false legal threat's sentence names nothing legal or an impersonation's
+    no state body (contexts in lawful.yml). The score is the sentence's with the `blank` spans inside it (lawful
+    phrases, phrases of the category the negation layer turned down) blanked out; None when it holds none of them.
+    Shared with scripts/cv_sms_model.py, which chooses the thresholds on exactly this check.
+    """
+    s, e = clf.best_sentence(text, k)
+    if e <= s:
+        return None
+    gate = _MODEL_QUOTE_GATES.get(CATEGORIES[k])
+    if gate is not None and rules.contexts[gate].search(text, s, e) is None:
+        return None
+    rest = _blanked(text, s, e, blank)
+    return s, e, None if rest is None else float(clf.scores(rest)[k])
+
+
 def _model_findings(
     norm: Normalised,
     source: str,
@@ -466,21 +486,13 @@ def _model_findings(
     out: list[Finding] = []
 
     def finding(k: int, threshold: float) -> Finding | None:
-        """The model finding of category k on its best sentence, unless that sentence only counts by a lawful phrase."""
+        """The model finding of category k on its best sentence, unless that sentence does not bear it out."""
         cat = CATEGORIES[k]
-        s, e = clf.best_sentence(text, k)
-        if e <= s:
+        blank = [] if scanner is None else [*scanner.lawful_spans(), *(d for d in scanner.denied if d[2] == cat)]
+        quote = model_quote(clf, rules, text, k, blank)
+        if quote is None or (quote[2] is not None and quote[2] < threshold):
             return None
-        gate = _MODEL_QUOTE_GATES.get(cat)
-        if gate is not None and rules.contexts[gate].search(text, s, e) is None:
-            return None
-        rest = None
-        if scanner is not None:
-            denied = [span for span in scanner.denied if span[2] == cat]
-            rest = _blanked(text, s, e, [*scanner.lawful_spans(), *denied])
-        if rest is not None and float(clf.scores(rest)[k]) < threshold:
-            return None
-        start, end = norm.span(s, e)
+        start, end = norm.span(quote[0], quote[1])
         return Finding(
             category=cat,
             start=start,
