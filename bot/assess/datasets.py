@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-_SPENT = (*range(1, 33), *range(34, 52))
+_SPENT = (*range(1, 33), *range(34, 54))
 _JUDGED = 33
 
 
