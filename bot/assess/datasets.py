@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-_SPENT = (*range(1, 33), *range(34, 54))
-_JUDGED = 33
+_SPENT = (*range(1, 54), *range(55, 60))
+_JUDGED = 54
 
 
 def blind_path(n: int) -> Path:

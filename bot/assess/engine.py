@@ -60,7 +60,7 @@ _TRAD_HINT_LOCALES = {"zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant"
 # Signs that a message in a court's name is not from a court: a mobile number (mainland 1xx, Taiwan 09xx) to
 # call, a link outside gov.cn, an arrest claim. Courts use 12368, landlines and court.gov.cn platforms.
 _MOBILE = re.compile(
-    r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d*-]{5,8}\d(?![\d*])"
+    r"(?<![\d*])(?:\+?86[- ]?)?1[3-9]\d[\d* -]{7,10}\d(?![\d*])|(?<![\d*])09\d{2}[\d* -]{5,8}\d(?![\d*])"
     # a mobile number spelt in Chinese numerals ("一三九二二三三六六七七"), a way to slip past filters
     r"|(?<![零〇一二三四五六七八九幺])[一幺][三四五六七八九][零〇一二三四五六七八九幺 ]{9,12}"
     r"(?![零〇一二三四五六七八九幺])"
@@ -75,12 +75,18 @@ _BARE_HOST = re.compile(
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 # A body's own site named as such and given only to look something up (arbitration commissions are not on gov.cn)
 _OWN_SITE = re.compile(
-    r"(?:本院|本会|本委|我院|我会)(?:的)?官(?:方)?网(?:站)?\s*[:：]?\s*$"
-    r"|\b(?:verified|checked|viewed|verify|check|view)\b[^.!?]{0,20}\bofficial (?:web)?site(?: at)?\s*[:：]?\s*$",
+    r"(?:本院|本会|本委|我院|我会)(?:的)?官(?:方)?网(?:站)?\s*[:：（(]?\s*$"
+    r"|\b(?:verified|checked|viewed|verify|check|view|log in|login|sign in|review)\b[^.!?]{0,30}"
+    r"\bofficial (?:web)?(?:site|platform|portal)(?: at| via)?\s*[:：(]?\s*$",
     re.IGNORECASE,
 )
 _INSTITUTION_HOST = re.compile(r"\.(?:org|org\.cn|com\.cn|org\.hk|com\.hk|org\.tw|com\.tw)$", re.IGNORECASE)
-_CHECK_ONLY = re.compile(r"\s*(?:查询|查看|查阅|核实|查证)?(?:案件|详情|进度)?(?:[。！!；;]|\.(?!\w)|$)")
+_CHECK_ONLY = re.compile(
+    r"\s*[）)]?\s*(?![^。！!；;\n]{0,30}(?:缴|付款|支付|转账|汇款|还款|\bpay|\bfee|\btransfer))"
+    r"(?:(?:查询|查看|查阅|核实|查证|查收|下载|\bto (?:review|view|read|download|check)\b)[^。！!；;\n.]{0,24})?"
+    r"(?:[。！!；;]|\.(?!\w)|$)",
+    re.IGNORECASE,
+)
 _HOST = re.compile(r"^(?:https?://)?([a-z0-9.-]+)", re.IGNORECASE)  # stops at "/", ":", a space or "。"
 _ARREST = re.compile(
     r"抓|捉|捕|坐牢|牢|监狱|坐监|踎监|拉你|拉人|带走|铐|通缉|判刑|刑拘|jail|arrest|prison", re.IGNORECASE
