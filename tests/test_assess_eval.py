@@ -23,12 +23,12 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_33.jsonl",
-        "tests/data/../data/sms_blind_33.jsonl",
-        "tests/data/sms_blind_52.jsonl",
-        "tests/data/sms_blind_53.jsonl",
-        "elsewhere/SMS_BLIND_33.jsonl",
-        "copies/blind33/sms.jsonl",
+        "tests/data/sms_blind_54.jsonl",
+        "tests/data/../data/sms_blind_54.jsonl",
+        "tests/data/sms_blind_60.jsonl",
+        "tests/data/sms_blind_61.jsonl",
+        "elsewhere/SMS_BLIND_54.jsonl",
+        "copies/blind54/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )
@@ -57,6 +57,8 @@ def test_blind_sets_still_blind_are_refused(path: str) -> None:
         "tests/data/sms_blind_45.jsonl",
         "tests/data/sms_blind_32.jsonl",
         "tests/data/sms_blind_51.jsonl",
+        "tests/data/sms_blind_33.jsonl",
+        "tests/data/sms_blind_59.jsonl",
         "tests/data/sms_voices.jsonl",
     ],
 )

@@ -45,3 +45,21 @@ def test_a_conversion_that_changes_length_keeps_spans_exact():
 
 def test_empty_text():
     assert normalise("") == Normalised("")
+
+
+def test_words_split_to_slip_past_filters_are_joined_and_quoted_as_sent():
+    for sent, joined in [
+        ("转为刑 事 案 件处理", "转为刑事案件处理"),
+        ("录入全国征.信黑名单", "录入全国征信黑名单"),
+        ("【法 院】通知", "【法院】通知"),
+        ("【人民 法 院】通知", "【人民法院】通知"),
+    ]:
+        n = normalise(sent)
+        assert n.text == joined
+        assert sent[slice(*n.span(0, len(n.text)))] == sent
+
+
+def test_a_lone_space_between_sentences_and_masked_names_are_kept():
+    assert normalise("法院执行局通知 你的案子已到执行 今天不还").text == "法院执行局通知 你的案子已到执行 今天不还"
+    assert normalise("您是蒋*先生的紧急联系人").text == "您是蒋*先生的紧急联系人"
+    assert normalise("刑 事").text == "刑 事"
