@@ -57,7 +57,8 @@ def join_split_words(al: Aligned) -> Aligned:
                 cuts.extend(range(h.start() + sp.start(), h.start() + sp.end()))
     if not cuts:
         return al
-    keep = sorted(set(range(len(al.text))) - set(cuts))
+    cut = set(cuts)
+    keep = [i for i in range(len(al.text)) if i not in cut]
     starts = al.starts if al.starts is not None else list(range(len(al.text)))
     ends = al.ends if al.ends is not None else list(range(1, len(al.text) + 1))
     return Aligned("".join(al.text[i] for i in keep), [starts[i] for i in keep], [ends[i] for i in keep])
