@@ -23,12 +23,12 @@ def _load() -> ModuleType:
 @pytest.mark.parametrize(
     "path",
     [
-        "tests/data/sms_blind_54.jsonl",
-        "tests/data/../data/sms_blind_54.jsonl",
         "tests/data/sms_blind_60.jsonl",
-        "tests/data/sms_blind_61.jsonl",
-        "elsewhere/SMS_BLIND_54.jsonl",
-        "copies/blind54/sms.jsonl",
+        "tests/data/../data/sms_blind_60.jsonl",
+        "tests/data/sms_blind_66.jsonl",
+        "tests/data/sms_blind_67.jsonl",
+        "elsewhere/SMS_BLIND_60.jsonl",
+        "copies/blind60/sms.jsonl",
         "elsewhere/sms_blind_2.jsonl",
     ],
 )

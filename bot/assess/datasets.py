@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-_SPENT = (*range(1, 54), *range(55, 60))
-_JUDGED = 54
+_SPENT = (*range(1, 60), *range(61, 66))
+_JUDGED = 60
 
 
 def blind_path(n: int) -> Path:

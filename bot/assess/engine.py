@@ -419,6 +419,11 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
         return hits, False, False, None
     if _court_scam_signal(scanner, hits):
         has_imp = any(h.rule.category == "impersonation" for h in hits)
+        claims = [h for h in hits if h.rule.category == "false_legal_threat"]
+        if claims and all(h.rule.court_procedure for h in claims):
+            # A fake court's own procedure words (立案, 强制执行, 失信, 传票) are part of the impersonation: the
+            # harm is the fake court and its payment route, not a separate claim about the law.
+            hits = [h for h in hits if h.rule.category != "false_legal_threat"]
         return hits, True, False, None if has_imp else (voice.start(), voice.end())
     # A mediation or arbitration centre that names no court has no enforcement power: telling the family or the
     # employer about the debt is its own third-party contact, not a court's procedure.
@@ -601,9 +606,12 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     loc = resolve_locale(locale, source, norm)
     scanner = _Scanner(rules, norm.text)
     hits = scanner.scan() if _LETTER_OR_CJK.search(norm.text) else []
+    had_claims = any(h.rule.category == "false_legal_threat" for h in hits)
     hits, court_notice, verify, fake_court = (
         _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(norm.text) else (hits, False, False, None)
     )
+    # a fake court whose only claims were its own procedure words: the model does not add them back either
+    fake_court_procedure = had_claims and not any(h.rule.category == "false_legal_threat" for h in hits)
     hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
     note_keys = _input_notes(text, norm, truncated)
     if len(hits) > MAX_FINDINGS:
@@ -640,6 +648,8 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
         )
     if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
         found = {f.category for f in findings}
+        if fake_court_procedure:
+            found.add("false_legal_threat")
         findings.extend(_model_findings(norm, source, found, verify, loc, rules, scanner, court_notice))
     findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}

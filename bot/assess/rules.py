@@ -59,6 +59,7 @@ class Rule:
     unless: str | None = None  # a context that, anywhere in the message, makes the rule not count
     not_after: re.Pattern[str] | None = None
     violent: bool = False
+    court_procedure: bool = False  # a court's own procedure word: in a fake court's voice, part of the impersonation
     script: str = "zh"  # zh: run when the text has Chinese; en: when it has Latin letters; any: always
     ignorecase: bool = False  # a plain bool: testing regex.flags goes through the slow enum machinery
     needs: Needs | None = None  # what every match contains (see needed_keys); None: run on every text
@@ -434,6 +435,7 @@ def _load_category(path: Path, macros: dict[str, str]) -> Category:
                 unless=str(item["unless"]) if item.get("unless") else None,
                 not_after=_compile(_expand(str(not_after), macros, where), where) if not_after else None,
                 violent=bool(item.get("violent", False)),
+                court_procedure=bool(item.get("court_procedure", False)),
                 script=script,
                 ignorecase=bool(flags & re.IGNORECASE),
                 needs=needs,
