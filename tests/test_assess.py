@@ -1006,6 +1006,12 @@ TUNED_ON_FLOORS = {
     "sms_blind_57.jsonl": (0.99, 0.96),
     "sms_blind_58.jsonl": (0.99, 0.97),
     "sms_blind_59.jsonl": (0.99, 0.96),
+    "sms_blind_54.jsonl": (0.99, 0.96),
+    "sms_blind_61.jsonl": (0.99, 0.97),
+    "sms_blind_62.jsonl": (0.99, 0.97),
+    "sms_blind_63.jsonl": (0.99, 0.97),
+    "sms_blind_64.jsonl": (0.99, 0.96),
+    "sms_blind_65.jsonl": (0.98, 0.95),
 }
 
 
