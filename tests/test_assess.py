@@ -993,7 +993,7 @@ TUNED_ON_FLOORS = {
     "sms_blind_44.jsonl": (0.99, 0.95),
     "sms_blind_45.jsonl": (0.99, 0.94),
     "sms_blind_46.jsonl": (0.99, 0.95),
-    "sms_blind_47.jsonl": (0.99, 0.98),
+    "sms_blind_47.jsonl": (0.99, 0.97),
     "sms_blind_48.jsonl": (0.99, 0.94),
     "sms_blind_49.jsonl": (0.99, 0.95),
     "sms_blind_50.jsonl": (0.99, 0.95),
@@ -1012,6 +1012,10 @@ TUNED_ON_FLOORS = {
     "sms_blind_63.jsonl": (0.99, 0.97),
     "sms_blind_64.jsonl": (0.99, 0.96),
     "sms_blind_65.jsonl": (0.98, 0.95),
+    "sms_blind_68.jsonl": (0.99, 0.96),
+    "sms_blind_69.jsonl": (0.99, 0.95),
+    "sms_blind_70.jsonl": (0.99, 0.97),
+    "sms_blind_71.jsonl": (0.99, 0.96),
 }
 
 
