@@ -75,12 +75,12 @@ _BARE_HOST = re.compile(
 _OFFICIAL_HOST = re.compile(r"(?:^|\.)(?:gov\.cn|judiciary\.hk|gov\.hk|judicial\.gov\.tw|gov\.tw)$", re.IGNORECASE)
 # A body's own site named as such and given only to look something up (arbitration commissions are not on gov.cn)
 _OWN_SITE = re.compile(
-    r"(?:本院|本会|本委|我院|我会)(?:的)?官(?:方)?网(?:站)?\s*[:：（(]?\s*$"
+    r"(?:本院|本会|本委|我院|我会)(?:的)?官(?:方)?网(?:站)?\s*[:：（(]?\s*(?:https?://)?(?:www\.)?$"
     r"|\b(?:verified|checked|viewed|verify|check|view|log in|login|sign in|review)\b[^.!?]{0,30}"
     r"\bofficial (?:web)?(?:site|platform|portal)(?: at| via)?\s*[:：(]?\s*$",
     re.IGNORECASE,
 )
-_INSTITUTION_HOST = re.compile(r"\.(?:org|org\.cn|com\.cn|org\.hk|com\.hk|org\.tw|com\.tw)$", re.IGNORECASE)
+_INSTITUTION_HOST = re.compile(r"\.(?:org|cn|org\.cn|com\.cn|org\.hk|com\.hk|org\.tw|com\.tw)$", re.IGNORECASE)
 _CHECK_ONLY = re.compile(
     r"\s*[）)]?\s*(?![^。！!；;\n]{0,30}(?:缴|付款|支付|转账|汇款|还款|\bpay|\bfee|\btransfer))"
     r"(?:(?:查询|查看|查阅|核实|查证|查收|下载|\bto (?:review|view|read|download|check)\b)[^。！!；;\n.]{0,24})?"
@@ -100,7 +100,9 @@ _COURT_PROCEDURE = frozenset({"false_legal_threat", "impersonation", "third_part
 _CENTRE_VOICE = frozenset({"本中心", "我中心"})
 # A court or arbitration body named anywhere (a mediation centre that names none has no enforcement power).
 _COURT_WORD = re.compile(
-    r"法院|法庭|本院|我院|本庭|审裁处|执行局|仲裁|\barbitration\b|\bcourt\b|\btribunal\b|\bjudiciary\b", re.IGNORECASE
+    r"法院|法庭|本院|我院|本庭|审裁处|执行局|执行署|仲裁|12368|执行信息公开网|\barbitration\b|\bcourt\b|\btribunal\b"
+    r"|\bjudiciary\b",
+    re.IGNORECASE,
 )
 _THREATS = frozenset(
     {"false_legal_threat", "impersonation", "third_party_contact", "insult_or_intimidation", "privacy_exposure"}
@@ -365,9 +367,12 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
     (context `court_false_claim`).
     """
     text = scanner.text
+    court_named = _COURT_WORD.search(text) is not None
     for h in hits:
         if h.rule.category == "scam_payment" or h.rule.id in _SCAM_SIGNAL_RULES:
             return True
+        if not court_named and h.rule.court_procedure and h.rule.category == "false_legal_threat":
+            return True  # a mediation centre that names no court has no enforcement to send a case to
         if h.rule.id in ("flt_jail", "flt_en_jail") and _ARREST.search(text, h.start, h.end):
             return True
     if _MOBILE.search(text) or scanner.context("court_collects"):
