@@ -1016,6 +1016,10 @@ TUNED_ON_FLOORS = {
     "sms_blind_69.jsonl": (0.99, 0.95),
     "sms_blind_70.jsonl": (0.99, 0.97),
     "sms_blind_71.jsonl": (0.99, 0.96),
+    "sms_blind_72.jsonl": (0.99, 0.97),
+    "sms_blind_73.jsonl": (0.99, 0.95),
+    "sms_blind_74.jsonl": (0.99, 0.96),
+    "sms_blind_75.jsonl": (0.99, 0.96),
 }
 
 

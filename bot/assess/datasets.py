@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
-_SPENT = (*range(1, 60), *range(61, 66), *range(68, 72), 73, 74, 75)
+_SPENT = (*range(1, 60), *range(61, 66), *range(68, 76))
 _JUDGED = 60
 
 
