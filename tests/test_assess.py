@@ -906,21 +906,19 @@ def judged_blind():
     return score(load(JUDGED_SMS_SET.name))
 
 
-# The issue's targets on the judged set: a strict xfail while they are not all met (the guards below show by how
-# much), so meeting them fails the suite until the mark goes; beside it, guards at the measured level catch a
-# regression.
+# The issue's targets on the judged set; beside them, guards at the measured level catch a regression that still
+# meets the targets.
 JUDGED_GUARDS = {
-    "accuracy": 0.98,
-    "micro_f1": 0.91,
+    "accuracy": 0.99,
+    "micro_f1": 0.96,
     "lawful_rated_high": 0,
-    "high_rated_low": 3,
+    "high_rated_low": 0,
     "court_called_false": 0,
     "court_not_verified": 0,
 }
-JUDGED_RECALL_GUARDS: dict[str, float] = {"privacy_exposure": 0.81}  # the other categories meet the 0.85 target
+JUDGED_RECALL_GUARDS: dict[str, float] = {}  # every category is above the 0.85 target (lowest: impersonation 0.915)
 
 
-@pytest.mark.xfail(strict=True, reason="targets not met on the judged blind set: see the guards below")
 def test_the_judged_blind_set_meets_the_issue_targets(judged_blind):
     s = judged_blind
     assert s.binary_accuracy >= 0.97 and s.micro_f1 >= 0.92, s.summary()
