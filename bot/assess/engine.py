@@ -365,7 +365,8 @@ def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
     A court that asks you to contact someone to settle the debt is collecting, which courts do not do: that is a
     scam sign too (context `court_collects`), and so is a claim no court makes over a civil debt: that it became
     criminal, that the police act on it, that the family is punished, that paying cancels an order
-    (context `court_false_claim`).
+    (context `court_false_claim`). A mediation centre that names no court and threatens enforcement (立案, 移送执行)
+    claims a power it does not have: a scam sign as well.
     """
     text = scanner.text
     court_named = _COURT_WORD.search(text) is not None
@@ -616,7 +617,8 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     hits, court_notice, verify, fake_court = (
         _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(norm.text) else (hits, False, False, None)
     )
-    # a fake court whose only claims were its own procedure words: the model does not add them back either
+    # claims the court layer dropped (a possibly real notice's procedure words, or a fake court's own): the model does
+    # not add them back either
     fake_court_procedure = had_claims and not any(h.rule.category == "false_legal_threat" for h in hits)
     hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
     note_keys = _input_notes(text, norm, truncated)
