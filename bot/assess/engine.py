@@ -359,17 +359,16 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     return out
 
 
-def _court_scam_signal(scanner: _Scanner, hits: list[_Hit]) -> bool:
+def _court_scam_signal(scanner: _Scanner, hits: list[_Hit], court_named: bool) -> bool:
     """Tell whether a message in a court's name shows a scam sign (payment route, fee, arrest, odd number/link/host).
 
     A court that asks you to contact someone to settle the debt is collecting, which courts do not do: that is a
     scam sign too (context `court_collects`), and so is a claim no court makes over a civil debt: that it became
     criminal, that the police act on it, that the family is punished, that paying cancels an order
     (context `court_false_claim`). A mediation centre that names no court and threatens enforcement (立案, 移送执行)
-    claims a power it does not have: a scam sign as well.
+    claims a power it does not have: a scam sign as well (`court_named`: a court or arbitration body is named).
     """
     text = scanner.text
-    court_named = _COURT_WORD.search(text) is not None
     for h in hits:
         if h.rule.category == "scam_payment" or h.rule.id in _SCAM_SIGNAL_RULES:
             return True
@@ -412,8 +411,13 @@ def _court_voice(scanner: _Scanner) -> re.Match[str] | None:
     return None
 
 
-def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool, bool, tuple[int, int] | None]:
-    """Apply "verify, don't dismiss" to court notices: (hits, court_notice, verify, span of a fake court voice).
+def _court_layer(
+    scanner: _Scanner, hits: list[_Hit]
+) -> tuple[list[_Hit], bool, bool, tuple[int, int] | None, frozenset[str]]:
+    """Apply "verify, don't dismiss" to court notices.
+
+    Returns (hits, court_notice, verify, span of a fake court voice, the categories whose hits it removed: the
+    learned layer must not add those back).
 
     A message that speaks as a court, arbitration body or court mediator and shows no scam sign may be real,
     with or without an official marker (a case number, 12368, 人民法院在线服务): its procedural words (立案,
@@ -423,19 +427,23 @@ def _court_layer(scanner: _Scanner, hits: list[_Hit]) -> tuple[list[_Hit], bool,
     """
     voice = _court_voice(scanner)
     if voice is None:
-        return hits, False, False, None
-    if _court_scam_signal(scanner, hits):
+        return hits, False, False, None, frozenset()
+    court_named = _COURT_WORD.search(scanner.text) is not None
+    if _court_scam_signal(scanner, hits, court_named):
         has_imp = any(h.rule.category == "impersonation" for h in hits)
+        fake = None if has_imp else (voice.start(), voice.end())
         claims = [h for h in hits if h.rule.category == "false_legal_threat"]
         if claims and all(h.rule.court_procedure for h in claims):
             # A fake court's own procedure words (立案, 强制执行, 失信, 传票) are part of the impersonation: the
             # harm is the fake court and its payment route, not a separate claim about the law.
-            hits = [h for h in hits if h.rule.category != "false_legal_threat"]
-        return hits, True, False, None if has_imp else (voice.start(), voice.end())
+            kept = [h for h in hits if h.rule.category != "false_legal_threat"]
+            return kept, True, False, fake, frozenset({"false_legal_threat"})
+        return hits, True, False, fake, frozenset()
     # A mediation or arbitration centre that names no court has no enforcement power: telling the family or the
     # employer about the debt is its own third-party contact, not a court's procedure.
-    dropped = _COURT_PROCEDURE if _COURT_WORD.search(scanner.text) else _COURT_PROCEDURE - {"third_party_contact"}
-    return [h for h in hits if h.rule.category not in dropped], True, True, None
+    dropped = _COURT_PROCEDURE if court_named else _COURT_PROCEDURE - {"third_party_contact"}
+    removed = frozenset(h.rule.category for h in hits if h.rule.category in dropped)
+    return [h for h in hits if h.rule.category not in dropped], True, True, None, removed
 
 
 def _blanked(text: str, s: int, e: int, spans: list[tuple[int, int, str]]) -> str | None:
@@ -613,13 +621,11 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
     loc = resolve_locale(locale, source, norm)
     scanner = _Scanner(rules, norm.text)
     hits = scanner.scan() if _LETTER_OR_CJK.search(norm.text) else []
-    had_claims = any(h.rule.category == "false_legal_threat" for h in hits)
-    hits, court_notice, verify, fake_court = (
-        _court_layer(scanner, hits) if hits or _LETTER_OR_CJK.search(norm.text) else (hits, False, False, None)
+    hits, court_notice, verify, fake_court, quieted = (
+        _court_layer(scanner, hits)
+        if hits or _LETTER_OR_CJK.search(norm.text)
+        else (hits, False, False, None, frozenset())
     )
-    # claims the court layer dropped (a possibly real notice's procedure words, or a fake court's own): the model does
-    # not add them back either
-    fake_court_procedure = had_claims and not any(h.rule.category == "false_legal_threat" for h in hits)
     hits.sort(key=lambda h: (h.start, CATEGORIES.index(h.rule.category)))
     note_keys = _input_notes(text, norm, truncated)
     if len(hits) > MAX_FINDINGS:
@@ -655,9 +661,7 @@ def assess(text: str, received_at: datetime | None = None, locale: str = "zh-Han
             )
         )
     if not {"empty", "link_only", "no_words"} & set(note_keys) and len(findings) < MAX_FINDINGS:
-        found = {f.category for f in findings}
-        if fake_court_procedure:
-            found.add("false_legal_threat")
+        found = {f.category for f in findings} | quieted
         findings.extend(_model_findings(norm, source, found, verify, loc, rules, scanner, court_notice))
     findings.sort(key=lambda f: (f.start, CATEGORIES.index(f.category)))
     cats = {f.category for f in findings}
