@@ -98,8 +98,9 @@ class Classifier:
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
         w = (1.0 + np.log(tf)) * self.idf[ids]
         w /= math.sqrt(float((w * w).sum())) or 1.0
-        # element-wise and summed rather than a matrix product: no BLAS call, so no helper threads (one core)
-        z = (self.coef[ids] * w[:, None]).sum(axis=0) + self.bias
+        # numpy's own sum-of-products loop rather than a matrix product: no BLAS call, so no helper threads (one
+        # core), and no (n, K + 1) temporary
+        z = np.einsum("i,ij->j", w, self.coef[ids]) + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     def best_sentence(self, text: str, k: int) -> tuple[int, int]:

@@ -349,6 +349,153 @@ def _needed_keys_of(tree: Any, flags: int) -> Needs | None:
     return tuple(out)
 
 
+_PLAIN = re.compile(r"[^\\()\[\]{}|.*+?^$]+")
+_LOOKBEHIND = ("(?<=", "(?<!")
+
+
+def _skip_class(rx: str, i: int) -> int:
+    """Return the index just past the [...] set that starts at rx[i]."""
+    i += 1
+    if rx.startswith("^", i):
+        i += 1
+    if rx.startswith("]", i):
+        i += 1
+    while i < len(rx) and rx[i] != "]":
+        i += 2 if rx[i] == "\\" else 1
+    return i + 1
+
+
+def _split_top(rx: str) -> list[str]:
+    """Split a regex at its "|" outside groups and sets."""
+    parts: list[str] = []
+    depth = start = i = 0
+    while i < len(rx):
+        ch = rx[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(rx, i)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(rx[start:i])
+            start = i + 1
+        i += 1
+    parts.append(rx[start:])
+    return parts
+
+
+def _group_end(rx: str, i: int) -> int:
+    """Return the index of the ")" that closes the "(" at rx[i]."""
+    depth = 0
+    while i < len(rx):
+        ch = rx[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = _skip_class(rx, i)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError("unbalanced parenthesis")
+
+
+def _trie_words(words: list[str]) -> str:
+    """An alternation of plain words with shared first characters factored out, trying them in the same order.
+
+    An empty word matches wherever the others do, so it keeps its place between the words before and after it.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    for w in words:
+        if w:
+            run.append(w)
+            continue
+        out.extend(_trie_groups(run))
+        run = []
+        out.append("")
+    out.extend(_trie_groups(run))
+    return "|".join(out)
+
+
+def _trie_groups(words: list[str]) -> list[str]:
+    """Group non-empty words by first character (groups never match at the same position, so their order is free)."""
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(w[1:])
+    return [
+        re.escape(first + rests[0]) if len(rests) == 1 else f"{re.escape(first)}(?:{_trie_words(rests)})"
+        for first, rests in groups.items()
+    ]
+
+
+def _trie_run(words: list[str]) -> list[str]:
+    """Factor a run of plain words, unless letter case could let two groups match the same character."""
+    # lower-case ASCII letters, digits and Chinese: two different characters never match the same text character,
+    # even case-insensitively; an upper-case or non-ASCII letter could ("K" and "k", "ſ" and "s")
+    if len(words) < 2 or any(ch.lower() != ch.upper() and not ("a" <= ch <= "z") for w in words for ch in w):
+        return words
+    return [_trie_words(words)]
+
+
+def factor_alternations(rx: str) -> str:
+    """Rewrite a regex so that plain words of one alternation share their first characters (matches are unchanged).
+
+    Python's `re` tries the words of `(?:父母|父亲|家人|…)` one by one at every position; as a trie
+    (`父(?:母|亲)|家人|…`) a position fails after one comparison per distinct first character. Words are only
+    grouped within a run of plain words (an alternative with any regex syntax keeps its place), and a group keeps
+    the words' order, so the same alternative wins as before: two words with different first characters never
+    match at the same position. Look-behinds are left as they are (their width must stay fixed).
+    """
+    items = [_factor_inside(item) for item in _split_top(rx)]
+    out: list[str] = []
+    run: list[str] = []
+    for item in items:
+        if item and _PLAIN.fullmatch(item):
+            run.append(item)
+            continue
+        out.extend(_trie_run(run))
+        run = []
+        out.append(item)
+    out.extend(_trie_run(run))
+    return "|".join(out)
+
+
+def _factor_inside(rx: str) -> str:
+    """Apply factor_alternations to the content of every group of one alternative."""
+    out: list[str] = []
+    i = 0
+    while i < len(rx):
+        ch = rx[i]
+        if ch == "\\":
+            out.append(rx[i : i + 2])
+            i += 2
+        elif ch == "[":
+            j = _skip_class(rx, i)
+            out.append(rx[i:j])
+            i = j
+        elif ch == "(":
+            j = _group_end(rx, i)
+            head = next((h for h in ("(?:", "(?=", "(?!", *_LOOKBEHIND) if rx.startswith(h, i)), "(")
+            inner = rx[i + len(head) : j]
+            out.append(head + (inner if head in _LOOKBEHIND else factor_alternations(inner)) + ")")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def _compile(rx: str, where: str, flags: int | None = None, precheck: bool = True) -> re.Pattern[str]:
     """Compile a regex; when possible, add a first-character look-ahead so most positions fail fast."""
     return _compile_keyed(rx, where, flags, precheck)[0]
@@ -359,9 +506,10 @@ def _compile_keyed(
 ) -> tuple[re.Pattern[str], Needs | None]:
     """Compile a regex (see _compile) and tell its key sets (needed_keys), parsing it once for both.
 
-    Python's `re` tries every alternative at every position when alternatives start with groups; a
-    look-ahead on the set of possible first characters (computed from the parse tree) skips that work
-    without changing what matches (a test checks this on every rule).
+    Python's `re` tries every alternative at every position when alternatives start with groups; a look-ahead on
+    the first two characters a match can start with (computed from the parse tree; the first one alone where the
+    second cannot be told) skips most positions in one step, and alternations of plain words are factored into a
+    trie (factor_alternations). Neither changes what matches (a test checks this on every rule).
     """
     flags = _flags(rx) if flags is None else flags
     try:
@@ -372,11 +520,39 @@ def _compile_keyed(
         needs = _needed_keys_of(tree, flags) if precheck else None
     except Exception:  # an unusual construct: the rule runs on every text
         needs = None
-    first = _first_chars_of(tree) if precheck else None
-    if not first:
+    if not precheck:
         return re.compile(rx, flags), needs
-    charset = "".join(re.escape(ch) for ch in sorted(first))
-    return re.compile(f"(?=[{charset}])(?:{rx})", flags), needs
+    guard = _start_guard(tree)
+    fast = factor_alternations(rx)
+    return re.compile(f"{guard}(?:{fast})" if guard else fast, flags), needs
+
+
+def _start_guard(tree: Any) -> str:
+    """A look-ahead that holds wherever a match of the parsed regex can start ("" when that cannot be told).
+
+    `(?=[父家][母人]|[你])`: a match starts with one of the two-character prefixes, or with a character whose
+    follower is not known (`你[^，]{0,6}…`). Two independent sets are looser than the prefixes themselves but cost
+    one set test each.
+    """
+    try:
+        prefixes = {p for p, _ in _prefixes_of_seq(tree.data)}
+    except _TooMany:
+        prefixes = set()
+    if not prefixes or "" in prefixes:
+        first = _first_chars_of(tree)
+        return f"(?=[{_charset(first)}])" if first else ""
+    singles = {p for p in prefixes if len(p) == 1}
+    pairs = {p for p in prefixes if len(p) == 2 and p[0] not in singles}
+    if len(singles) + len({p[0] for p in pairs}) > MAX_FIRST_CHARS:
+        return ""
+    parts = [f"[{_charset(p[0] for p in pairs)}][{_charset(p[1] for p in pairs)}]"] if pairs else []
+    parts += [f"[{_charset(singles)}]"] if singles else []
+    return f"(?={'|'.join(parts)})"
+
+
+def _charset(chars: Any) -> str:
+    """The inside of a [...] set of the given characters."""
+    return "".join(re.escape(ch) for ch in sorted(set(chars)))
 
 
 def _script(source: str, declared: Any, where: str) -> str:
