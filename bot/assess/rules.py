@@ -156,11 +156,14 @@ def _flags(rx: str, script: str = "zh") -> int:
     return flags | re.ASCII if script == "en" else flags
 
 
-def _first_of_seq(items: Any) -> tuple[set[str] | None, bool]:
-    """Return (chars a match of this sequence can start with, or None if unknown; can it match empty)."""
+def _first_of_seq(items: Any, classes: bool = False) -> tuple[set[str] | None, bool]:
+    r"""Return (chars a match of this sequence can start with, or None if unknown; can it match empty).
+
+    With `classes`, \d and \s count as known and stand in the set as themselves (for a look-ahead only).
+    """
     chars: set[str] = set()
     for op, av in items:
-        first, nullable = _first_of_op(op, av)
+        first, nullable = _first_of_op(op, av, classes)
         if first is None:
             return None, False
         chars |= first
@@ -169,23 +172,23 @@ def _first_of_seq(items: Any) -> tuple[set[str] | None, bool]:
     return chars, True
 
 
-def _first_of_op(op: Any, av: Any) -> tuple[set[str] | None, bool]:
+def _first_of_op(op: Any, av: Any, classes: bool = False) -> tuple[set[str] | None, bool]:
     """First characters of one regex node (conservative: None when unsure)."""
     c = sre_constants
     if op is c.LITERAL:
         return {chr(av)}, False
     if op is c.IN:
-        chars = _chars_of_set(av)
+        chars = _chars_of_set(av, classes)
         return (None, False) if chars is None else (chars, False)
     if op is c.SUBPATTERN:
         _, add_flags, del_flags, sub = av
         if (add_flags | del_flags) & re.IGNORECASE:
             return None, False
-        return _first_of_seq(sub.data)
+        return _first_of_seq(sub.data, classes)
     if op is c.BRANCH:
         chars, nullable = set(), False
         for alt in av[1]:
-            first, alt_nullable = _first_of_seq(alt.data)
+            first, alt_nullable = _first_of_seq(alt.data, classes)
             if first is None:
                 return None, False
             chars |= first
@@ -193,7 +196,7 @@ def _first_of_op(op: Any, av: Any) -> tuple[set[str] | None, bool]:
         return chars, nullable
     if op in (c.MAX_REPEAT, c.MIN_REPEAT):
         low, _, sub = av
-        first, nullable = _first_of_seq(sub.data)
+        first, nullable = _first_of_seq(sub.data, classes)
         return (None, False) if first is None else (first, low == 0 or nullable)
     if op in (c.AT, c.ASSERT, c.ASSERT_NOT):  # anchors and lookarounds consume nothing
         return set(), True
@@ -208,9 +211,9 @@ def first_chars(rx: str, flags: int = 0) -> set[str] | None:
         return None
 
 
-def _first_chars_of(tree: Any) -> set[str] | None:
-    """The characters every match of a parsed regex starts with, or None."""
-    first, nullable = _first_of_seq(tree.data)
+def _first_chars_of(tree: Any, classes: bool = False) -> set[str] | None:
+    """The characters every match of a parsed regex starts with, or None (with `classes`: see _first_of_seq)."""
+    first, nullable = _first_of_seq(tree.data, classes)
     if first is None or nullable or not first or len(first) > MAX_FIRST_CHARS:
         return None
     return first
@@ -285,8 +288,11 @@ def _prefixes_of_op(op: Any, av: Any) -> _Prefixes | None:
     return None
 
 
-def _chars_of_set(items: Any) -> set[str] | None:
-    """The characters of a [...] set when it is a short list of literals and ranges, else None."""
+def _chars_of_set(items: Any, classes: bool = False) -> set[str] | None:
+    r"""The characters of a [...] set when it is a short list of literals and ranges, else None.
+
+    With `classes`, \d and \s are kept as themselves (see _first_of_seq).
+    """
     c = sre_constants
     chars: set[str] = set()
     for iop, iav in items:
@@ -294,7 +300,9 @@ def _chars_of_set(items: Any) -> set[str] | None:
             chars.add(chr(iav))
         elif iop is c.RANGE and iav[1] - iav[0] <= MAX_FIRST_CHARS:
             chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
-        else:  # negated sets, \d \w \s, huge ranges
+        elif classes and iop is c.CATEGORY and iav in _CLASSES:
+            chars.add(_CLASSES[iav])
+        else:  # negated sets, \w, huge ranges (and \d \s unless `classes`)
             return None
     return chars
 
@@ -351,6 +359,10 @@ def _needed_keys_of(tree: Any, flags: int) -> Needs | None:
 
 _PLAIN = re.compile(r"[^\\()\[\]{}|.*+?^$]+")
 _LOOKBEHIND = ("(?<=", "(?<!")
+# \d and \s in a first-character set: written into the look-ahead as they are, so they keep their meaning under
+# the rule's flags (Unicode digits and spaces, or ASCII ones for English rules)
+_CLASSES = {sre_constants.CATEGORY_DIGIT: r"\d", sre_constants.CATEGORY_SPACE: r"\s"}
+_CLASS_NAMES = frozenset(_CLASSES.values())
 
 
 def _skip_class(rx: str, i: int) -> int:
@@ -539,7 +551,7 @@ def _start_guard(tree: Any) -> str:
     except _TooMany:
         prefixes = set()
     if not prefixes or "" in prefixes:
-        first = _first_chars_of(tree)
+        first = _first_chars_of(tree, classes=True)
         return f"(?=[{_charset(first)}])" if first else ""
     singles = {p for p in prefixes if len(p) == 1}
     pairs = {p for p in prefixes if len(p) == 2 and p[0] not in singles}
@@ -551,8 +563,8 @@ def _start_guard(tree: Any) -> str:
 
 
 def _charset(chars: Any) -> str:
-    """The inside of a [...] set of the given characters."""
-    return "".join(re.escape(ch) for ch in sorted(set(chars)))
+    """The inside of a [...] set of the given characters (and classes, see _first_of_seq)."""
+    return "".join(ch if ch in _CLASS_NAMES else re.escape(ch) for ch in sorted(set(chars)))
 
 
 def _script(source: str, declared: Any, where: str) -> str:
