@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -460,6 +461,7 @@ def _trie_run(words: list[str]) -> list[str]:
     return [_trie_words(words)]
 
 
+@functools.lru_cache(maxsize=4096)  # the same macro expansions recur in many rules
 def factor_alternations(rx: str) -> str:
     """Rewrite a regex so that plain words of one alternation share their first characters (matches are unchanged).
 
