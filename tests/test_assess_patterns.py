@@ -167,6 +167,44 @@ def test_first_chars_is_exact_or_gives_up():
     assert first_chars("a?") is None  # can match empty
 
 
+def test_word_tries_match_exactly_what_the_word_lists_matched():
+    import random
+
+    from bot.assess.rules import factor_alternations
+
+    assert factor_alternations("(?:父母|父亲|家人)的") == "(?:父(?:母|亲)|家人)的"
+    assert factor_alternations("(?<=家人|父母)说") == "(?<=家人|父母)说"  # a look-behind keeps its fixed width
+    assert factor_alternations("Boss|boss|Bob") == "Boss|boss|Bob"  # "B" and "b" may match the same letter
+    cases = [
+        "爸|爸爸",
+        "爸爸|爸",
+        "(?:爸|爸爸)妈",
+        "(?:ab||a|ac)c",
+        "(?:联系|联络|通知|通告|告诉)(?:你的)?(?:家人|家属|家)",
+        "x(?:p(?:yq|o)|po|p)",
+        "(?:kk|k|kks)s",
+    ]
+    rng = random.Random(5)
+    texts = ["".join(rng.choice("爸妈家人属的你联系络通知告诉abcxpoyqks ") for _ in range(60)) for _ in range(300)]
+    for rx in cases:
+        for flags in (0, re.IGNORECASE):
+            plain, fast = re.compile(rx, flags), re.compile(factor_alternations(rx), flags)
+            for t in texts:
+                assert [m.span() for m in fast.finditer(t)] == [m.span() for m in plain.finditer(t)], rx
+
+
+def test_each_rule_has_a_start_guard_that_knows_digits_and_spaces():
+    from bot.assess.rules import _compile_keyed
+
+    guarded, _ = _compile_keyed("(?:父母|家人)联系|你[^，]{0,4}好", "test", 0)
+    assert guarded.pattern.startswith("(?=[家父][人母]|[你])")
+    digits, _ = _compile_keyed(r"\d{4}元|打到", "test", 0)
+    assert digits.pattern.startswith(r"(?=[\d打])")
+    assert digits.search("转2000元") and not digits.search("两千元")
+    spaced, _ = _compile_keyed(r"^\s*法院通知", "test", 0)
+    assert spaced.search("  法院通知") and not spaced.search("据法院通知")
+
+
 def test_skipping_a_rule_whose_keys_are_absent_never_loses_a_match():
     import json
     import random
