@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, count
+from operator import ne
 from typing import Any
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
@@ -136,7 +138,10 @@ def _aligned(src: str, out: str, char: Callable[[str], str] = _t2s_char) -> bool
     """Tell whether `out` is a char-for-char conversion of `src` (equal length is not enough by itself)."""
     if src == out:
         return True
-    return len(src) == len(out) and all(a == b or char(a) == b for a, b in zip(src, out, strict=True))
+    if len(src) != len(out):
+        return False
+    # only the characters that differ are checked one by one (finding them runs in C)
+    return all(char(src[i]) == out[i] for i in compress(count(), map(ne, src, out)))
 
 
 def convert_chunked(text: str, convert: Callable[[str], str], char: Callable[[str], str] = _t2s_char) -> Aligned:
