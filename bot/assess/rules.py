@@ -511,7 +511,7 @@ def _factor_inside(rx: str) -> str:
 
 
 def _compile(rx: str, where: str, flags: int | None = None, precheck: bool = True) -> re.Pattern[str]:
-    """Compile a regex; when possible, add a first-character look-ahead so most positions fail fast."""
+    """Compile a regex; when possible, add a start guard and word tries so most positions fail fast."""
     return _compile_keyed(rx, where, flags, precheck)[0]
 
 
