@@ -129,10 +129,14 @@ def test_an_english_rule_finds_its_word_right_next_to_chinese_characters():
     assert rules.contexts["debt_demand"].search("download帐户") is None
 
 
-def test_the_first_character_precheck_never_changes_what_a_rule_matches():
+def test_the_start_guard_and_word_tries_never_change_what_a_rule_lawful_phrase_or_context_matches():
     import json
     import random
     import re as stdre
+
+    import yaml
+
+    from bot.assess.rules import _expand, _nested_macros
 
     data = Path(__file__).parent / "data"
     texts = [
@@ -146,16 +150,25 @@ def test_the_first_character_precheck_never_changes_what_a_rule_matches():
     pool = "".join(texts)
     texts += ["".join(rng.choice(pool) for _ in range(300)) for _ in range(50)]  # shuffled characters
     norm = [normalise(t).text for t in texts]
+    common = yaml.safe_load((PATTERN_DIR / "lawful.yml").read_text(encoding="utf-8"))
+    macros = _nested_macros({str(k): str(v) for k, v in common["macros"].items()})
+    assert [item["id"] for item in common["lawful"]] == [lw.id for lw in RULES.lawful]
+    compiled = [(rule.id, rule.source, rule.regex) for rule in ALL_RULES]
+    compiled += [
+        (lw.id, _expand(item["regex"], macros, lw.id), lw.regex)
+        for item, lw in zip(common["lawful"], RULES.lawful, strict=True)
+    ]
+    compiled += [(k, _expand(v, macros, k), RULES.contexts[k]) for k, v in common["contexts"].items()]
     compared = 0
-    for rule in ALL_RULES:
-        plain = stdre.compile(rule.source, rule.regex.flags)
-        if plain.pattern == rule.regex.pattern:
+    for name, source, regex in compiled:
+        plain = stdre.compile(source, regex.flags)
+        if plain.pattern == regex.pattern:
             continue
         compared += 1
         for t in norm:
             expected = [m.span() for m in plain.finditer(t)]
-            assert [m.span() for m in rule.regex.finditer(t)] == expected, rule.id
-    assert compared >= len(ALL_RULES) // 2
+            assert [m.span() for m in regex.finditer(t)] == expected, name
+    assert compared >= len(compiled) // 2
 
 
 def test_first_chars_is_exact_or_gives_up():
