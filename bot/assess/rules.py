@@ -6,6 +6,7 @@ import functools
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,32 +379,11 @@ def _skip_class(rx: str, i: int) -> int:
     return i + 1
 
 
-def _split_top(rx: str) -> list[str]:
-    """Split a regex at its "|" outside groups and sets."""
-    parts: list[str] = []
-    depth = start = i = 0
-    while i < len(rx):
-        ch = rx[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            i = _skip_class(rx, i)
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(rx[start:i])
-            start = i + 1
-        i += 1
-    parts.append(rx[start:])
-    return parts
+def _structure(rx: str, i: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Yield (index, char, depth) for each "(", ")" and "|" from rx[i] on, outside escapes and [...] sets.
 
-
-def _group_end(rx: str, i: int) -> int:
-    """Return the index of the ")" that closes the "(" at rx[i]."""
+    depth is the number of groups open around the char: a "(" and its ")" get the same depth.
+    """
     depth = 0
     while i < len(rx):
         ch = rx[i]
@@ -413,13 +393,26 @@ def _group_end(rx: str, i: int) -> int:
         if ch == "[":
             i = _skip_class(rx, i)
             continue
+        if ch == ")":
+            depth -= 1
+        if ch in "()|":
+            yield i, ch, depth
         if ch == "(":
             depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
         i += 1
+
+
+def _split_top(rx: str) -> list[str]:
+    """Split a regex at its "|" outside groups and sets."""
+    cuts = [i for i, ch, depth in _structure(rx) if ch == "|" and depth == 0]
+    return [rx[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(rx)], strict=True)]
+
+
+def _group_end(rx: str, i: int) -> int:
+    """Return the index of the ")" that closes the "(" at rx[i]."""
+    for j, ch, depth in _structure(rx, i):
+        if ch == ")" and depth == 0:
+            return j
     raise ValueError("unbalanced parenthesis")
 
 
