@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.assess.learned import Classifier, get_classifier
+from bot.assess.learned import Classifier, cache_dir, get_classifier
 from bot.assess.model import CATEGORIES, HIGH_CATEGORIES, LOCALES, Advice, Assessment, Finding, risk_for
 from bot.assess.normalize import Normalised, normalise
+from bot.assess.prefilter import PrefilterSlot
 from bot.assess.rules import Needs, Rule, RuleSet, get_rules
 
 MAX_CHARS = 20_000  # longer pastes are cut: an SMS thread this long is not one message
@@ -165,6 +166,8 @@ class _Scanner:
         has_latin = _LATIN_WORD.search(text) is not None
         self.scripts = {"any"} | ({"zh"} if has_cjk else set()) | ({"en"} if has_latin else set())
         self._keys: set[str] | None = None
+        self._found: set[int] | None = None
+        self._scanned = False
         # (start, end, category) of phrases a rule matched that the negation layer or the rule's own not_after turned
         # down ("We will not contact your family"): the learned layer must not count them either
         self.denied: list[tuple[int, int, str]] = []
@@ -174,7 +177,7 @@ class _Scanner:
         if self._lawful is None:
             spans: list[tuple[int, int, str]] = []
             lawful = self.rules.lawful
-            for i in _rule_index(self.rules).lawful.matchable(self.keys()):
+            for i in self.lawful_candidates():
                 lw = lawful[i]
                 if lw.script not in self.scripts:
                     continue
@@ -235,16 +238,52 @@ class _Scanner:
             self._keys = keys
         return self._keys
 
+    def found(self) -> set[int] | None:
+        """Positions (rules, then lawful phrases) the pre-filter says can match; None while it is not ready."""
+        if not self._scanned:
+            prefilter = _rule_index(self.rules).prefilter.get()
+            self._found = prefilter.matchable(self.text) if prefilter is not None else None
+            self._scanned = True
+        return self._found
+
     def candidates(self) -> list[int]:
         """Return, in file order, the positions (in _RuleIndex.rules) of the rules that can match this text.
 
-        A rule can match when its script occurs and, for one of its alternatives, the text holds a key of each
-        of the alternative's key sets (rules.needed_keys); found by looking the text's keys up in an index of
-        each alternative's rarest set, then checking the others, rather than running every rule.
+        A rule can match when its script occurs and the pre-filter (prefilter.py) finds it can; without the
+        pre-filter, the key index tells (key_candidates). Both only ever add rules that cannot match, never drop
+        one that can, so the hits are the same either way.
+        """
+        index = _rule_index(self.rules)
+        found = self.found()
+        if found is None:
+            return self.key_candidates()
+        count = len(index.rules)
+        scripts = self.scripts
+        return [i for i in sorted(found) if i < count and index.rules[i].script in scripts]
+
+    def key_candidates(self) -> list[int]:
+        """The rules that can match by the key index, in file order.
+
+        A rule can match when its script occurs and, for one of its alternatives, the text holds a key of each of
+        the alternative's key sets (rules.needed_keys); found by looking the text's keys up in an index of each
+        alternative's rarest set, then checking the others, rather than running every rule.
         """
         index = _rule_index(self.rules)
         scripts = self.scripts
         return [i for i in index.index.matchable(self.keys()) if index.rules[i].script in scripts]
+
+    def lawful_candidates(self) -> list[int]:
+        """The positions (in RuleSet.lawful) of the lawful phrases that can match, as for rules (script aside)."""
+        index = _rule_index(self.rules)
+        found = self.found()
+        if found is None:
+            return self.key_lawful_candidates()
+        count = len(index.rules)
+        return [i - count for i in sorted(found) if i >= count]
+
+    def key_lawful_candidates(self) -> list[int]:
+        """The lawful phrases that can match by the key index."""
+        return _rule_index(self.rules).lawful.matchable(self.keys())
 
     def scan(self) -> list[_Hit]:
         """Return the accepted hits of every category, one per passage."""
@@ -331,6 +370,7 @@ class _RuleIndex:
     rules: tuple[Rule, ...]
     index: _KeyIndex
     lawful: _KeyIndex
+    prefilter: PrefilterSlot  # the rules' then the lawful phrases' patterns
 
 
 _INDEXES: dict[int, tuple[RuleSet, _RuleIndex]] = {}
@@ -342,11 +382,21 @@ def _rule_index(rules: RuleSet) -> _RuleIndex:
     if cached is not None and cached[0] is rules:
         return cached[1]
     flat = tuple(rules.rules())
+    patterns = [(r.regex.pattern, int(r.regex.flags)) for r in flat]
+    patterns += [(lw.regex.pattern, int(lw.regex.flags)) for lw in rules.lawful]
     index = _RuleIndex(
-        flat, _KeyIndex.build([r.needs for r in flat]), _KeyIndex.build([lw.needs for lw in rules.lawful])
+        flat,
+        _KeyIndex.build([r.needs for r in flat]),
+        _KeyIndex.build([lw.needs for lw in rules.lawful]),
+        PrefilterSlot(patterns, cache_dir()),
     )
     _INDEXES[id(rules)] = (rules, index)
     return index
+
+
+def prepare(wait: bool = True) -> bool:
+    """Load the rules and start (with `wait`, finish) loading or building the pre-filter; tell whether it is on."""
+    return _rule_index(get_rules()).prefilter.get(wait=wait) is not None
 
 
 def _dedupe(hits: list[_Hit]) -> list[_Hit]:

@@ -186,8 +186,8 @@ def train_rows(rows: list[dict], sizes: tuple[int, ...] = NGRAMS, c: float = C, 
     return Classifier(vocab, np.asarray(vec.idf_, dtype=np.float64), coef, bias, len(rows), tuple(sizes))
 
 
-def _cache_dir() -> Path:
-    """Where trained weights are kept between processes."""
+def cache_dir() -> Path:
+    """Where trained weights (and the pre-filter's database) are kept between processes."""
     return Path(os.environ.get("ASSESS_MODEL_DIR") or ROOT / ".cache" / "assess")
 
 
@@ -233,7 +233,7 @@ def get_classifier(data_dir: Path = DATA_DIR) -> Classifier | None:
         clf: Classifier | None = None
         digest = data_hash(data_dir)
         if digest is not None:
-            path = _cache_dir() / f"sms-{digest}.npz"
+            path = cache_dir() / f"sms-{digest}.npz"
             try:
                 clf = _load(path)
             except (OSError, ValueError, KeyError):
