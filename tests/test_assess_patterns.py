@@ -237,12 +237,12 @@ def test_skipping_a_rule_whose_keys_are_absent_never_loses_a_match():
     flat = _rule_index(RULES).rules
     for t in texts:
         scanner = _Scanner(RULES, normalise(t).text)
-        run = set(scanner.candidates())
+        run = set(scanner.key_candidates())
         for i, rule in enumerate(flat):
             if rule.script in scanner.scripts and rule.regex.search(scanner.text):
                 assert rule.ignorecase == bool(rule.regex.flags & re.IGNORECASE)
                 assert i in run, (rule.id, t[:60])
-        lawful_run = {lid for _, _, lid in scanner.lawful_spans()}
+        lawful_run = {RULES.lawful[i].id for i in scanner.key_lawful_candidates()}
         for lw in RULES.lawful:
             if lw.script in scanner.scripts and any(m.end() > m.start() for m in lw.regex.finditer(scanner.text)):
                 assert lw.id in lawful_run, (lw.id, t[:60])
