@@ -20,9 +20,13 @@ RUN python -m venv .venv && .venv/bin/python -m pip install --no-cache-dir "pip=
     && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt -c constraints.txt \
     && .venv/bin/python -m pip check
 
-# Then the code, content and training data; the model is trained at build time.
+# Then the code, content and training data; the model is trained at build time, and so are the SMS assessment's
+# learned layer and pre-filter database (.cache/assess; rebuilt at run time if the CPU differs from the builder's).
 COPY . .
-RUN .venv/bin/python -m bot train && mkdir -p data && chown -R bot:bot data rasa_project
+RUN .venv/bin/python -m bot train \
+    && .venv/bin/python -c "from bot.assess.engine import prepare; from bot.assess.learned import get_classifier; \
+get_classifier(); prepare()" \
+    && mkdir -p data .cache && chown -R bot:bot data rasa_project .cache
 
 USER bot
 VOLUME ["/app/data"]
