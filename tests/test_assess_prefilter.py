@@ -139,7 +139,8 @@ def test_the_database_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path: Path, m
     files = list(tmp_path.glob("patterns-*.hsdb"))
     assert len(files) == 1
 
-    monkeypatch.setattr(pf, "_ready", {})
+    monkeypatch.setattr(pf, "_ready", {})  # a new process
+    monkeypatch.setattr(pf, "_building", {})
     monkeypatch.setattr(pf, "build", lambda _: pytest.fail("a kept database must be loaded, not rebuilt"))
     loaded = pf.PrefilterSlot(patterns, tmp_path).get(wait=True)
     assert loaded is not None and loaded.matchable("COURT notice") == {1}
@@ -157,3 +158,16 @@ def test_switched_off_the_rules_still_run_through_the_key_index(tmp_path: Path, 
     monkeypatch.setenv("ASSESS_PREFILTER", "off")
     assert pf.PrefilterSlot([("联系你家人", 0)], tmp_path).get(wait=True) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_build_leaves_the_key_index_in_charge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def broken(_: object) -> pf.Prefilter:
+        raise RuntimeError("no memory")
+
+    monkeypatch.setattr(pf, "_ready", {})
+    monkeypatch.setattr(pf, "_building", {})
+    monkeypatch.setattr(pf, "build", broken)
+    slot = pf.PrefilterSlot([("联系你家人", 0)], tmp_path)
+    assert slot.get(wait=True) is None
+    monkeypatch.setattr(pf, "_load", lambda _: pytest.fail("disk is tried once per process"))
+    assert slot.get(wait=True) is None

@@ -218,7 +218,10 @@ class Prefilter:
             scratch = self._local.scratch = hyperscan.Scratch(self.database)
         found = set(self.always)
         add = found.add
-        self.database.scan(data, match_event_handler=lambda i, *_: add(i), scratch=scratch)
+        try:
+            self.database.scan(data, match_event_handler=lambda i, *_: add(i), scratch=scratch)
+        except hyperscan.error:  # a database this CPU cannot run (see _load): the key index decides
+            return None
         return found
 
 
@@ -281,6 +284,7 @@ def _load(path: Path) -> Prefilter:
     data = path.read_bytes()
     count, always, blob = data.split(b"\n", 2)
     database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+    database.scan(b"", match_event_handler=lambda *_: None)  # built on a CPU with features this one lacks: raises
     return Prefilter(database, int(count), frozenset(int(i) for i in always.split(b",") if i))
 
 
@@ -312,18 +316,21 @@ class PrefilterSlot:
 
 
 def _get(key: str, patterns: list[tuple[str, int]], path: Path, wait: bool) -> Prefilter | None:
-    """The ready pre-filter of `key`: from this process, else from disk, else start (and with `wait` join) a build."""
+    """The ready pre-filter of `key`: from this process, else from disk, else start (and with `wait` join) a build.
+
+    Disk is tried once per process: while a build runs, or after one failed, the answer is None (the key index).
+    """
     assert hyperscan is not None
     with _lock:
         if key in _ready:
             return _ready[key]
-        try:
-            _ready[key] = _load(path)
-            return _ready[key]
-        except (OSError, ValueError, hyperscan.error):
-            pass
         thread = _building.get(key)
         if thread is None:
+            try:
+                _ready[key] = _load(path)
+                return _ready[key]
+            except (OSError, ValueError, hyperscan.error):
+                pass
             thread = threading.Thread(target=_build_and_keep, args=(key, patterns, path), daemon=True)
             thread.name = "assess-prefilter"
             _building[key] = thread
