@@ -284,7 +284,8 @@ def _load(path: Path) -> Prefilter:
     data = path.read_bytes()
     count, always, blob = data.split(b"\n", 2)
     database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
-    database.scan(b"", match_event_handler=lambda *_: None)  # built on a CPU with features this one lacks: raises
+    # a database built on a CPU with features this one lacks raises here rather than at the first SMS
+    database.scan(b"", match_event_handler=lambda *_: None, scratch=hyperscan.Scratch(database))
     return Prefilter(database, int(count), frozenset(int(i) for i in always.split(b",") if i))
 
 
