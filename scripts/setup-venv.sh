@@ -36,4 +36,4 @@ if ! bash scripts/pg-test-server.sh install; then
   echo "[setup] PostgreSQL tests will be skipped on this machine"
 fi
 step "5/5 checking the install"
-"$VENV/bin/python" -c 'import rasa, telegram, opencc, yaml, cryptography, rapidocr_onnxruntime, wechatpy, psycopg, psycopg_pool, greenlet; print("[setup] rasa", rasa.__version__, "| python-telegram-bot", telegram.__version__)'
+"$VENV/bin/python" -c 'import rasa, telegram, opencc, yaml, cryptography, rapidocr_onnxruntime, wechatpy, psycopg, psycopg_pool, greenlet, hyperscan; print("[setup] rasa", rasa.__version__, "| python-telegram-bot", telegram.__version__)'
