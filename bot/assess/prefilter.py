@@ -1,15 +1,16 @@
 r"""A one-pass pre-filter: which rules and lawful phrases can match a text, told by Hyperscan in one scan.
 
 Python's `re` runs each pattern over the whole text; on a 500-character message about a hundred rules pass the key
-index (engine._KeyIndex) and about fifteen of them really match. Hyperscan matches every pattern at once, so one scan
+index (engine._KeyIndex) and about fourteen of them really match. Hyperscan matches every pattern at once, so one scan
 tells which can match and only those run in `re`, which still gives every span exactly as before.
 
 Hyperscan does not read Python's regex dialect, so each pattern is rewritten into one that matches a **superset** of
 what the Python pattern matches (the rewriting only ever widens): look-arounds, anchors and word boundaries are
 dropped; \d, \s, \w and their negations become sets that hold every non-ASCII character plus Python's ASCII members;
-case-insensitive letters become the exact set of characters Python's `re` folds them with; a repeat of more than
-MAX_REPEAT becomes unbounded. A rule whose rewritten pattern Hyperscan still cannot take stays with the key index.
-So the result never depends on Hyperscan's own Unicode tables, and a rule runs whenever it could match.
+a case-insensitive ASCII letter becomes exactly the characters Python's `re` folds it with, any other letter with case
+also any non-ASCII character; a repeat of more than MAX_REPEAT becomes unbounded. A rule whose rewritten pattern
+Hyperscan still cannot take stays with the key index. So the result never depends on Hyperscan's own Unicode tables,
+and a rule runs whenever it could match.
 
 Compiling the database takes seconds, so it is built once in a background thread (Hyperscan releases the GIL) and
 kept on disk beside the learned layer's weights, keyed by a hash of the patterns and of this file; until it is ready,
