@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
 
 import pytest
 
-from bot.assess import assess
+from bot.assess import assess, engine
 from bot.assess import prefilter as pf
 from bot.assess.engine import _rule_index, _Scanner
-from bot.assess.normalize import normalise
 from bot.assess.rules import get_rules
+from tests._sms_texts import TRICKY, every_text, matches
 
 RULES = get_rules()
 INDEX = _rule_index(RULES)
 PREFILTER = INDEX.prefilter.get(wait=True)
-DATA = Path(__file__).parent / "data"
-# texts where Python's re and Hyperscan could disagree: letters Python folds with ASCII ones, a space only Python's
-# \s knows, a letter newer than Hyperscan's Unicode tables beside English words, digits of other scripts
-TRICKY = [
-    "ſcam ſafe account, KILL YOU, İ WILL FIND YOU",
-    "we will\x1ccontact\x1cyour\x1cfamily",
-    "\U0001e900jail\U0001e900 police\U0001e922 are coming",
-    "转账到٣٤٥٦٧٨٩٠١٢账户",
-    "ΣΑΣ ΘΑ ΒΡΟΥΜΕ 你全家",
-]
-
-
-def corpus_texts() -> list[str]:
-    """Every labelled SMS, every rule's example and counter-example, shuffled characters and the tricky texts."""
-    texts = [
-        json.loads(line)["text"]
-        for path in sorted(DATA.glob("sms_*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    texts += [r.example for r in INDEX.rules] + [c for r in INDEX.rules for c in r.counter_examples]
-    texts += [lw.example for lw in RULES.lawful]
-    rng = random.Random(13)
-    pool = "".join(texts[:400])
-    texts += ["".join(rng.choice(pool) for _ in range(300)) for _ in range(50)]
-    return texts + TRICKY
 
 
 def one(regex: str, flags: int = 0) -> pf.Prefilter:
@@ -61,16 +34,13 @@ def test_a_rule_or_lawful_phrase_that_matches_is_never_skipped():
     assert PREFILTER is not None
     count = len(INDEX.rules)
     narrowed = 0
-    for t in corpus_texts():
-        text = normalise(t).text
-        found = PREFILTER.matchable(text)
+    for t, norm, hit_rules, hit_lawful in matches():
+        found = PREFILTER.matchable(norm)
         assert found is not None
-        for i, rule in enumerate(INDEX.rules):
-            if rule.regex.search(text):
-                assert i in found, (rule.id, t[:60])
-        for i, lw in enumerate(RULES.lawful):
-            if lw.regex.search(text):
-                assert count + i in found, (lw.id, t[:60])
+        for i in hit_rules:
+            assert i in found, (INDEX.rules[i].id, t[:60])
+        for i in hit_lawful:
+            assert count + i in found, (RULES.lawful[i].id, t[:60])
         narrowed += len(found) < PREFILTER.count // 4
     assert narrowed > 30_000  # it does skip: on most SMS only a few patterns can match
 
@@ -124,10 +94,9 @@ def test_a_text_hyperscan_cannot_read_falls_back_to_the_key_index():
 
 
 def test_the_assessment_is_the_same_with_and_without_the_prefilter(monkeypatch: pytest.MonkeyPatch):
-    texts = corpus_texts()
-    sample = random.Random(5).sample(texts, 1500) + TRICKY
+    sample = [*random.Random(5).sample(every_text(), 1500), *TRICKY]
     with_prefilter = [assess(t) for t in sample]
-    monkeypatch.setattr(_Scanner, "found", lambda self: None)
+    monkeypatch.setattr(engine, "_prefiltered", lambda rules, text: None)
     assert [assess(t) for t in sample] == with_prefilter
 
 

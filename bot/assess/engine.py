@@ -166,8 +166,8 @@ class _Scanner:
         has_latin = _LATIN_WORD.search(text) is not None
         self.scripts = {"any"} | ({"zh"} if has_cjk else set()) | ({"en"} if has_latin else set())
         self._keys: set[str] | None = None
-        self._found: set[int] | None = None
-        self._scanned = False
+        # (rules, lawful phrases) the pre-filter says can match, each in file order; None while it is not ready
+        self.prefiltered = _prefiltered(rules, text)
         # (start, end, category) of phrases a rule matched that the negation layer or the rule's own not_after turned
         # down ("We will not contact your family"): the learned layer must not count them either
         self.denied: list[tuple[int, int, str]] = []
@@ -238,14 +238,6 @@ class _Scanner:
             self._keys = keys
         return self._keys
 
-    def found(self) -> set[int] | None:
-        """Positions (rules, then lawful phrases) the pre-filter says can match; None while it is not ready."""
-        if not self._scanned:
-            prefilter = _rule_index(self.rules).prefilter.get()
-            self._found = prefilter.matchable(self.text) if prefilter is not None else None
-            self._scanned = True
-        return self._found
-
     def candidates(self) -> list[int]:
         """Return, in file order, the positions (in _RuleIndex.rules) of the rules that can match this text.
 
@@ -253,13 +245,11 @@ class _Scanner:
         pre-filter, the key index tells (key_candidates). Both only ever add rules that cannot match, never drop
         one that can, so the hits are the same either way.
         """
-        index = _rule_index(self.rules)
-        found = self.found()
+        found = self.prefiltered
         if found is None:
             return self.key_candidates()
-        count = len(index.rules)
-        scripts = self.scripts
-        return [i for i in sorted(found) if i < count and index.rules[i].script in scripts]
+        rules, scripts = _rule_index(self.rules).rules, self.scripts
+        return [i for i in found[0] if rules[i].script in scripts]
 
     def key_candidates(self) -> list[int]:
         """The rules that can match by the key index, in file order.
@@ -274,12 +264,8 @@ class _Scanner:
 
     def lawful_candidates(self) -> list[int]:
         """The positions (in RuleSet.lawful) of the lawful phrases that can match, as for rules (script aside)."""
-        index = _rule_index(self.rules)
-        found = self.found()
-        if found is None:
-            return self.key_lawful_candidates()
-        count = len(index.rules)
-        return [i - count for i in sorted(found) if i >= count]
+        found = self.prefiltered
+        return self.key_lawful_candidates() if found is None else found[1]
 
     def key_lawful_candidates(self) -> list[int]:
         """The lawful phrases that can match by the key index."""
@@ -392,6 +378,18 @@ def _rule_index(rules: RuleSet) -> _RuleIndex:
     )
     _INDEXES[id(rules)] = (rules, index)
     return index
+
+
+def _prefiltered(rules: RuleSet, text: str) -> tuple[list[int], list[int]] | None:
+    """Split what the pre-filter finds into (rules, lawful phrases), each in file order; None when it cannot tell."""
+    index = _rule_index(rules)
+    prefilter = index.prefilter.get()
+    found = prefilter.matchable(text) if prefilter is not None else None
+    if found is None:
+        return None
+    count = len(index.rules)
+    ordered = sorted(found)
+    return [i for i in ordered if i < count], [i - count for i in ordered if i >= count]
 
 
 def prepare(wait: bool = True) -> bool:

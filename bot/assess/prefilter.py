@@ -61,6 +61,10 @@ _NEGATED = {
 # Python folds [a-z] with re.IGNORECASE to these four non-ASCII letters too (documented in the `re` module)
 _FOLD_EXTRA = "\u0130\u0131\u017f\u212a"
 _SIZE_ERRORS = ("exceeds", "too large")
+# every pattern: UTF-8 text, one report per pattern, empty matches count
+_HS_FLAGS = (
+    int(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY) if hyperscan else 0
+)
 
 
 class _Refused(Exception):
@@ -137,9 +141,7 @@ def _node(op: Any, av: Any, caseless: bool) -> str:
     if op is c.BRANCH:
         return "(?:" + "|".join(_seq(alt.data, caseless) for alt in av[1]) + ")"
     if op is c.SUBPATTERN:
-        _, add_flags, del_flags, sub = av
-        folds = (caseless or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
-        return "(?:" + _seq(sub.data, folds) + ")"
+        return "(?:" + _seq(av[3].data, _folds(caseless, av)) + ")"
     if op in (c.MAX_REPEAT, c.MIN_REPEAT):
         low, high, sub = av
         inner = _seq(sub.data, caseless)
@@ -153,6 +155,12 @@ def _node(op: Any, av: Any, caseless: bool) -> str:
     return f"{_ANY}*"  # a back-reference or anything unusual: any text
 
 
+def _folds(caseless: bool, group: Any) -> bool:
+    """Whether a group's inside matches case-insensitively: its (?i) / (?-i) flags over the surrounding mode."""
+    _, add_flags, del_flags, _ = group
+    return (caseless or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
+
+
 def _parts(items: list[Any], caseless: bool, fits: Callable[[str], bool]) -> list[str]:
     """Rewrite a sequence into patterns whose union is its superset, split where Hyperscan refuses one whole."""
     c = sre_constants
@@ -160,9 +168,7 @@ def _parts(items: list[Any], caseless: bool, fits: Callable[[str], bool]) -> lis
     if len(whole.encode()) < MAX_BYTES or fits(whole):
         return [whole]
     if len(items) == 1 and items[0][0] is c.SUBPATTERN:
-        _, add_flags, del_flags, sub = items[0][1]
-        folds = (caseless or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
-        return _parts(list(sub.data), folds, fits)
+        return _parts(list(items[0][1][3].data), _folds(caseless, items[0][1]), fits)
     # A(B|C)D == ABD|ACD: distribute over the biggest group or alternation
     sizes = [(len(_seq([item], caseless)), k) for k, item in enumerate(items)]
     for _, k in sorted(sizes, reverse=True):
@@ -174,23 +180,17 @@ def _parts(items: list[Any], caseless: bool, fits: Callable[[str], bool]) -> lis
     raise _Refused
 
 
-def superset_patterns(rx: str, flags: int, fits: Callable[[str], bool] = lambda _: True) -> list[str]:
+def superset_patterns(rx: str, flags: int, fits: Callable[[str], bool]) -> list[str]:
     """Hyperscan patterns (UTF-8 mode) whose union matches wherever the Python regex `rx` can match."""
     tree = sre_parse.parse(rx, flags)
     return _parts(list(tree.data), bool(tree.state.flags & re.IGNORECASE), fits)
-
-
-def _flags() -> int:
-    """The Hyperscan flags of every pattern: UTF-8 text, one report per pattern, empty matches count."""
-    assert hyperscan is not None
-    return int(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY)
 
 
 def _fits(expression: str) -> bool:
     """Tell whether Hyperscan takes one pattern (False when it is too large; other errors propagate)."""
     assert hyperscan is not None
     try:
-        hyperscan.Database().compile(expressions=[expression.encode()], ids=[0], flags=[_flags()])
+        hyperscan.Database().compile(expressions=[expression.encode()], ids=[0], flags=[_HS_FLAGS])
     except hyperscan.error as exc:
         if any(word in str(exc) for word in _SIZE_ERRORS):
             return False
@@ -255,7 +255,7 @@ def _compile(rewritten: dict[int, list[bytes]]) -> Any:
     expressions = [p for parts in rewritten.values() for p in parts]
     ids = [i for i, parts in rewritten.items() for _ in parts]
     database = hyperscan.Database()
-    database.compile(expressions=expressions, ids=ids, flags=[_flags()] * len(ids))
+    database.compile(expressions=expressions, ids=ids, flags=[_HS_FLAGS] * len(ids))
     return database
 
 
