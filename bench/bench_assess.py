@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"| pattern load + compile, cold (median of 5) | {cold_cpu:.0f} ms | {cold_wall:.0f} ms " "| once per process |"
     )
-    state = "on" if prefilter_on else "OFF (Hyperscan missing: the key index alone)"
+    state = "on" if prefilter_on else "OFF (ASSESS_PREFILTER=off or no hyperscan: the key index alone)"
     print(
         f"| Hyperscan pre-filter {state}: load from disk or build | | {prefilter_s * 1000:,.0f} ms "
         "| once per process |"
